@@ -72,8 +72,9 @@ class MatrixError(HpoAnalyticsError, ValueError):
 
     Attributes name where: ``page`` (0-based index of the page in the input),
     ``row`` (0-based row within that page), ``column`` (header name) and
-    ``value`` (the offending raw value). Any of them may be ``None`` when it
-    does not apply.
+    ``value`` (the offending raw value), and ``source`` (the file the page came
+    from, when read from files). Any of them may be ``None`` when it does not
+    apply.
     """
 
     def __init__(
@@ -84,12 +85,16 @@ class MatrixError(HpoAnalyticsError, ValueError):
         row: int | None = None,
         column: str | None = None,
         value: Any = None,
+        source: str | None = None,
     ) -> None:
         self.page = page
+        self.source = source
         self.row = row
         self.column = column
         self.value = value
         where = []
+        if source is not None:
+            where.append(f"file {source}")
         if page is not None:
             where.append(f"page {page}")
         if row is not None:

@@ -1,0 +1,53 @@
+"""hpo_analytics: typed tables, analysis and reports for ModelArts hyperparameter searches."""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .errors import (
+    APIError,
+    AuthenticationError,
+    CellParseError,
+    ConfigurationError,
+    HpoAnalyticsError,
+    MatrixError,
+    NotFoundError,
+    ParseWarning,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from .io import read_curves, read_trials, write_parquet
+from .normalize import (
+    algorithms_to_pandas,
+    curves_to_arrow,
+    curves_to_pandas,
+    to_pandas,
+    trials_to_arrow,
+    trials_to_pandas,
+)
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "CellParseError",
+    "ConfigurationError",
+    "HpoAnalyticsError",
+    "MatrixError",
+    "NotFoundError",
+    "ParseWarning",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "TransportError",
+    "__version__",
+    "algorithms_to_pandas",
+    "curves_to_arrow",
+    "curves_to_pandas",
+    "read_curves",
+    "read_trials",
+    "to_pandas",
+    "trials_to_arrow",
+    "trials_to_pandas",
+    "write_parquet",
+]

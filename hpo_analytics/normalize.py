@@ -1,0 +1,896 @@
+"""Turn the ModelArts ``header``/``data`` string matrix into typed Arrow tables.
+
+The autosearch endpoints return every cell as text (``"True"``, ``"19.47"``,
+``"tensor(0.0754, device='cuda:0', requires_grad=True)"``, ``""``) plus a
+``config`` object per row.  This module converts pages of that matrix into
+one :class:`pyarrow.Table`, column by column and vectorised:
+
+1. pages are parsed one at a time (orjson when installed) and their rows are
+   gathered into batches of about 32k rows, so many small pages cost the same
+   as a few large ones and no more than one batch of Python objects is alive;
+2. each batch is transposed into raw Arrow string columns, and the ``config``
+   cells into typed parameter columns;
+3. at the end, each column is parsed once with :mod:`pyarrow.compute`
+   (numbers, tensor reprs, booleans, null tokens), duplicates are resolved
+   and the rows are put in ``trial_index`` order.
+
+Columns are found by header name, never by position.  Service text is never
+passed to ``eval``: Python-repr configs go through a small restricted parser
+(:mod:`hpo_analytics._pyrepr`).
+
+Positions in errors and warnings are 0-based: ``page`` is the index of the
+page in the input (or the file it came from) and ``row`` the index within
+that page's ``data``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _jsonutil
+from ._pyrepr import parse_python_literal
+from ._version import __version__
+from .errors import CellParseError, ConfigurationError, MatrixError, ParseWarning
+
+__all__ = [
+    "KNOWN_COLUMNS",
+    "METADATA_METRIC",
+    "METADATA_MODE",
+    "algorithms_to_pandas",
+    "curves_to_arrow",
+    "curves_to_pandas",
+    "to_pandas",
+    "trials_to_arrow",
+    "trials_to_pandas",
+]
+
+logger = logging.getLogger("hpo_analytics.normalize")
+
+Errors = Literal["coerce", "raise"]
+
+#: Schema-metadata keys under which the job's reward metric and mode are recorded.
+METADATA_METRIC = b"hpo_analytics.metric"
+METADATA_MODE = b"hpo_analytics.mode"
+METADATA_TABLE = b"hpo_analytics.table"
+METADATA_VERSION = b"hpo_analytics.version"
+
+_STRING_COLUMNS = ("trial_id", "status")
+_BOOL_COLUMNS = ("done",)
+_INT_COLUMNS = ("training_iteration", "pid", "worker_index")
+_FLOAT_COLUMNS = ("time_total_s", "reward_attr", "best_reward")
+
+#: Known columns and their Arrow types, in the order they lead a table.
+KNOWN_COLUMNS: dict[str, pa.DataType] = {
+    "trial_id": pa.string(),
+    "trial_index": pa.int64(),
+    "status": pa.string(),
+    "done": pa.bool_(),
+    "training_iteration": pa.int64(),
+    "time_total_s": pa.float64(),
+    "reward_attr": pa.float64(),
+    "best_reward": pa.float64(),
+    "pid": pa.int64(),
+    "worker_index": pa.int64(),
+}
+
+_BATCH_ROWS = 32_768
+_NULL_TOKENS = pa.array(["", "None", "null"])
+_NUMBER_RE = (
+    r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))$"
+)
+# tensor(0.07, device='cuda:0'), np.float32(0.5), array(0.5), Decimal('0.5') ...
+_WRAPPED_SCALAR_RE = (
+    r"^(?:tensor|torch\.tensor|array|np\.array|numpy\.array|Decimal"
+    r"|(?:np|numpy)\.(?:float|int|uint)(?:8|16|32|64|128)?|(?:np|numpy)\.(?:double|single|half|float_|int_))"
+    r"\(\s*['\"]?(?P<v>[^,()\[\]'\"\s]+)['\"]?\s*(?:,.*)?\)$"
+)
+_WRAPPED_VECTOR_RE = r"^(?:tensor|torch\.tensor|array|np\.array|numpy\.array)\(\s*\[(?P<v>[^\[\]]*)\]\s*(?:,.*)?\)$"
+_EMPTY: dict[str, Any] = {}
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _parse_json(data: bytes | bytearray | memoryview | str, *, page: int, source: str | None) -> Any:
+    try:
+        return _jsonutil.loads(data)
+    except _jsonutil.JSONDecodeError as exc:
+        text = bytes(data[:200]).decode("utf-8", "replace") if not isinstance(data, str) else data[:200]
+        hint = ""
+        if isinstance(data, str) and not data.lstrip().startswith(("{", "[")) and os.path.exists(data):
+            hint = "; to read a file, use read_trials(path)"
+        raise MatrixError(f"JSON does not parse: {exc}{hint}", page=page, value=text, source=source) from None
+
+
+def _iter_pages(source: Any) -> Iterator[tuple[int, str | None, Any]]:
+    """Yield ``(page_index, source_label, page)`` for every page in ``source``."""
+    if isinstance(source, (bytes, bytearray, memoryview, str)):
+        parsed = _parse_json(source, page=0, source=None)
+        if isinstance(parsed, list):
+            for i, page in enumerate(parsed):
+                yield i, None, page
+        else:
+            yield 0, None, parsed
+        return
+    if isinstance(source, os.PathLike):
+        from .io import iter_page_sources
+
+        yield from _iter_pages_labelled(iter_page_sources(source))
+        return
+    if isinstance(source, Mapping):
+        yield 0, None, source
+        return
+    if isinstance(source, pa.Table):
+        raise MatrixError("source is already an Arrow table; pass the service's JSON pages instead")
+    if isinstance(source, Iterable):
+        yield from _iter_pages_labelled((None, item) for item in source)
+        return
+    raise MatrixError(f"unsupported source of type {type(source).__name__}; expected JSON pages")
+
+
+def _iter_pages_labelled(items: Iterable[tuple[str | None, Any]]) -> Iterator[tuple[int, str | None, Any]]:
+    index = 0
+    for label, item in items:
+        if isinstance(item, (bytes, bytearray, memoryview, str)):
+            item = _parse_json(item, page=index, source=label)
+            if isinstance(item, list):  # a file holding a list of pages
+                for page in item:
+                    yield index, label, page
+                    index += 1
+                continue
+        yield index, label, item
+        index += 1
+
+
+def _matrix(page: Any, index: int, label: str | None) -> tuple[list[str], list[Any]]:
+    """Validate one page and return its header and rows."""
+    if not isinstance(page, Mapping):
+        raise MatrixError("page is not a JSON object", page=index, value=page, source=label)
+    if "items" in page:
+        items = page["items"]
+        if items is None and page.get("total") in (0, None) and not page.get("count"):
+            return [], []
+        if not isinstance(items, Mapping):
+            raise MatrixError("'items' is not an object with 'header' and 'data'", page=index, value=items, source=label)
+    elif "header" in page or "data" in page:
+        items = page
+    else:
+        raise MatrixError(
+            "page has no 'items' (nor a bare 'header'/'data' matrix)", page=index, value=list(page)[:10], source=label
+        )
+    if "header" not in items:
+        raise MatrixError("matrix has no 'header'", page=index, source=label)
+    if "data" not in items:
+        raise MatrixError("matrix has no 'data'", page=index, source=label)
+    header, data = items["header"], items["data"]
+    if header is None:
+        header = []
+    if data is None:
+        data = []
+    if not isinstance(header, list) or not all(isinstance(h, str) for h in header):
+        raise MatrixError("'header' is not a list of strings", page=index, value=header, source=label)
+    if len(set(header)) != len(header):
+        seen: set[str] = set()
+        for name in header:
+            if name in seen:
+                raise MatrixError("duplicate header name", page=index, column=name, value=header, source=label)
+            seen.add(name)
+    if not isinstance(data, list):
+        raise MatrixError("'data' is not a list of rows", page=index, value=data, source=label)
+    if data:
+        if set(map(type, data)) != {list}:
+            for row, cells in enumerate(data):
+                if not isinstance(cells, list):
+                    raise MatrixError("row is not a list", page=index, row=row, value=cells, source=label)
+        if set(map(len, data)) != {len(header)}:
+            for row, cells in enumerate(data):
+                if len(cells) != len(header):
+                    raise MatrixError(
+                        f"row has {len(cells)} cells but the header has {len(header)}",
+                        page=index, row=row, value=cells, source=label,
+                    )
+    return header, data
+
+
+# --------------------------------------------------------------------------- batches
+
+
+@dataclass
+class _Batch:
+    n: int
+    page: np.ndarray  # int32 page index of every row
+    row: np.ndarray  # int32 row index within its page
+    labels: dict[int, str]  # page index -> file name, where known
+    text: dict[str, pa.Array] = field(default_factory=dict)
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # non-string JSON cell kinds
+    has_config: bool = False
+    params: dict[str, tuple[pa.Array, str]] = field(default_factory=dict)
+    trial_index: pa.Array | None = None
+    config_bad: list[tuple[int, Any, str]] = field(default_factory=list)
+    config_raw: pa.Array | None = None
+
+
+def _text_array(cells: list[Any]) -> tuple[pa.Array, frozenset[str]]:
+    """Cells as an Arrow string array; JSON non-strings are rendered as the service would."""
+    try:
+        return pa.array(cells, type=pa.string()), frozenset()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, UnicodeEncodeError):
+        pass
+    kinds: set[str] = set()
+    out: list[str | None] = []
+    for value in cells:
+        kind = type(value)
+        if kind is str:
+            out.append(value.encode("utf-8", "backslashreplace").decode("utf-8"))
+            kinds.add("str")
+        elif value is None:
+            out.append(None)
+        elif kind is bool:
+            out.append("True" if value else "False")
+            kinds.add("bool")
+        elif kind is int:
+            out.append(str(value))
+            kinds.add("int")
+        elif kind is float:
+            out.append(repr(value))
+            kinds.add("float")
+        else:
+            out.append(_jsonutil.dumps(value))
+            kinds.add("json")
+    return pa.array(out, type=pa.string()), frozenset(kinds)
+
+
+def _typed_values(values: list[Any]) -> tuple[pa.Array, str]:
+    """Parameter values as a typed array and its kind (int, float, bool, str, json, null)."""
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    try:
+        if not kinds:
+            return pa.nulls(len(values)), "null"
+        if kinds == {int}:
+            return pa.array(values, type=pa.int64()), "int"
+        if kinds <= {int, float}:
+            if int in kinds and any(type(v) is int and abs(v) > 2**53 for v in values):
+                raise OverflowError  # would not round-trip through float64
+            return pa.array(values, type=pa.float64()), "float"
+        if kinds == {bool}:
+            return pa.array(values, type=pa.bool_()), "bool"
+        if kinds == {str}:
+            return pa.array(values, type=pa.string()), "str"
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        pass
+    texts = [None if v is None else _jsonutil.dumps(v) for v in values]
+    return pa.array([t.encode("utf-8", "backslashreplace").decode() if t else t for t in texts], type=pa.string()), "json"
+
+
+def _parse_config_cell(cell: Any) -> dict[Any, Any]:
+    if isinstance(cell, str):
+        text = cell.strip()
+        if not text or text in ("None", "null"):
+            return _EMPTY
+        try:
+            value = _jsonutil.loads(text)
+        except _jsonutil.JSONDecodeError:
+            value = parse_python_literal(text)  # raises ValueError
+        if isinstance(value, str):  # doubly encoded
+            return _parse_config_cell(value)
+    else:
+        value = cell
+    if value is None:
+        return _EMPTY
+    if not isinstance(value, dict):
+        raise ValueError(f"config is a {type(value).__name__}, not an object")
+    return value
+
+
+def _config_batch(batch: _Batch, cells: list[Any], *, keep_raw: bool) -> None:
+    batch.has_config = True
+    if set(map(type, cells)) == {dict}:
+        dicts: list[dict[Any, Any]] = cells
+    else:
+        dicts = []
+        for pos, cell in enumerate(cells):
+            if type(cell) is dict:
+                dicts.append(cell)
+                continue
+            try:
+                dicts.append(_parse_config_cell(cell))
+            except (ValueError, RecursionError) as exc:
+                dicts.append(_EMPTY)
+                batch.config_bad.append((pos, cell, str(exc)))
+    if keep_raw:
+        batch.config_raw = pa.array(
+            [c if isinstance(c, str) or c is None else _jsonutil.dumps(c) for c in cells], type=pa.string()
+        )
+    batch.trial_index = _typed_values([d.get("trial_index") for d in dicts])[0]
+    if batch.trial_index.type != pa.int64():
+        # A trial_index that is not an integer is a broken config, not a number to guess.
+        for pos, d in enumerate(dicts):
+            value = d.get("trial_index")
+            if value is not None and type(value) is not int:
+                batch.config_bad.append((pos, cells[pos], f"trial_index {value!r} is not an integer"))
+        batch.trial_index = pa.array(
+            [v if type(v) is int and abs(v) < 2**63 else None for v in (d.get("trial_index") for d in dicts)],
+            type=pa.int64(),
+        )
+    if not dicts:
+        return
+    first = dicts[0].keys()
+    uniform = all(d.keys() == first for d in dicts)
+    keys = list(first) if uniform else list(dict.fromkeys(k for d in dicts for k in d))
+    prefixed = [k for k in keys if isinstance(k, str) and k.startswith("param/")]
+    if prefixed and not uniform:
+        # Rows differ: each row contributes its param/ keys, or all its keys when it has none.
+        rows = []
+        for d in dicts:
+            own = {k: v for k, v in d.items() if isinstance(k, str) and k.startswith("param/")}
+            rows.append(own or {f"param/{k}": v for k, v in d.items() if k != "trial_index"})
+        dicts = rows
+        keys = list(dict.fromkeys(k for d in dicts for k in d))
+        names = {k: k for k in keys}
+    elif prefixed:
+        names = {k: k for k in prefixed}
+    else:
+        names = {k: f"param/{k}" for k in keys if k != "trial_index"}
+    for key, name in names.items():
+        batch.params[name] = _typed_values([d.get(key) for d in dicts])
+
+
+def _convert_batch(header: list[str], rows: list[list[Any]], spans: list[tuple[int, int]],
+                   labels: dict[int, str], *, keep_raw: bool) -> _Batch:
+    n = len(rows)
+    counts = np.fromiter((k for _, k in spans), dtype=np.int64, count=len(spans))
+    pages = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    batch = _Batch(n=n, page=pages, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
+    for index, name in enumerate(header):
+        if name == "":
+            continue  # the leading position index
+        cells = list(map(itemgetter(index), rows))
+        if name == "config":
+            _config_batch(batch, cells, keep_raw=keep_raw)
+        else:
+            batch.text[name], batch.kinds[name] = _text_array(cells)
+    return batch
+
+
+class _Collector:
+    """Gathers rows of consecutive pages into batches and converts them."""
+
+    def __init__(self, *, keep_raw: bool, batch_rows: int = _BATCH_ROWS) -> None:
+        self.keep_raw = keep_raw
+        self.batch_rows = batch_rows
+        self.batches: list[_Batch] = []
+        self.headers: list[list[str]] = []
+        self._header: list[str] | None = None
+        self._rows: list[list[Any]] = []
+        self._spans: list[tuple[int, int]] = []
+        self._labels: dict[int, str] = {}
+        self.pages = 0
+
+    def add(self, index: int, label: str | None, header: list[str], rows: list[list[Any]]) -> None:
+        self.pages += 1
+        if header and header not in self.headers:
+            self.headers.append(header)
+        if not rows:
+            return
+        if self._header is not None and header != self._header:
+            self.flush()
+        self._header = header
+        self._rows.extend(rows)
+        self._spans.append((index, len(rows)))
+        if label is not None:
+            self._labels[index] = label
+        if len(self._rows) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows and self._header is not None:
+            self.batches.append(
+                _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw)
+            )
+        self._rows, self._spans, self._labels = [], [], {}
+
+
+def _collect(source: Any, *, keep_raw: bool) -> _Collector:
+    collector = _Collector(keep_raw=keep_raw)
+    with _jsonutil.gc_paused():
+        for index, label, page in _iter_pages(source):
+            header, rows = _matrix(page, index, label)
+            collector.add(index, label, header, rows)
+        collector.flush()
+    return collector
+
+
+# --------------------------------------------------------------------------- cell parsing
+
+
+@dataclass
+class _Parsed:
+    values: pa.Array
+    bad: np.ndarray | None = None  # True where a non-null cell could not be parsed
+
+
+def _null_mask(text: pa.Array) -> pa.Array:
+    return pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(text, value_set=_NULL_TOKENS), False))
+
+
+def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
+    """Parse numeric text; return (float64 values, bad mask, vector list array or None)."""
+    isnull = _null_mask(text)
+    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text)
+    try:
+        return pc.cast(cleaned, pa.float64()), np.zeros(len(text), dtype=bool), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    trimmed = pc.utf8_trim_whitespace(cleaned)
+    wrapped = pc.extract_regex(trimmed, _WRAPPED_SCALAR_RE).flatten()[0]
+    inner = pc.coalesce(wrapped, trimmed)
+    ok = pc.fill_null(pc.match_substring_regex(inner, _NUMBER_RE), False)
+    values = pc.cast(pc.if_else(ok, inner, pa.scalar(None, pa.string())), pa.float64())
+    bad = ~np.asarray(ok) & ~np.asarray(isnull)
+    vector_values = None
+    if vectors and bad.any():
+        vector_values, vector_ok = _vectors(trimmed)
+        bad &= ~vector_ok
+        if not vector_ok.any():
+            vector_values = None
+    return values, bad, vector_values
+
+
+def _vectors(trimmed: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Parse ``tensor([0.1, 0.2])``-style cells into list<float64>; others null."""
+    body = pc.extract_regex(trimmed, _WRAPPED_VECTOR_RE).flatten()[0]
+    found = np.asarray(pc.is_valid(body))
+    parts = pc.split_pattern_regex(pc.utf8_trim_whitespace(body), r"\s*,\s*")
+    flat = pc.list_flatten(parts)
+    lengths = np.asarray(pc.fill_null(pc.list_value_length(parts), 0))
+    flat_ok = np.asarray(pc.fill_null(pc.match_substring_regex(flat, _NUMBER_RE), False))
+    # "tensor([])" splits into one empty string: an empty vector.
+    empty = np.asarray(pc.fill_null(pc.equal(body, ""), False))
+    owner = np.repeat(np.arange(len(trimmed)), lengths)
+    row_ok = found.copy()
+    bad_rows = owner[~flat_ok]
+    row_ok[bad_rows] = False
+    row_ok |= empty
+    offsets = np.zeros(len(trimmed) + 1, dtype=np.int32)
+    keep_len = np.where(row_ok & ~empty, lengths, 0)
+    np.cumsum(keep_len, out=offsets[1:])
+    keep_flat = row_ok[owner] & ~empty[owner] if len(owner) else np.zeros(0, dtype=bool)
+    numbers = pc.cast(pc.filter(flat, pa.array(keep_flat)), pa.float64())
+    lists = pa.ListArray.from_arrays(pa.array(offsets), numbers, mask=pa.array(~row_ok))
+    return lists, row_ok
+
+
+def _parse_float(text: pa.Array) -> _Parsed:
+    values, bad, _ = _numbers(text, vectors=False)
+    return _Parsed(values, bad if bad.any() else None)
+
+
+def _parse_int(text: pa.Array) -> _Parsed:
+    isnull = _null_mask(text)
+    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text)
+    try:
+        return _Parsed(pc.cast(cleaned, pa.int64()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    floats, bad, _ = _numbers(text, vectors=False)
+    as_np = np.asarray(pc.fill_null(floats, 0.5), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        integral = np.isfinite(as_np) & (np.floor(as_np) == as_np) & (np.abs(as_np) < 2.0**63)
+    bad = bad | (~integral & np.asarray(pc.is_valid(floats)))
+    ints = np.where(integral, as_np, 0).astype(np.int64)
+    # Exact for |x| < 2**53; larger integer text is re-read exactly by Arrow where it parses.
+    mask = ~integral
+    return _Parsed(pa.array(ints, mask=mask), bad if bad.any() else None)
+
+
+def _parse_bool(text: pa.Array) -> _Parsed:
+    isnull = np.asarray(_null_mask(text))
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+    true = np.asarray(pc.fill_null(pc.equal(lowered, "true"), False))
+    false = np.asarray(pc.fill_null(pc.equal(lowered, "false"), False))
+    bad = ~(true | false | isnull)
+    values = pa.array(true, mask=~(true | false))
+    return _Parsed(values, bad if bad.any() else None)
+
+
+def _parse_string(text: pa.Array) -> _Parsed:
+    return _Parsed(pc.if_else(_null_mask(text), pa.scalar(None, pa.string()), text))
+
+
+def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
+    """Infer the type of a column that is not a known one (metrics, Ray extras)."""
+    isnull = np.asarray(_null_mask(text))
+    if isnull.all():
+        return _Parsed(pa.nulls(len(text), pa.float64()))
+    if kinds and kinds <= {"int"}:
+        parsed = _parse_int(text)
+        if parsed.bad is None:
+            return parsed
+    values, bad, vectors = _numbers(text, vectors=True)
+    if not bad.any():
+        if vectors is None:
+            return _Parsed(values)
+        # Scalars join the vectors as one-element lists so nothing is dropped.
+        scalar_rows = np.asarray(pc.is_valid(values)) & ~np.asarray(pc.is_valid(vectors))
+        if scalar_rows.any():
+            wrapped = pa.ListArray.from_arrays(pa.array(np.arange(len(values) + 1, dtype=np.int32)), values)
+            vectors = pc.if_else(pa.array(scalar_rows), wrapped, vectors)
+        return _Parsed(vectors)
+    boolean = _parse_bool(text)
+    if boolean.bad is None:
+        return boolean
+    return _parse_string(text)
+
+
+# --------------------------------------------------------------------------- params
+
+
+def _unify_params(chunks: list[tuple[pa.Array, str]]) -> pa.ChunkedArray:
+    kinds = {kind for _, kind in chunks if kind != "null"}
+    if not kinds:  # never set anywhere: keep the column, typed as text
+        return pa.chunked_array([pa.nulls(len(a), pa.string()) for a, _ in chunks], pa.string())
+    target: pa.DataType
+    if kinds == {"int"}:
+        target = pa.int64()
+    elif kinds <= {"int", "float"}:
+        target = pa.float64()
+    elif kinds == {"bool"}:
+        target = pa.bool_()
+    elif kinds == {"str"}:
+        target = pa.string()
+    else:
+        return pa.chunked_array([_as_json_text(a, kind) for a, kind in chunks], pa.string())
+    return pa.chunked_array([pa.nulls(len(a), target) if k == "null" else a.cast(target) for a, k in chunks], target)
+
+
+def _as_json_text(array: pa.Array, kind: str) -> pa.Array:
+    if kind in ("json", "null"):
+        return array.cast(pa.string())
+    if kind == "int":
+        return array.cast(pa.string())
+    if kind == "bool":
+        return pc.if_else(array, "true", "false")
+    return pa.array([None if v is None else _jsonutil.dumps(v) for v in array.to_pylist()], type=pa.string())
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
+    for batch in batches:
+        if position < batch.n:
+            page = int(batch.page[position])
+            return page, int(batch.row[position]), batch.labels.get(page)
+        position -= batch.n
+    raise IndexError(position)  # pragma: no cover
+
+
+def _report_bad(name: str, text: pa.Array, bad: np.ndarray, batches: list[_Batch], *,
+                expected: str, errors: Errors, keep_raw: bool) -> None:
+    positions = np.flatnonzero(bad)
+    first = int(positions[0])
+    page, row, label = _where(batches, first)
+    raw = text[first].as_py()
+    if errors == "raise":
+        raise CellParseError(f"cell is not {expected}", page=page, row=row, column=name, value=raw, source=label)
+    where = f"page {page} row {row}" + (f" of {label}" if label else "")
+    advice = "kept in raw/" + name if keep_raw else "pass keep_raw=True to keep the text"
+    warnings.warn(
+        ParseWarning(
+            f"column {name!r}: {len(positions)} cell(s) are not {expected} and became null "
+            f"(first at {where}: {raw!r}); {advice}, or errors='raise' to fail"
+        ),
+        stacklevel=4,
+    )
+
+
+def _empty_table(headers: list[list[str]], kind: str) -> pa.Table:
+    names: list[str] = []
+    for header in headers:
+        names.extend(h for h in header if h not in names)
+    if not names:
+        fields = [pa.field(n, t) for n, t in KNOWN_COLUMNS.items()]
+    else:
+        present = set(names)
+        if "config" in present:
+            present.add("trial_index")
+        fields = [pa.field(n, t) for n, t in KNOWN_COLUMNS.items() if n in present]
+        fields += [pa.field(n, pa.float64()) for n in names if n not in KNOWN_COLUMNS and n not in ("", "config")]
+    schema = pa.schema(fields, metadata=_metadata(kind))
+    return schema.empty_table()
+
+
+def _metadata(kind: str) -> dict[bytes, bytes]:
+    return {METADATA_TABLE: kind.encode(), METADATA_VERSION: __version__.encode()}
+
+
+def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Errors) -> pa.Table:
+    batches = collector.batches
+    if not batches:
+        return _empty_table(collector.headers, kind)
+    names: list[str] = []
+    param_names: list[str] = []
+    for batch in batches:
+        names.extend(n for n in batch.text if n not in names)
+        param_names.extend(n for n in batch.params if n not in param_names)
+    has_config = any(b.has_config for b in batches)
+    columns: dict[str, pa.Array] = {}
+    raw: dict[str, pa.Array] = {}
+    for name in names:
+        text = pa.chunked_array(
+            [b.text.get(name, pa.nulls(b.n, pa.string())) for b in batches], pa.string()
+        ).combine_chunks()
+        cell_kinds = frozenset().union(*(b.kinds.get(name, frozenset()) for b in batches))
+        if name in _STRING_COLUMNS:
+            parsed, expected = _parse_string(text), "text"
+        elif name in _BOOL_COLUMNS:
+            parsed, expected = _parse_bool(text), "a boolean (True/False)"
+        elif name in _INT_COLUMNS:
+            parsed, expected = _parse_int(text), "an integer"
+        elif name in _FLOAT_COLUMNS:
+            parsed, expected = _parse_float(text), "a number"
+        else:
+            parsed, expected = _infer(text, cell_kinds), "parseable"
+        if parsed.bad is not None:
+            _report_bad(name, text, parsed.bad, batches, expected=expected, errors=errors, keep_raw=keep_raw)
+        columns[name] = parsed.values
+        if keep_raw and parsed.values.type != pa.string():
+            raw[f"raw/{name}"] = text
+    if has_config:
+        offsets = np.cumsum([0] + [b.n for b in batches])
+        bad_cfg = [(int(offsets[i]) + pos, cell, why) for i, b in enumerate(batches) for pos, cell, why in b.config_bad]
+        if bad_cfg:
+            position, cell, why = bad_cfg[0]
+            page, row, label = _where(batches, position)
+            if errors == "raise":
+                raise CellParseError(f"config cannot be parsed: {why}", page=page, row=row, column="config",
+                                     value=cell, source=label)
+            where = f"page {page} row {row}" + (f" of {label}" if label else "")
+            warnings.warn(
+                ParseWarning(
+                    f"column 'config': {len(bad_cfg)} cell(s) cannot be parsed ({why}) and their parameters "
+                    f"became null (first at {where}: {cell!r}); "
+                    + ("kept in raw/config" if keep_raw else "pass keep_raw=True to keep the text")
+                ),
+                stacklevel=3,
+            )
+        columns["trial_index"] = pa.chunked_array(
+            [b.trial_index if b.trial_index is not None else pa.nulls(b.n, pa.int64()) for b in batches], pa.int64()
+        ).combine_chunks()
+        for name in param_names:
+            chunks = [b.params.get(name, (pa.nulls(b.n), "null")) for b in batches]
+            columns[name] = _unify_params(chunks).combine_chunks()
+        if keep_raw:
+            raw["raw/config"] = pa.chunked_array(
+                [b.config_raw if b.config_raw is not None else pa.nulls(b.n, pa.string()) for b in batches],
+                pa.string(),
+            ).combine_chunks()
+    ordered = [n for n in KNOWN_COLUMNS if n in columns]
+    ordered += [n for n in names if n not in KNOWN_COLUMNS]
+    ordered = list(dict.fromkeys(ordered + param_names))
+    table = pa.table({n: columns[n] for n in ordered} | raw, metadata=_metadata(kind))
+    return _select_rows(table, kind)
+
+
+def _select_rows(table: pa.Table, kind: str) -> pa.Table:
+    """Resolve duplicates and order rows by trial (and iteration, for curves)."""
+    n = table.num_rows
+    if "trial_id" not in table.column_names:
+        return table
+    ids = table["trial_id"]
+    iteration = (
+        np.asarray(pc.fill_null(table["training_iteration"], np.iinfo(np.int64).min))
+        if "training_iteration" in table.column_names
+        else np.zeros(n, dtype=np.int64)
+    )
+    unique_ids = ids.null_count == 0 and pc.count_distinct(ids).as_py() == n
+    if not unique_ids:
+        encoded = pc.dictionary_encode(ids).combine_chunks()
+        codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
+        nulls = codes < 0
+        # Rows without an id cannot be duplicates of anything: give each its own code.
+        codes[nulls] = len(encoded.dictionary) + np.arange(int(nulls.sum()))
+        order = np.lexsort((np.arange(n), iteration, codes))
+        sorted_codes = codes[order]
+        if kind == "trials":
+            # The last row of each trial's group has its highest iteration, then is the last seen.
+            last = np.r_[sorted_codes[1:] != sorted_codes[:-1], True]
+        else:
+            sorted_iter = iteration[order]
+            same = (sorted_codes[1:] == sorted_codes[:-1]) & (sorted_iter[1:] == sorted_iter[:-1])
+            last = np.r_[~same, True]
+        table = table.take(pa.array(np.sort(order[last])))
+    return _order(table, kind)
+
+
+def _order(table: pa.Table, kind: str) -> pa.Table:
+    names = table.column_names
+    if "trial_index" in names:
+        index = table["trial_index"]
+        if index.null_count == 0:
+            values = np.asarray(index)
+            ascending = np.all(values[1:] > values[:-1]) if kind == "trials" else np.all(values[1:] >= values[:-1])
+            if ascending and (kind == "trials" or _iterations_ascending(table)):
+                return table
+    keys = [(k, "ascending") for k in ("trial_index", "trial_id") if k in names]
+    if kind == "curves" and "training_iteration" in names:
+        keys.append(("training_iteration", "ascending"))
+    if not keys:
+        return table
+    # sort_indices is stable, so rows that tie keep their input order.
+    order = pc.sort_indices(table.select([k for k, _ in keys]), sort_keys=keys, null_placement="at_end")
+    return table.take(order)
+
+
+def _iterations_ascending(table: pa.Table) -> bool:
+    if "training_iteration" not in table.column_names:
+        return True
+    it = table["training_iteration"]
+    if it.null_count:
+        return False
+    index = np.asarray(table["trial_index"])
+    values = np.asarray(it)
+    same_trial = index[1:] == index[:-1]
+    return bool(np.all(~same_trial | (values[1:] > values[:-1])))
+
+
+def _check_errors(errors: str) -> None:
+    if errors not in ("coerce", "raise"):
+        raise ConfigurationError(f"errors must be 'coerce' or 'raise', not {errors!r}")
+
+
+# --------------------------------------------------------------------------- public
+
+
+def trials_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> pa.Table:
+    """Convert autosearch trial pages into one typed Arrow table, one row per trial.
+
+    ``source`` is a full response (``{"total", "count", "limit", "offset",
+    "items": {"header", "data"}}``), a bare ``{"header", "data"}`` matrix,
+    raw JSON ``bytes``/``str`` (one page or a list of pages), a path to a
+    file or directory of pages, or an iterable of any of these.
+
+    When a trial appears more than once, the row with the highest
+    ``training_iteration`` wins, then the last one seen.  Rows are ordered by
+    ``trial_index`` (then ``trial_id``).
+
+    Known columns get fixed types (``trial_id``/``status`` string, ``done``
+    bool, ``training_iteration``/``pid``/``worker_index`` int64,
+    ``time_total_s``/``reward_attr``/``best_reward`` float64, ``trial_index``
+    int64 from the config); hyperparameters become ``param/<name>`` columns;
+    other columns are inferred (float64 when every non-empty cell is a number
+    or scalar tensor, list<float64> for vector tensors, else bool or string).
+    ``""``, ``"None"``, ``"null"`` and JSON null are null; ``"nan"`` stays NaN.
+
+    A cell of a typed column that cannot be parsed becomes null with a
+    :class:`~hpo_analytics.errors.ParseWarning` (``errors="coerce"``) or
+    raises :class:`~hpo_analytics.errors.CellParseError` (``errors="raise"``);
+    ``keep_raw=True`` adds ``raw/<column>`` with the original text of every
+    typed column.  Malformed structure raises
+    :class:`~hpo_analytics.errors.MatrixError` naming page, row and column.
+    """
+    _check_errors(errors)
+    collector = _collect(source, keep_raw=keep_raw)
+    return _assemble(collector, kind="trials", keep_raw=keep_raw, errors=errors)
+
+
+def curves_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> pa.Table:
+    """Like :func:`trials_to_arrow`, but one row per (trial, ``training_iteration``).
+
+    This is the long form for learning curves: the per-trial endpoint returns
+    one row per reported iteration.  A (trial, iteration) pair seen twice
+    keeps the last row seen.  Rows are ordered by trial, then iteration.
+    """
+    _check_errors(errors)
+    collector = _collect(source, keep_raw=keep_raw)
+    return _assemble(collector, kind="curves", keep_raw=keep_raw, errors=errors)
+
+
+def _types_mapper(nullable_floats: bool) -> Any:
+    import pandas as pd
+
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+    if nullable_floats:
+        mapping[pa.float64()] = pd.Float64Dtype()
+    return mapping.get
+
+
+def to_pandas(table: pa.Table, *, nullable_floats: bool = False) -> Any:
+    """Convert a table from this module to pandas with nullable dtypes.
+
+    Integers become ``Int64`` and booleans ``boolean`` (missing values stay
+    ``<NA>``).  Floats stay numpy ``float64`` by default, where null and NaN
+    both read as NaN; pass ``nullable_floats=True`` for ``Float64``, which
+    keeps them apart.  The schema metadata (metric, mode) is kept in
+    ``frame.attrs["hpo_analytics"]``.
+    """
+    frame = table.to_pandas(types_mapper=_types_mapper(nullable_floats))
+    meta = table.schema.metadata or {}
+    frame.attrs["hpo_analytics"] = {
+        k.decode().removeprefix("hpo_analytics."): v.decode()
+        for k, v in meta.items()
+        if k.startswith(b"hpo_analytics.")
+    }
+    return frame
+
+
+def trials_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce",
+                     nullable_floats: bool = False) -> Any:
+    """:func:`trials_to_arrow` as a pandas frame (see :func:`to_pandas`); also accepts an Arrow table."""
+    table = source if isinstance(source, pa.Table) else trials_to_arrow(source, keep_raw=keep_raw, errors=errors)
+    return to_pandas(table, nullable_floats=nullable_floats)
+
+
+def curves_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce",
+                     nullable_floats: bool = False) -> Any:
+    """:func:`curves_to_arrow` as a pandas frame (see :func:`to_pandas`); also accepts an Arrow table."""
+    table = source if isinstance(source, pa.Table) else curves_to_arrow(source, keep_raw=keep_raw, errors=errors)
+    return to_pandas(table, nullable_floats=nullable_floats)
+
+
+def algorithms_to_pandas(catalogue: Any, *, errors: Errors = "coerce") -> Any:
+    """The search-algorithm catalogue as a frame: one row per (algorithm, parameter).
+
+    ``catalogue`` is the response of ``GET /v2/{project_id}/search-algorithms``
+    (a dict, or its JSON text).  Columns: ``algorithm``, ``description``,
+    ``param``, ``type``, ``value`` (converted by ``type``: ``Integer`` to int,
+    ``Float`` to float, ``String`` and unknown types kept as text) and
+    ``value_text`` (the original string).  An algorithm without parameters
+    gets one row with null parameter fields.
+    """
+    import pandas as pd
+
+    _check_errors(errors)
+    if isinstance(catalogue, (bytes, bytearray, memoryview, str)):
+        catalogue = _parse_json(catalogue, page=0, source=None)
+    if not isinstance(catalogue, Mapping) or not isinstance(catalogue.get("search_algo_list"), list):
+        raise MatrixError("catalogue has no 'search_algo_list' list", value=catalogue)
+    rows = []
+    bad: list[tuple[int, str, Any]] = []
+    for index, algo in enumerate(catalogue["search_algo_list"]):
+        if not isinstance(algo, Mapping):
+            raise MatrixError("algorithm entry is not an object", row=index, value=algo)
+        name, description = algo.get("name"), algo.get("description")
+        params = algo.get("params") or []
+        if not isinstance(params, list):
+            raise MatrixError("'params' is not a list", row=index, column="params", value=params)
+        if not params:
+            rows.append((name, description, None, None, None, None))
+        for param in params:
+            if not isinstance(param, Mapping):
+                raise MatrixError("parameter entry is not an object", row=index, column="params", value=param)
+            kind, text = param.get("type"), param.get("value")
+            value: Any = text
+            if isinstance(text, str):
+                try:
+                    if kind == "Integer":
+                        value = int(text.strip())
+                    elif kind == "Float":
+                        value = float(text.strip())
+                except ValueError:
+                    bad.append((index, str(param.get("key")), text))
+            rows.append((name, description, param.get("key"), kind, value, text))
+    if bad:
+        index, key, text = bad[0]
+        if errors == "raise":
+            raise CellParseError("parameter value does not match its type", row=index, column=key, value=text)
+        warnings.warn(
+            ParseWarning(f"{len(bad)} parameter value(s) do not match their type and were kept as text "
+                         f"(first: algorithm {index}, {key}={text!r})"),
+            stacklevel=2,
+        )
+    frame = pd.DataFrame(rows, columns=["algorithm", "description", "param", "type", "value", "value_text"])
+    frame["value"] = frame["value"].astype(object)
+    return frame
