@@ -75,7 +75,7 @@ class _Parser:
             return self.sequence("[", "]", depth)
         if ch == "(":
             return tuple(self.sequence("(", ")", depth))
-        if ch in "'\"":
+        if ch and ch in "'\"":
             return self.string()
         if ch and (ch in "uUrR") and self.text[self.pos + 1 : self.pos + 2] in ("'", '"'):
             raw = ch in "rR"
@@ -121,11 +121,14 @@ class _Parser:
             self.pos = kw.end()
             self.expect("=")
             self.skip_ws()
+            bare = _NAME.match(self.text, self.pos)
             if self.peek() == "<":  # grad_fn=<NllLossBackward0>
                 end = self.text.find(">", self.pos)
                 if end < 0:
                     raise self.fail("unterminated <...>")
                 self.pos = end + 1
+            elif bare and bare.group() not in _CONSTANTS:  # dtype=float32, dtype=torch.float64
+                self.pos = bare.end()
             else:
                 self.value(depth + 1)
             self.skip_ws()

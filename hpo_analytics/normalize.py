@@ -724,13 +724,17 @@ def _order(table: pa.Table, kind: str) -> pa.Table:
             ascending = np.all(values[1:] > values[:-1]) if kind == "trials" else np.all(values[1:] >= values[:-1])
             if ascending and (kind == "trials" or _iterations_ascending(table)):
                 return table
-    keys = [(k, "ascending") for k in ("trial_index", "trial_id") if k in names]
+    keys = [k for k in ("trial_index", "trial_id") if k in names]
     if kind == "curves" and "training_iteration" in names:
-        keys.append(("training_iteration", "ascending"))
+        keys.append("training_iteration")
     if not keys:
         return table
     # sort_indices is stable, so rows that tie keep their input order.
-    order = pc.sort_indices(table.select([k for k, _ in keys]), sort_keys=keys, null_placement="at_end")
+    subset = table.select(keys)
+    try:
+        order = pc.sort_indices(subset, sort_keys=[(k, "ascending", "at_end") for k in keys])
+    except (TypeError, ValueError, pa.ArrowInvalid):  # pyarrow < 25 takes one placement for all keys
+        order = pc.sort_indices(subset, sort_keys=[(k, "ascending") for k in keys], null_placement="at_end")
     return table.take(order)
 
 
@@ -798,25 +802,22 @@ def curves_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "co
     return _assemble(collector, kind="curves", keep_raw=keep_raw, errors=errors)
 
 
-def _types_mapper(nullable_floats: bool) -> Any:
+def _types_mapper() -> Any:
     import pandas as pd
 
-    mapping = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    if nullable_floats:
-        mapping[pa.float64()] = pd.Float64Dtype()
-    return mapping.get
+    return {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
 
 
-def to_pandas(table: pa.Table, *, nullable_floats: bool = False) -> Any:
+def to_pandas(table: pa.Table) -> Any:
     """Convert a table from this module to pandas with nullable dtypes.
 
-    Integers become ``Int64`` and booleans ``boolean`` (missing values stay
-    ``<NA>``).  Floats stay numpy ``float64`` by default, where null and NaN
-    both read as NaN; pass ``nullable_floats=True`` for ``Float64``, which
-    keeps them apart.  The schema metadata (metric, mode) is kept in
-    ``frame.attrs["hpo_analytics"]``.
+    Integers become ``Int64`` and booleans ``boolean``, so missing values stay
+    ``<NA>`` instead of turning ints into floats.  Floats stay numpy
+    ``float64``: there a null cell and a ``"nan"`` cell both read as NaN (the
+    Arrow table keeps them apart).  The schema metadata (table kind, metric,
+    mode) is kept in ``frame.attrs["hpo_analytics"]``.
     """
-    frame = table.to_pandas(types_mapper=_types_mapper(nullable_floats))
+    frame = table.to_pandas(types_mapper=_types_mapper())
     meta = table.schema.metadata or {}
     frame.attrs["hpo_analytics"] = {
         k.decode().removeprefix("hpo_analytics."): v.decode()
@@ -826,18 +827,16 @@ def to_pandas(table: pa.Table, *, nullable_floats: bool = False) -> Any:
     return frame
 
 
-def trials_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce",
-                     nullable_floats: bool = False) -> Any:
+def trials_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> Any:
     """:func:`trials_to_arrow` as a pandas frame (see :func:`to_pandas`); also accepts an Arrow table."""
     table = source if isinstance(source, pa.Table) else trials_to_arrow(source, keep_raw=keep_raw, errors=errors)
-    return to_pandas(table, nullable_floats=nullable_floats)
+    return to_pandas(table)
 
 
-def curves_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce",
-                     nullable_floats: bool = False) -> Any:
+def curves_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> Any:
     """:func:`curves_to_arrow` as a pandas frame (see :func:`to_pandas`); also accepts an Arrow table."""
     table = source if isinstance(source, pa.Table) else curves_to_arrow(source, keep_raw=keep_raw, errors=errors)
-    return to_pandas(table, nullable_floats=nullable_floats)
+    return to_pandas(table)
 
 
 def algorithms_to_pandas(catalogue: Any, *, errors: Errors = "coerce") -> Any:
