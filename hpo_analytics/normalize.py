@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal
@@ -95,6 +95,8 @@ _WRAPPED_SCALAR_RE = (
     r"\(\s*['\"]?(?P<v>[^,()\[\]'\"\s]+)['\"]?\s*(?:,.*)?\)$"
 )
 _WRAPPED_VECTOR_RE = r"^(?:tensor|torch\.tensor|array|np\.array|numpy\.array)\(\s*\[(?P<v>[^\[\]]*)\]\s*(?:,.*)?\)$"
+_FAST_WRAPPERS = pa.array(["tensor", "torch.tensor", "array", "np.array", "numpy.array", "np.float64", "np.float32",
+                            "np.float16", "np.int64", "np.int32", "numpy.float64", "numpy.float32"])
 _EMPTY: dict[str, Any] = {}
 
 
@@ -220,7 +222,7 @@ class _Batch:
     config_raw: pa.Array | None = None
 
 
-def _text_array(cells: list[Any]) -> tuple[pa.Array, frozenset[str]]:
+def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
     """Cells as an Arrow string array; JSON non-strings are rendered as the service would."""
     try:
         return pa.array(cells, type=pa.string()), frozenset()
@@ -293,10 +295,10 @@ def _parse_config_cell(cell: Any) -> dict[Any, Any]:
     return value
 
 
-def _config_batch(batch: _Batch, cells: list[Any], *, keep_raw: bool) -> None:
+def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> None:
     batch.has_config = True
     if set(map(type, cells)) == {dict}:
-        dicts: list[dict[Any, Any]] = cells
+        dicts: Sequence[dict[Any, Any]] = cells
     else:
         dicts = []
         for pos, cell in enumerate(cells):
@@ -312,7 +314,19 @@ def _config_batch(batch: _Batch, cells: list[Any], *, keep_raw: bool) -> None:
         batch.config_raw = pa.array(
             [c if isinstance(c, str) or c is None else _jsonutil.dumps(c) for c in cells], type=pa.string()
         )
-    batch.trial_index = _typed_values([d.get("trial_index") for d in dicts])[0]
+    if not dicts:
+        return
+    first = dicts[0]
+    union = set().union(*dicts)
+    # Every dict has len(union) keys, all from union: all key sets are equal.
+    uniform = set(map(len, dicts)) == {len(union)}
+    if uniform:
+        def column(key: Any) -> list[Any]:
+            return list(map(itemgetter(key), dicts))
+    else:
+        def column(key: Any) -> list[Any]:
+            return [d.get(key) for d in dicts]
+    batch.trial_index = _typed_values(column("trial_index") if "trial_index" in union else [None] * len(dicts))[0]
     if batch.trial_index.type != pa.int64():
         # A trial_index that is not an integer is a broken config, not a number to guess.
         for pos, d in enumerate(dicts):
@@ -323,10 +337,6 @@ def _config_batch(batch: _Batch, cells: list[Any], *, keep_raw: bool) -> None:
             [v if type(v) is int and abs(v) < 2**63 else None for v in (d.get("trial_index") for d in dicts)],
             type=pa.int64(),
         )
-    if not dicts:
-        return
-    first = dicts[0].keys()
-    uniform = all(d.keys() == first for d in dicts)
     keys = list(first) if uniform else list(dict.fromkeys(k for d in dicts for k in d))
     prefixed = [k for k in keys if isinstance(k, str) and k.startswith("param/")]
     if prefixed and not uniform:
@@ -343,7 +353,7 @@ def _config_batch(batch: _Batch, cells: list[Any], *, keep_raw: bool) -> None:
     else:
         names = {k: f"param/{k}" for k in keys if k != "trial_index"}
     for key, name in names.items():
-        batch.params[name] = _typed_values([d.get(key) for d in dicts])
+        batch.params[name] = _typed_values(column(key))
 
 
 def _convert_batch(header: list[str], rows: list[list[Any]], spans: list[tuple[int, int]],
@@ -353,10 +363,11 @@ def _convert_batch(header: list[str], rows: list[list[Any]], spans: list[tuple[i
     pages = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     batch = _Batch(n=n, page=pages, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
+    columns = list(zip(*rows)) if rows else [() for _ in header]
     for index, name in enumerate(header):
         if name == "":
             continue  # the leading position index
-        cells = list(map(itemgetter(index), rows))
+        cells = columns[index]
         if name == "config":
             _config_batch(batch, cells, keep_raw=keep_raw)
         else:
@@ -427,6 +438,10 @@ def _null_mask(text: pa.Array) -> pa.Array:
 
 def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
     """Parse numeric text; return (float64 values, bad mask, vector list array or None)."""
+    try:  # the common case: every cell is a plain number
+        return pc.cast(text, pa.float64()), np.zeros(len(text), dtype=bool), None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     isnull = _null_mask(text)
     cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text)
     try:
@@ -434,6 +449,9 @@ def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     trimmed = pc.utf8_trim_whitespace(cleaned)
+    fast = _unwrap_fast(trimmed)
+    if fast is not None:
+        return fast, np.zeros(len(text), dtype=bool), None
     wrapped = pc.extract_regex(trimmed, _WRAPPED_SCALAR_RE).flatten()[0]
     inner = pc.coalesce(wrapped, trimmed)
     ok = pc.fill_null(pc.match_substring_regex(inner, _NUMBER_RE), False)
@@ -446,6 +464,32 @@ def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa
         if not vector_ok.any():
             vector_values = None
     return values, bad, vector_values
+
+
+def _unwrap_fast(trimmed: pa.Array) -> pa.Array | None:
+    """The common case without regexes: plain numbers and ``name(number, ...)`` wrappers.
+
+    Returns None when any cell needs the careful path (which also finds the
+    bad cells).
+    """
+    parts = pc.split_pattern(trimmed, "(", max_splits=1)
+    has_call = np.asarray(pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False))
+    if not has_call.any():
+        return None
+    calls = pa.array(has_call)
+    # Give rows without a call a dummy one, so every list has the two parts list_element expects.
+    parts = pc.split_pattern(pc.if_else(calls, trimmed, "array(0)"), "(", max_splits=1)
+    if not np.asarray(pc.fill_null(pc.is_in(pc.list_element(parts, 0), value_set=_FAST_WRAPPERS), False)).all():
+        return None
+    argument = pc.list_element(pc.split_pattern(pc.list_element(parts, 1), ",", max_splits=1), 0)
+    argument = pc.utf8_rtrim(pc.utf8_trim_whitespace(argument), characters=")")
+    inner = pc.if_else(calls, argument, trimmed)
+    if pc.any(pc.fill_null(pc.match_substring(inner, "["), False)).as_py():
+        return None
+    try:
+        return pc.cast(inner, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
 
 
 def _vectors(trimmed: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -478,6 +522,10 @@ def _parse_float(text: pa.Array) -> _Parsed:
 
 
 def _parse_int(text: pa.Array) -> _Parsed:
+    try:  # the common case: every cell is a plain integer
+        return _Parsed(pc.cast(text, pa.int64()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     isnull = _null_mask(text)
     cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text)
     try:
@@ -506,7 +554,10 @@ def _parse_bool(text: pa.Array) -> _Parsed:
 
 
 def _parse_string(text: pa.Array) -> _Parsed:
-    return _Parsed(pc.if_else(_null_mask(text), pa.scalar(None, pa.string()), text))
+    isnull = _null_mask(text)
+    if not pc.any(isnull).as_py():
+        return _Parsed(text)
+    return _Parsed(pc.if_else(isnull, pa.scalar(None, pa.string()), text))
 
 
 def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
