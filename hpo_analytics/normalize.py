@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -95,8 +96,9 @@ _WRAPPED_SCALAR_RE = (
     r"\(\s*['\"]?(?P<v>[^,()\[\]'\"\s]+)['\"]?\s*(?:,.*)?\)$"
 )
 _WRAPPED_VECTOR_RE = r"^(?:tensor|torch\.tensor|array|np\.array|numpy\.array)\(\s*\[(?P<v>[^\[\]]*)\]\s*(?:,.*)?\)$"
-_FAST_WRAPPERS = pa.array(["tensor", "torch.tensor", "array", "np.array", "numpy.array", "np.float64", "np.float32",
-                            "np.float16", "np.int64", "np.int32", "numpy.float64", "numpy.float32"])
+_FAST_WRAPPERS = frozenset({"tensor", "torch.tensor", "array", "np.array", "numpy.array", "np.float64", "np.float32",
+                            "np.float16", "np.int64", "np.int32", "numpy.float64", "numpy.float32"})
+_NUMERIC_FIRST = pa.array(list("0123456789+-.nNiI"))
 _EMPTY: dict[str, Any] = {}
 
 
@@ -436,22 +438,31 @@ def _null_mask(text: pa.Array) -> pa.Array:
     return pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(text, value_set=_NULL_TOKENS), False))
 
 
+def _plausible(text: pa.Array) -> bool:
+    """Whether every non-null cell starts like a number.
+
+    A failing Arrow cast costs tens of times more than a successful one, so
+    casts are only tried where they will almost surely succeed.
+    """
+    first = pc.utf8_slice_codeunits(text, 0, 1)
+    return bool(pc.all(pc.fill_null(pc.is_in(first, value_set=_NUMERIC_FIRST), True)).as_py())
+
+
 def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
     """Parse numeric text; return (float64 values, bad mask, vector list array or None)."""
-    try:  # the common case: every cell is a plain number
-        return pc.cast(text, pa.float64()), np.zeros(len(text), dtype=bool), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    nothing_bad = np.zeros(len(text), dtype=bool)
     isnull = _null_mask(text)
-    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text)
-    try:
-        return pc.cast(cleaned, pa.float64()), np.zeros(len(text), dtype=bool), None
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
+    if _plausible(cleaned):
+        try:  # the common case: every cell is a plain number
+            return pc.cast(cleaned, pa.float64()), nothing_bad, None
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     trimmed = pc.utf8_trim_whitespace(cleaned)
     fast = _unwrap_fast(trimmed)
     if fast is not None:
-        return fast, np.zeros(len(text), dtype=bool), None
+        return fast, nothing_bad, None
+    # The careful path: find exactly which cells are numbers, wrapped numbers, vectors or bad.
     wrapped = pc.extract_regex(trimmed, _WRAPPED_SCALAR_RE).flatten()[0]
     inner = pc.coalesce(wrapped, trimmed)
     ok = pc.fill_null(pc.match_substring_regex(inner, _NUMBER_RE), False)
@@ -467,24 +478,22 @@ def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa
 
 
 def _unwrap_fast(trimmed: pa.Array) -> pa.Array | None:
-    """The common case without regexes: plain numbers and ``name(number, ...)`` wrappers.
+    """The common case of one wrapper, e.g. every cell ``tensor(0.07, device='cuda:0')``.
 
-    Returns None when any cell needs the careful path (which also finds the
-    bad cells).
+    The wrapper is taken from the first cell and removed with one simple
+    anchored pattern (an alternation of all wrapper names is several times
+    slower).  Returns None whenever any cell needs the careful path.
     """
-    parts = pc.split_pattern(trimmed, "(", max_splits=1)
-    has_call = np.asarray(pc.fill_null(pc.equal(pc.list_value_length(parts), 2), False))
-    if not has_call.any():
+    present = trimmed.drop_null()
+    if len(present) == 0:
         return None
-    calls = pa.array(has_call)
-    # Give rows without a call a dummy one, so every list has the two parts list_element expects.
-    parts = pc.split_pattern(pc.if_else(calls, trimmed, "array(0)"), "(", max_splits=1)
-    if not np.asarray(pc.fill_null(pc.is_in(pc.list_element(parts, 0), value_set=_FAST_WRAPPERS), False)).all():
+    match = re.match(r"([A-Za-z_][A-Za-z_0-9.]*)\(", present[0].as_py())
+    if not match or match.group(1) not in _FAST_WRAPPERS:
         return None
-    argument = pc.list_element(pc.split_pattern(pc.list_element(parts, 1), ",", max_splits=1), 0)
-    argument = pc.utf8_rtrim(pc.utf8_trim_whitespace(argument), characters=")")
-    inner = pc.if_else(calls, argument, trimmed)
-    if pc.any(pc.fill_null(pc.match_substring(inner, "["), False)).as_py():
+    pattern = "^" + re.escape(match.group(1)) + r"\(\s*(?P<v>[^,()\[\]\s]+)\s*[,)]"
+    argument = pc.extract_regex(trimmed, pattern).flatten()[0]
+    inner = pc.coalesce(argument, trimmed)
+    if not _plausible(inner):
         return None
     try:
         return pc.cast(inner, pa.float64())
@@ -522,16 +531,13 @@ def _parse_float(text: pa.Array) -> _Parsed:
 
 
 def _parse_int(text: pa.Array) -> _Parsed:
-    try:  # the common case: every cell is a plain integer
-        return _Parsed(pc.cast(text, pa.int64()))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
     isnull = _null_mask(text)
-    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text)
-    try:
-        return _Parsed(pc.cast(cleaned, pa.int64()))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
+    if _plausible(cleaned) and not pc.any(pc.match_substring(cleaned, ".")).as_py():
+        try:  # the common case: every cell is a plain integer
+            return _Parsed(pc.cast(cleaned, pa.int64()))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     floats, bad, _ = _numbers(text, vectors=False)
     as_np = np.asarray(pc.fill_null(floats, 0.5), dtype=np.float64)
     with np.errstate(invalid="ignore"):
@@ -746,7 +752,7 @@ def _select_rows(table: pa.Table, kind: str) -> pa.Table:
         if "training_iteration" in table.column_names
         else np.zeros(n, dtype=np.int64)
     )
-    unique_ids = ids.null_count == 0 and pc.count_distinct(ids).as_py() == n
+    unique_ids = ids.null_count == 0 and len(pc.unique(ids)) == n
     if not unique_ids:
         encoded = pc.dictionary_encode(ids).combine_chunks()
         codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
