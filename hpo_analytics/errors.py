@@ -7,7 +7,7 @@
     ├── MatrixError (ValueError)             malformed header/data structure
     │   └── CellParseError                   one cell that cannot be parsed (errors="raise")
     ├── TransportError                       the request never got a usable answer
-    │   ├── TimeoutError_                    connect/read timeout
+    │   ├── RequestTimeoutError              connect/read timeout
     │   └── ResponseFormatError              non-JSON or truncated body
     └── APIError                             the service answered with an error status
         ├── AuthenticationError              401 (APIG.0301, ModelArts.0201...)
