@@ -147,11 +147,11 @@ def iter_pages(
     if len(seen.ids) >= seen.total:
         return
 
-    size = len(first.rows)
+    # The page size the service really uses: what we asked, unless it says
+    # (echoed limit) or shows (page 0 and the probe equally short) otherwise.
+    size = page_size
     if first.echoed_limit is not None and 0 < first.echoed_limit < page_size:
-        size = first.echoed_limit  # the service capped the page size
-    elif size < page_size and first.echoed_limit is not None and first.echoed_limit >= page_size:
-        size = page_size  # a short page, not a smaller page size
+        size = first.echoed_limit
 
     meaning: Meaning
     covered_pages = {0}
@@ -160,6 +160,8 @@ def iter_pages(
     else:
         probe = fetch(1)
         yield from consume(probe)
+        if len(first.rows) < size and len(probe.rows) == len(first.rows):
+            size = len(first.rows)  # a silent cap on the page size, not one short page
         first_ids = set(first.ids)
         overlap = sum(1 for row_id in probe.ids if row_id in first_ids)
         expected = min(len(first.ids) - 1, len(probe.ids))
