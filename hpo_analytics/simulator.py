@@ -72,6 +72,12 @@ chosen to be plausible and to exercise the client):
 * **Every response** carries ``X-Request-Id`` (error bodies repeat it as
   ``request_id``), ``Content-Type: application/json`` and ``Content-Length``
   (HTTP/1.1 keep-alive).
+* **Job phase** is ``Running`` while any trial is pending or running, then
+  ``Completed``; ``duration`` is the simulated time in milliseconds.
+* **Request bodies** of the bodiless endpoints (early stop) are ignored; a
+  ``Retry-After`` given as a fraction (``Faults(retry_after=0.2)``) is sent as
+  ``"0.2"`` (not valid HTTP, but it keeps tests fast; use whole seconds to be
+  strict).
 * **Faults** (:class:`Faults`, replaceable at run time via ``sim.faults``) are
   applied before routing and auth, in this order: latency (a real sleep in the
   handler thread), dropped connection, 429, 5xx; then the request is served
@@ -297,6 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._handle()
 
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._handle()
+
     def _handle(self) -> None:
         sim = self.server.sim
         length = int(self.headers.get("Content-Length") or 0)
@@ -339,7 +348,9 @@ class _Handler(BaseHTTPRequestHandler):
                 response = _Response(exc.status, {"error_code": exc.code, "error_msg": exc.msg}, exc.headers)
             except Exception as exc:  # pragma: no cover - a simulator bug, reported not hidden
                 logger.exception("simulator failure")
-                response = _Response(500, {"error_code": "ModelArts.0001", "error_msg": f"simulator failure: {type(exc).__name__}"})
+                response = _Response(
+                    500, {"error_code": "ModelArts.0001", "error_msg": f"simulator failure: {type(exc).__name__}"}
+                )
         if response.status >= 400:
             response.body.setdefault("request_id", request_id)
         payload = _dumps(response.body)
@@ -511,6 +522,7 @@ class Simulator:
         if self._server is None:
             raise RuntimeError("the simulator is not running; use it as a context manager or call start()")
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}"
 
     @property

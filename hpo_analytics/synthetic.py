@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -118,6 +118,7 @@ class ParamSpec:
             assert self.low is not None and self.high is not None
             return np.exp(rng.uniform(math.log(self.low), math.log(self.high), n))
         if self.kind == "uniform":
+            assert self.low is not None and self.high is not None
             return rng.uniform(self.low, self.high, n)
         if self.kind == "int_uniform":
             assert self.low is not None and self.high is not None
@@ -297,7 +298,7 @@ def generate_trials(
     n_iterations: int = 12,
     start_index: int = 0,
     error_rate: float = 0.05,
-    exclude_ids: Sequence[str] | set[str] = (),
+    exclude_ids: Collection[str] = (),
 ) -> TrialSet:
     """Draw ``n`` trials (vectorised; 10,000 trials take a few milliseconds).
 
@@ -470,8 +471,8 @@ class SimulatedJob:
         self._version += 1
 
     def _schedule(self, target: float) -> None:
-        running = [
-            (float(self._finish[i]), i)
+        running: list[tuple[float, int]] = [
+            (float(self._finish[i]), int(i))
             for i in np.flatnonzero(~np.isnan(self._start) & (self._finish > self.now))
         ]
         heapq.heapify(running)

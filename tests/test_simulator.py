@@ -463,7 +463,8 @@ def test_faults_limited_to_a_path(simulator: Simulator, http: httpx.Client) -> N
 def test_request_log(simulator: Simulator, http: httpx.Client) -> None:
     http.get(_trials_path(simulator), params={"limit": 5, "offset": 10})
     (rec,) = simulator.requests
-    assert (rec.method, rec.path, rec.query, rec.status) == ("GET", f"/v2/{simulator.project_id}{_trials_path(simulator)}", {"limit": "5", "offset": "10"}, 200)
+    path = f"/v2/{simulator.project_id}{_trials_path(simulator)}"
+    assert (rec.method, rec.path, rec.query, rec.status) == ("GET", path, {"limit": "5", "offset": "10"}, 200)
     simulator.clear_requests()
     assert simulator.requests == []
 
