@@ -80,8 +80,9 @@ chosen to be plausible and to exercise the client):
   strict).
 * **Faults** (:class:`Faults`, replaceable at run time via ``sim.faults``) are
   applied before routing and auth, in this order: latency (a real sleep in the
-  handler thread), dropped connection, 429, 5xx; then the request is served
-  and a truncated body or inserted trials apply. ``*_next`` counters count
+  handler thread), dropped connection, 429, 5xx, other error, non-JSON body;
+  then the request is served and an emptied page, a truncated body or
+  inserted trials apply. ``*_next`` counters count
   down per affected request. ``path_contains`` limits all faults to matching
   paths. Each request is logged in ``sim.requests`` with the status sent
   (``None`` when the connection was dropped) and the fault applied.
@@ -173,6 +174,12 @@ class Faults:
       (``ModelArts.2799`` or ``APIG.0308``) and ``Retry-After: retry_after``
       (no header when ``None``).
     * ``server_error_next``: the next N get ``server_error_status`` (500/502/503/504).
+    * ``error_next``: the next N get ``error_status`` with ``error_code`` (any
+      error the service might send, e.g. 403 ``ModelArts.2784``).
+    * ``non_json_next``: the next N get ``non_json_status`` with an HTML body
+      (``Content-Type: text/html``), as a gateway error page would be.
+    * ``empty_page_next``: the next N autosearch-trials pages come back with no
+      rows (``count`` 0) although ``total`` is unchanged.
     * ``truncate_next``: the next N successful bodies are cut in half;
       ``truncate_mode="body"`` sends a matching ``Content-Length`` (valid HTTP,
       invalid JSON), ``"connection"`` announces the full length and closes early.
@@ -190,6 +197,12 @@ class Faults:
     retry_after: float | None = 1.0
     server_error_next: int = 0
     server_error_status: int = 503
+    error_next: int = 0
+    error_status: int = 403
+    error_code: str = "ModelArts.2784"
+    non_json_next: int = 0
+    non_json_status: int = 200
+    empty_page_next: int = 0
     truncate_next: int = 0
     truncate_mode: Literal["body", "connection"] = "body"
     insert_trials_per_page: int = 0
@@ -219,6 +232,7 @@ class _Response:
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
 
 
 class _APIError(Exception):
@@ -341,6 +355,14 @@ class _Handler(BaseHTTPRequestHandler):
             status = faults.server_error_status
             response = _Response(status, {"error_code": "ModelArts.0010", "error_msg": f"Simulated server error ({status})."})
             fault_name = "server_error"
+        elif affected and sim._take_fault(faults, "error_next"):
+            response = _Response(faults.error_status, {"error_code": faults.error_code,
+                                                       "error_msg": f"Simulated error {faults.error_code}."})
+            fault_name = "error"
+        elif affected and sim._take_fault(faults, "non_json_next"):
+            raw = b"<html><head><title>Bad Gateway</title></head><body>upstream error</body></html>"
+            response = _Response(faults.non_json_status, {}, {"Content-Type": "text/html"}, raw)
+            fault_name = "non_json"
         if response is None:
             try:
                 response = sim._dispatch(self.command, path, query, raw_query, dict(self.headers.items()), body)
@@ -351,17 +373,28 @@ class _Handler(BaseHTTPRequestHandler):
                 response = _Response(
                     500, {"error_code": "ModelArts.0001", "error_msg": f"simulator failure: {type(exc).__name__}"}
                 )
-        if response.status >= 400:
+        route = sim._route_name(self.command, path)
+        if (
+            response.status == 200 and response.raw is None and route == "trials" and affected
+            and sim._take_fault(faults, "empty_page_next")
+        ):
+            response.body["items"]["data"] = []
+            response.body["count"] = 0
+            fault_name = "empty_page"
+        if response.status >= 400 and response.raw is None:
             response.body.setdefault("request_id", request_id)
-        payload = _dumps(response.body)
-        truncate = response.status == 200 and affected and sim._take_fault(faults, "truncate_next")
+        payload = response.raw if response.raw is not None else _dumps(response.body)
+        truncate = (
+            response.status == 200 and response.raw is None and affected
+            and sim._take_fault(faults, "truncate_next")
+        )
         if truncate:
             fault_name = "truncate"
         if (
             response.status == 200
             and affected
             and faults.insert_trials_per_page > 0
-            and sim._route_name(self.command, path) == "trials"
+            and route == "trials"
         ):
             sim._insert_after_page(path, faults.insert_trials_per_page, faults.insert_position)
             fault_name = fault_name or "insert_trials"
@@ -373,7 +406,8 @@ class _Handler(BaseHTTPRequestHandler):
             if faults.truncate_mode == "body":
                 announced = len(payload)
         self.send_response(response.status)
-        self.send_header("Content-Type", "application/json")
+        if "Content-Type" not in response.headers:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(announced))
         self.send_header("X-Request-Id", request_id)
         for name, value in response.headers.items():

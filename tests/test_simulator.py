@@ -504,3 +504,30 @@ def test_close_is_idempotent_and_url_needs_a_running_server() -> None:
     sim.close()
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/v2/{sim.project_id}/search-algorithms", timeout=1)
+
+
+def test_other_error_status(simulator: Simulator, http: httpx.Client) -> None:
+    simulator.faults = Faults(error_next=1, error_status=403, error_code="ModelArts.2784")
+    r = http.get("/search-algorithms")
+    assert r.status_code == 403 and r.json()["error_code"] == "ModelArts.2784"
+    assert r.json()["request_id"] == r.headers["x-request-id"]
+    assert http.get("/search-algorithms").status_code == 200
+
+
+@pytest.mark.parametrize("status", [200, 502])
+def test_non_json_body(simulator: Simulator, http: httpx.Client, status: int) -> None:
+    simulator.faults = Faults(non_json_next=1, non_json_status=status)
+    r = http.get(_trials_path(simulator))
+    assert r.status_code == status
+    assert r.headers["content-type"] == "text/html" and r.headers["x-request-id"]
+    assert r.text.startswith("<html>")
+    assert http.get(_trials_path(simulator)).json()["count"] == 50
+
+
+def test_empty_page_early(simulator: Simulator, http: httpx.Client) -> None:
+    simulator.faults = Faults(empty_page_next=1)
+    assert http.get("/search-algorithms").status_code == 200  # not a trials page: untouched
+    body = http.get(_trials_path(simulator), params={"offset": 50}).json()
+    assert body["count"] == 0 and body["items"]["data"] == [] and body["total"] == 120
+    assert simulator.requests[-1].fault == "empty_page"
+    assert http.get(_trials_path(simulator), params={"offset": 50}).json()["count"] == 50
