@@ -27,7 +27,10 @@ chosen to be plausible and to exercise the client):
   is the number of rows on the page, ``total`` the number of trials now, and a
   page past the end is empty. ``limit`` defaults to 50 and must be 1..
   ``max_page_size`` (1000); ``offset`` defaults to 0 and must be >= 0; other
-  values answer 400 ``ModelArts.2764``. Trials are listed in creation order;
+  values answer 400 ``ModelArts.2764``. With ``page_size_cap`` set, a larger
+  ``limit`` is silently cut to the cap (also for the page-index arithmetic);
+  the response echoes the requested ``limit`` unless ``echo_capped_limit``.
+  Trials are listed in creation order;
   the leading ``""`` column is the row's position in the whole listing.
 * **Trial progress.** Simulated time only moves with :meth:`Simulator.advance`
   (or ``time_per_request``); it never follows the wall clock. Trials start in
@@ -447,8 +450,9 @@ class Simulator:
     (``"token"``, ``"aksk"`` or ``"any"``), ``faults``, ``host``/``port``
     (port 0 = any free port), ``project_id``/``token``/``ak``/``sk`` (random
     when not given), ``max_page_size``, ``time_per_request`` (simulated
-    seconds added after each request, for polling loops) and
-    ``max_clock_skew`` (seconds; ``None`` = ``X-Sdk-Date`` is not checked).
+    seconds added after each request, for polling loops),
+    ``max_clock_skew`` (seconds; ``None`` = ``X-Sdk-Date`` is not checked),
+    ``page_size_cap`` and ``echo_capped_limit`` (a silent cap on ``limit``).
 
     Use it as a context manager (``start()``/``close()`` otherwise). The
     secrets ``token`` and ``sk`` never appear in its repr.
@@ -476,6 +480,8 @@ class Simulator:
         max_page_size: int = 1000,
         time_per_request: float = 0.0,
         max_clock_skew: float | None = None,
+        page_size_cap: int | None = None,
+        echo_capped_limit: bool = False,
     ) -> None:
         if offset_mode not in ("records", "pages"):
             raise ValueError("offset_mode must be 'records' or 'pages'")
@@ -490,6 +496,8 @@ class Simulator:
         self.max_page_size = max_page_size
         self.time_per_request = time_per_request
         self.max_clock_skew = max_clock_skew
+        self.page_size_cap = page_size_cap
+        self.echo_capped_limit = echo_capped_limit
         self._rng = random.Random(seed)
         self.project_id = project_id or f"{self._rng.getrandbits(128):032x}"
         self.token = token or "MIIsim-" + secrets.token_urlsafe(24)
@@ -752,7 +760,11 @@ class Simulator:
             if name == "trials":
                 limit = _parse_int(q.get("limit"), 50, name="limit", low=1, high=self.max_page_size, code="ModelArts.2764")
                 offset = _parse_int(q.get("offset"), 0, name="offset", low=0, high=None, code="ModelArts.2764")
-                return _Response(200, job.trials_response(offset=offset, limit=limit, offset_mode=self.offset_mode))
+                applied = min(limit, self.page_size_cap) if self.page_size_cap else limit
+                body = job.trials_response(offset=offset, limit=applied, offset_mode=self.offset_mode)
+                if not self.echo_capped_limit:
+                    body["limit"] = limit
+                return _Response(200, body)
             if name == "job":
                 return _Response(200, job.details())
             if name == "analysis":

@@ -531,3 +531,17 @@ def test_empty_page_early(simulator: Simulator, http: httpx.Client) -> None:
     assert body["count"] == 0 and body["items"]["data"] == [] and body["total"] == 120
     assert simulator.requests[-1].fault == "empty_page"
     assert http.get(_trials_path(simulator), params={"offset": 50}).json()["count"] == 50
+
+
+@pytest.mark.parametrize(
+    "simulator",
+    [{"page_size_cap": 20}, {"page_size_cap": 20, "echo_capped_limit": True},
+     {"page_size_cap": 20, "offset_mode": "pages"}],
+    indirect=True,
+)
+def test_silent_page_size_cap(simulator: Simulator, http: httpx.Client) -> None:
+    body = http.get(_trials_path(simulator), params={"limit": 50, "offset": 1}).json()
+    assert body["count"] == 20
+    assert body["limit"] == (20 if simulator.echo_capped_limit else 50)
+    first = body["items"]["data"][0][0]
+    assert first == ("20" if simulator.offset_mode == "pages" else "1")
