@@ -401,3 +401,81 @@ def test_client_owned_pool_reuses_connections(simulator: Simulator) -> None:
         assert response.status_code == 200
     finally:
         transport.close()
+
+
+# ----------------------------------------------------------------------------- later simulator faults
+
+
+@pytest.mark.parametrize("simulator", [{"offset_mode": "records"}, {"offset_mode": "pages"}], indirect=True)
+def test_pages_emptied_early_are_read_again(simulator: Simulator) -> None:
+    simulator.faults = Faults(empty_page_next=2)  # page 0 and the next one come back empty
+    with client_for(simulator, max_concurrency=1) as client:
+        table = client.fetch_trials(simulator.job_ids[0], page_size=25)
+    assert sorted(table.column("trial_id").to_pylist()) == sorted(listed_ids(simulator))
+    assert len(trial_requests(simulator)) <= 9  # 5 pages (+probe), plus the two re-reads
+
+
+@pytest.mark.parametrize("simulator", [{"offset_mode": "records"}, {"offset_mode": "pages"}], indirect=True)
+def test_empty_pages_forever_terminate(simulator: Simulator, caplog: pytest.LogCaptureFixture) -> None:
+    simulator.faults = Faults(empty_page_next=10_000)
+    with client_for(simulator) as client:
+        table = client.fetch_trials(simulator.job_ids[0])
+    assert table.num_rows == 0
+    assert len(trial_requests(simulator)) <= 4
+    assert "stayed empty" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "simulator",
+    [
+        {"offset_mode": "records", "page_size_cap": 20},
+        {"offset_mode": "pages", "page_size_cap": 20},
+        {"offset_mode": "records", "page_size_cap": 20, "echo_capped_limit": True},
+        {"offset_mode": "pages", "page_size_cap": 20, "echo_capped_limit": True},
+    ],
+    indirect=True,
+)
+def test_silently_capped_page_size(simulator: Simulator) -> None:
+    with client_for(simulator) as client:
+        table = client.fetch_trials(simulator.job_ids[0], page_size=50)
+    assert sorted(table.column("trial_id").to_pylist()) == sorted(listed_ids(simulator))
+    assert len(trial_requests(simulator)) <= 7  # 6 pages of 20, plus the probe
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "cls"),
+    [
+        (403, "ModelArts.2784", "PermissionDeniedError"),
+        (409, "ModelArts.2878", "ConflictError"),
+        (401, "APIGW.0301", "AuthenticationError"),
+        (400, "APIGW.0308", "RateLimitedError"),
+    ],
+)
+def test_injected_error_statuses(simulator: Simulator, status: int, code: str, cls: str) -> None:
+    import hpo_analytics.errors as errors
+
+    simulator.faults = Faults(error_next=1, error_status=status, error_code=code)
+    clock = Clock()
+    with client_for(simulator, clock=clock) as client:
+        if cls == "RateLimitedError":  # throttling is retried whatever the status
+            assert client.search_algorithms()["search_algo_count"] == 3
+            assert len(clock.sleeps) == 1
+            return
+        with pytest.raises(getattr(errors, cls)) as info:
+            client.search_algorithms()
+    assert (info.value.status_code, info.value.error_code) == (status, code)
+    assert info.value.request_id and clock.sleeps == []
+
+
+@pytest.mark.parametrize("status", [200, 502])
+def test_html_bodies(simulator: Simulator, status: int) -> None:
+    simulator.faults = Faults(non_json_next=1, non_json_status=status)
+    with client_for(simulator, retry=RetryPolicy.never()) as client:
+        with pytest.raises(ResponseFormatError if status == 200 else ServerError) as info:
+            client.search_algorithms()
+    assert "Bad Gateway" in str(info.value)
+    simulator.faults = Faults(non_json_next=2, non_json_status=status)
+    clock = Clock()
+    with client_for(simulator, clock=clock) as client:
+        assert client.search_algorithms()["search_algo_count"] == 3
+    assert len(clock.sleeps) == 2
