@@ -30,6 +30,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal
@@ -222,6 +223,7 @@ class _Batch:
     trial_index: pa.Array | None = None
     config_bad: list[tuple[int, Any, str]] = field(default_factory=list)
     config_raw: pa.Array | None = None
+    parsed: Future[dict[str, _Parsed]] | None = None  # the text columns, parsed in the background
 
 
 def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
@@ -389,6 +391,7 @@ class _Collector:
         self._rows: list[list[Any]] = []
         self._spans: list[tuple[int, int]] = []
         self._labels: dict[int, str] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self.pages = 0
 
     def add(self, index: int, label: str | None, header: list[str], rows: list[list[Any]]) -> None:
@@ -409,19 +412,31 @@ class _Collector:
 
     def flush(self) -> None:
         if self._rows and self._header is not None:
-            self.batches.append(
-                _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw)
-            )
+            batch = _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw)
+            self.batches.append(batch)
+            # Arrow compute releases the GIL: parse this batch's cells on the other core
+            # while this thread goes on decoding JSON.
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo_analytics-parse")
+            batch.parsed = self._pool.submit(_parse_columns, batch.text, batch.kinds)
         self._rows, self._spans, self._labels = [], [], {}
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
 
 def _collect(source: Any, *, keep_raw: bool) -> _Collector:
     collector = _Collector(keep_raw=keep_raw)
-    with _jsonutil.gc_paused():
-        for index, label, page in _iter_pages(source):
-            header, rows = _matrix(page, index, label)
-            collector.add(index, label, header, rows)
-        collector.flush()
+    try:
+        with _jsonutil.gc_paused():
+            for index, label, page in _iter_pages(source):
+                header, rows = _matrix(page, index, label)
+                collector.add(index, label, header, rows)
+            collector.flush()
+    finally:
+        collector.close()
     return collector
 
 
@@ -591,6 +606,52 @@ def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
     return _parse_string(text)
 
 
+def _expected(name: str) -> str:
+    """What a good cell of a column looks like, for messages."""
+    if name in _STRING_COLUMNS:
+        return "text"
+    if name in _BOOL_COLUMNS:
+        return "a boolean (True/False)"
+    if name in _INT_COLUMNS:
+        return "an integer"
+    if name in _FLOAT_COLUMNS:
+        return "a number"
+    return "parseable"
+
+
+def _parse_column(name: str, text: pa.Array, kinds: frozenset[str]) -> _Parsed:
+    """Parse one text column by the rule its name calls for."""
+    if name in _STRING_COLUMNS:
+        return _parse_string(text)
+    if name in _BOOL_COLUMNS:
+        return _parse_bool(text)
+    if name in _INT_COLUMNS:
+        return _parse_int(text)
+    if name in _FLOAT_COLUMNS:
+        return _parse_float(text)
+    return _infer(text, kinds)
+
+
+def _parse_columns(text: dict[str, pa.Array], kinds: dict[str, frozenset[str]]) -> dict[str, _Parsed]:
+    return {name: _parse_column(name, array, kinds.get(name, frozenset())) for name, array in text.items()}
+
+
+def _combine_parsed(name: str, batches: list[_Batch], results: list[dict[str, _Parsed]]) -> _Parsed | None:
+    """Join per-batch results of one column, or None when batches disagree on its type."""
+    present = [r[name] for r in results if name in r]
+    types = {p.values.type for p in present}
+    if len(types) != 1:
+        return None
+    (target,) = types
+    chunks, bads = [], []
+    for batch, result in zip(batches, results):
+        part = result.get(name)
+        chunks.append(part.values if part is not None else pa.nulls(batch.n, target))
+        bads.append(part.bad if part is not None and part.bad is not None else np.zeros(batch.n, dtype=bool))
+    bad = np.concatenate(bads)
+    return _Parsed(pa.chunked_array(chunks, target).combine_chunks(), bad if bad.any() else None)
+
+
 # --------------------------------------------------------------------------- params
 
 
@@ -634,7 +695,7 @@ def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
     raise IndexError(position)  # pragma: no cover
 
 
-def _report_bad(name: str, text: pa.Array, bad: np.ndarray, batches: list[_Batch], *,
+def _report_bad(name: str, text: pa.Array | pa.ChunkedArray, bad: np.ndarray, batches: list[_Batch], *,
                 expected: str, errors: Errors, keep_raw: bool) -> None:
     positions = np.flatnonzero(bad)
     first = int(positions[0])
@@ -683,28 +744,22 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
         names.extend(n for n in batch.text if n not in names)
         param_names.extend(n for n in batch.params if n not in param_names)
     has_config = any(b.has_config for b in batches)
+    results = [b.parsed.result() if b.parsed is not None else _parse_columns(b.text, b.kinds) for b in batches]
     columns: dict[str, pa.Array] = {}
     raw: dict[str, pa.Array] = {}
     for name in names:
-        text = pa.chunked_array(
-            [b.text.get(name, pa.nulls(b.n, pa.string())) for b in batches], pa.string()
-        ).combine_chunks()
-        cell_kinds = frozenset().union(*(b.kinds.get(name, frozenset()) for b in batches))
-        if name in _STRING_COLUMNS:
-            parsed, expected = _parse_string(text), "text"
-        elif name in _BOOL_COLUMNS:
-            parsed, expected = _parse_bool(text), "a boolean (True/False)"
-        elif name in _INT_COLUMNS:
-            parsed, expected = _parse_int(text), "an integer"
-        elif name in _FLOAT_COLUMNS:
-            parsed, expected = _parse_float(text), "a number"
-        else:
-            parsed, expected = _infer(text, cell_kinds), "parseable"
+        # The whole column's text is only joined when it is needed: copying it costs time.
+        text = pa.chunked_array([b.text.get(name, pa.nulls(b.n, pa.string())) for b in batches], pa.string())
+        parsed = _combine_parsed(name, batches, results)
+        if parsed is None:  # batches inferred different types: decide on the whole column
+            cell_kinds = frozenset().union(*(b.kinds.get(name, frozenset()) for b in batches))
+            parsed = _parse_column(name, text.combine_chunks(), cell_kinds)
+        expected = _expected(name)
         if parsed.bad is not None:
             _report_bad(name, text, parsed.bad, batches, expected=expected, errors=errors, keep_raw=keep_raw)
         columns[name] = parsed.values
         if keep_raw and parsed.values.type != pa.string():
-            raw[f"raw/{name}"] = text
+            raw[f"raw/{name}"] = text.combine_chunks()
     if has_config:
         offsets = np.cumsum([0] + [b.n for b in batches])
         bad_cfg = [(int(offsets[i]) + pos, cell, why) for i, b in enumerate(batches) for pos, cell, why in b.config_bad]

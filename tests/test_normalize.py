@@ -485,3 +485,20 @@ def test_pandas_floats_are_numpy_and_arrow_keeps_nan_apart_from_null() -> None:
     assert table["loss"].is_null().to_pylist() == [False, True]
     frame = ha.to_pandas(table)
     assert frame["loss"].dtype == "float64" and frame["loss"].isna().all()
+
+
+def test_inferred_type_decided_over_all_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpo_analytics import normalize
+
+    monkeypatch.setattr(normalize, "_BATCH_ROWS", 2)
+    header = HEADER + ["note", "vec"]
+    rows = [row(0) + ["1.50", "0.5"], row(1) + ["2", "1"], row(2) + ["n/a", "tensor([1, 2])"], row(3) + ["", ""]]
+    table = ha.trials_to_arrow([page(rows[:2], header), page(rows[2:], header)])
+    # One batch alone looks numeric; the column as a whole is text, kept exactly as sent.
+    assert table["note"].to_pylist() == ["1.50", "2", "n/a", None]
+    assert table["vec"].to_pylist() == [[0.5], [1.0], [1.0, 2.0], None]
+    bad = [row(i) for i in range(4)]
+    bad[3][HEADER.index("pid")] = "x"
+    with pytest.warns(ParseWarning, match="page 1 row 1"):
+        table = ha.trials_to_arrow([page(bad[:2]), page(bad[2:])])
+    assert table["pid"].to_pylist() == [300, 301, 302, None]
