@@ -243,3 +243,17 @@ def test_history_normalizes_to_one_row_per_iteration() -> None:
     tid = job.trials.trial_ids[0]
     curves = curves_to_arrow(job.history_response(tid))
     assert curves.num_rows == len(job.history_rows(tid))
+
+
+def test_generate_pages_streams_in_chunks_with_unique_ids() -> None:
+    pages = list(generate_pages(1_000, seed=9, page_size=50, chunk_size=120))
+    assert [p["offset"] for p in pages] == list(range(0, 1_000, 50))
+    assert all(p["total"] == 1_000 and p["limit"] == 50 for p in pages)
+    rows = [r for p in pages for r in p["items"]["data"]]
+    assert [r[0] for r in rows] == [str(i) for i in range(1_000)]
+    assert len({r[4] for r in rows}) == 1_000
+    assert [r[3]["trial_index"] for r in rows] == list(range(1_000))
+    assert {r[9] for r in rows} == {"TERMINATED", "ERROR"}
+    assert trials_to_arrow(pages).num_rows == 1_000
+    (empty,) = generate_pages(0)
+    assert empty["total"] == 0 and empty["items"]["data"] == []
