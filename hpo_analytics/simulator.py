@@ -286,6 +286,10 @@ class _Server(ThreadingHTTPServer):
             self.open_sockets.add(sock)
         return sock, addr
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that went away (or a connection closed by close()) is normal here.
+        logger.debug("connection from %s ended with an error", client_address, exc_info=True)
+
     def shutdown_request(self, request: Any) -> None:
         with self.sockets_lock:
             self.open_sockets.discard(request)
