@@ -73,8 +73,8 @@ chosen to be plausible and to exercise the client):
   A ``project_id`` in the path other than ``sim.project_id`` answers 404
   ``ModelArts.2786``. Unknown paths or methods answer 404 ``APIG.0101``.
 * **Every response** carries ``X-Request-Id`` (error bodies repeat it as
-  ``request_id``), ``Content-Type: application/json`` and ``Content-Length``
-  (HTTP/1.1 keep-alive).
+  ``request_id``), ``Content-Type: application/json`` (``text/html`` for the
+  non-JSON fault) and ``Content-Length`` (HTTP/1.1 keep-alive).
 * **Job phase** is ``Running`` while any trial is pending or running, then
   ``Completed``; ``duration`` is the simulated time in milliseconds.
 * **Request bodies** of the bodiless endpoints (early stop) are ignored; a
