@@ -7,7 +7,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
@@ -552,11 +552,22 @@ class ModelArtsClient:
         """
         from ..normalize import trials_to_arrow
 
+        details: list[Future[dict[bytes, bytes]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-analytics-details") as side:
-            details = side.submit(self._reward_metadata, job_id)
-            pages = list(self.iter_trial_pages(job_id, page_size=page_size, progress=progress))
-            meta = details.result()
-        return self._with_metadata(trials_to_arrow(pages), meta)
+
+            def pages() -> Iterator[dict[str, Any]]:
+                it = self.iter_trial_pages(job_id, page_size=page_size, progress=progress)
+                first = next(it)
+                # Only once page 0 got through (credentials work, the job exists):
+                # bad credentials then cost one rejected request, not two.
+                details.append(side.submit(self._reward_metadata, job_id))
+                yield first
+                yield from it
+
+            # Pages stream into the normalizer as they arrive, so parsing overlaps the network.
+            table = trials_to_arrow(pages())
+            meta = details[0].result() if details else {}
+        return self._with_metadata(table, meta)
 
     # ------------------------------------------------------------------ per-trial histories
 
