@@ -201,4 +201,8 @@ class BadRequestError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: the service failed."""
+    """5xx: the service failed; ``retry_after`` is in seconds when a ``Retry-After`` header was sent (503)."""
+
+    def __init__(self, message: str | None = None, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)

@@ -397,6 +397,27 @@ def test_retry_after_is_honoured() -> None:
     assert clock.sleeps == [7.0]
 
 
+def test_retry_after_on_503_is_honoured() -> None:
+    clock = Clock()
+    handler = scripted([httpx.Response(503, headers={"Retry-After": "4"}, json={"error_code": "E"})], ok_job)
+    with make_client(handler, clock=clock) as client:
+        client.get_training_job(J)
+    assert clock.sleeps == [4.0]
+
+
+def test_redirect_is_an_error_not_followed() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(302, headers={"Location": "https://elsewhere.example.com/"})
+
+    with make_client(handler) as client:
+        with pytest.raises(APIError) as info:
+            client.get_training_job(J)
+    assert info.value.status_code == 302 and len(calls) == 1
+
+
 def test_gives_up_after_max_attempts_with_typed_error() -> None:
     clock = Clock()
     calls = []

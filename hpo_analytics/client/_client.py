@@ -378,7 +378,7 @@ class ModelArtsClient:
             response = self._http.send(request, auth=self._auth)
         except httpx.TransportError as exc:
             raise error_from_transport(exc, method=request.method, url=url, redact=self._redact) from exc
-        if response.status_code >= 400 or response.status_code < 200:
+        if not 200 <= response.status_code < 300:
             raise error_from_response(response, method=request.method, url=url, redact=self._redact)
         return response
 

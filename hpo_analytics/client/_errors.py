@@ -140,8 +140,8 @@ def error_from_response(
     suffix = _gateway_suffix(code)
     if code == "ModelArts.2775":
         return NotFoundError(**kwargs)
+    retry_after = parse_retry_after(response.headers.get("retry-after"), date_header=response.headers.get("date"))
     if status == 429 or throttling_code(code):
-        retry_after = parse_retry_after(response.headers.get("retry-after"), date_header=response.headers.get("date"))
         return RateLimitedError(retry_after=retry_after, **kwargs)
     if status == 401 or suffix in ("0301", "0303"):
         return AuthenticationError(**kwargs)
@@ -154,8 +154,8 @@ def error_from_response(
     if 400 <= status < 500:
         return BadRequestError(**kwargs)
     if status >= 500:
-        return ServerError(**kwargs)
-    return APIError(**kwargs)
+        return ServerError(retry_after=retry_after, **kwargs)
+    return APIError(**kwargs)  # 1xx/3xx: not followed, not expected
 
 
 def error_from_transport(exc: httpx.TransportError, *, method: str, url: str, redact: Redactor) -> TransportError:
