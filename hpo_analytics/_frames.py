@@ -1,0 +1,70 @@
+"""Shared input handling for analysis, stopping and plots: tables in, frames out, metric defaults."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from .errors import ConfigurationError
+from .normalize import METADATA_METRIC, METADATA_MODE, to_pandas
+
+Mode = Literal["max", "min"]
+
+__all__ = ["Mode", "as_frame", "metadata_of", "resolve_metric"]
+
+
+def as_frame(table: Any) -> pd.DataFrame:
+    """A pandas frame from an Arrow table (nullable dtypes, metadata in ``attrs``) or a frame (as is)."""
+    if isinstance(table, pa.Table):
+        return to_pandas(table)
+    if isinstance(table, pd.DataFrame):
+        return table
+    raise ConfigurationError(
+        f"expected a pyarrow.Table or pandas.DataFrame of trials, got {type(table).__name__}"
+    )
+
+
+def metadata_of(table: Any) -> dict[str, str]:
+    """The ``hpo_analytics.*`` metadata of a table or frame, without the prefix (``metric``, ``mode``...)."""
+    if isinstance(table, pa.Table):
+        meta = table.schema.metadata or {}
+        return {
+            k.decode().removeprefix("hpo_analytics."): v.decode()
+            for k, v in meta.items()
+            if k.startswith(b"hpo_analytics.")
+        }
+    if isinstance(table, pd.DataFrame):
+        return dict(table.attrs.get("hpo_analytics", {}))
+    return {}
+
+
+def resolve_metric(table: Any, metric: str | None = None, mode: str | None = None) -> tuple[str, Mode]:
+    """Fill in the metric and mode: the arguments, else the table's metadata, else ``reward_attr``/``"max"``.
+
+    Raises :class:`~hpo_analytics.errors.ConfigurationError` for an unknown
+    metric column (listing the available numeric columns) or a mode other
+    than ``"max"``/``"min"``.
+    """
+    meta = metadata_of(table)
+    metric = metric or meta.get(METADATA_METRIC.decode().removeprefix("hpo_analytics.")) or "reward_attr"
+    mode = mode or meta.get(METADATA_MODE.decode().removeprefix("hpo_analytics.")) or "max"
+    if mode not in ("max", "min"):
+        raise ConfigurationError(f"mode must be 'max' or 'min', not {mode!r}")
+    columns = table.column_names if isinstance(table, pa.Table) else list(getattr(table, "columns", []))
+    if metric not in columns:
+        numeric = _numeric_columns(table)
+        raise ConfigurationError(
+            f"no metric column {metric!r}; available: {', '.join(numeric) if numeric else '(none)'}"
+        )
+    return metric, mode  # type: ignore[return-value]
+
+
+def _numeric_columns(table: Any) -> list[str]:
+    if isinstance(table, pa.Table):
+        return [f.name for f in table.schema if pa.types.is_floating(f.type) or pa.types.is_integer(f.type)]
+    if isinstance(table, pd.DataFrame):
+        return [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c].dtype)
+                and not pd.api.types.is_bool_dtype(table[c].dtype)]
+    return []
