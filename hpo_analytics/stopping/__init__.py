@@ -1,0 +1,31 @@
+"""Early stopping: rules over learning curves, a back-test, and a safe watch loop.
+
+* Rules decide (:class:`Rule`, one module each): :class:`MedianStoppingRule`,
+  :class:`PercentileRule`, :class:`SuccessiveHalvingRule`,
+  :class:`ThresholdRule`, :class:`PatienceRule`, :class:`SignificanceRule`.
+* :func:`backtest` replays a finished search as if the rules had run.
+* :func:`watch` acts: it polls a job, records every decision and action in a
+  SQLite ledger (:class:`Ledger`) and stops trials through the API, safely.
+"""
+
+from __future__ import annotations
+
+from ._base import DECISION_COLUMNS, CurveMatrix, Rule
+from ._halving import SuccessiveHalvingRule
+from ._median import MedianStoppingRule
+from ._patience import PatienceRule
+from ._percentile import PercentileRule
+from ._significance import SignificanceRule
+from ._threshold import ThresholdRule
+
+__all__ = [
+    "DECISION_COLUMNS",
+    "CurveMatrix",
+    "MedianStoppingRule",
+    "PatienceRule",
+    "PercentileRule",
+    "Rule",
+    "SignificanceRule",
+    "SuccessiveHalvingRule",
+    "ThresholdRule",
+]

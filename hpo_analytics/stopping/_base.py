@@ -1,0 +1,312 @@
+"""The one interface every stop rule implements, and the curve matrix they all read.
+
+A rule *decides*; it never acts. :meth:`Rule.decide` takes the long curve
+table (one row per ``(trial_id, training_iteration)``, as
+:func:`~hpo_analytics.curves_to_arrow` makes it, or the history the watch loop
+keeps) and returns one row per trial considered:
+
+======== ==========================================================
+column   meaning
+======== ==========================================================
+trial_id the trial
+stop     ``True`` when the rule says stop it now
+rule     the rule's name and parameters (``median(semantics=optuna, ...)``)
+step     the step (``training_iteration``) the decision was made at
+value    the trial's number that was compared (in the metric's units)
+reference what it was compared with (NaN when there was nothing to compare)
+reason   one sentence a person can read
+======== ==========================================================
+
+Subclasses implement :meth:`Rule._decide` on a :class:`CurveMatrix` (dense
+``trials x steps`` arrays) so the same code serves one ``decide`` call, the
+back-test's replay and the 10,000-trial benchmark.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .._frames import as_frame, resolve_metric
+from ..errors import ConfigurationError
+
+__all__ = ["DECISION_COLUMNS", "CurveMatrix", "Decisions", "Rule"]
+
+DECISION_COLUMNS = ("trial_id", "stop", "rule", "step", "value", "reference", "reason")
+
+STEP = "training_iteration"
+
+
+@dataclass(frozen=True)
+class CurveMatrix:
+    """Curves as dense arrays: row ``i`` is trial ``trial_ids[i]``, column ``j`` is step ``steps[j]``.
+
+    ``values`` holds the metric (NaN where nothing was reported *or* a NaN
+    was reported); ``reported`` tells the two apart. ``done``/``status`` are
+    the trial's latest row's cells when the table has them (else ``None``).
+    """
+
+    trial_ids: np.ndarray
+    steps: np.ndarray
+    values: np.ndarray
+    reported: np.ndarray
+    done: np.ndarray | None = None
+    status: np.ndarray | None = None
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, metric: str) -> CurveMatrix:
+        """Pivot a long frame (``trial_id``, ``training_iteration``, ``metric``); a repeated
+        ``(trial, step)`` keeps its last row, rows without a step are ignored."""
+        for column in ("trial_id", STEP, metric):
+            if column not in frame.columns:
+                raise ConfigurationError(f"the curves have no {column!r} column")
+        ids_all, _ = pd.factorize(frame["trial_id"].astype(object), use_na_sentinel=True)
+        trial_ids = pd.unique(frame["trial_id"].astype(object)[ids_all >= 0])
+        step_col = pd.to_numeric(frame[STEP], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        keep = (ids_all >= 0) & ~np.isnan(step_col)
+        codes = ids_all[keep]
+        raw_steps = step_col[keep].astype(np.int64)
+        values = pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[keep]
+        steps, col = np.unique(raw_steps, return_inverse=True)
+        n, m = len(trial_ids), len(steps)
+        matrix = np.full((n, m), np.nan)
+        reported = np.zeros((n, m), dtype=bool)
+        matrix[codes, col] = values
+        reported[codes, col] = True
+        done = status = None
+        if len(codes) and ("done" in frame.columns or "status" in frame.columns):
+            order = np.lexsort((raw_steps, codes))
+            last_rows = order[np.r_[codes[order][1:] != codes[order][:-1], True]]
+            sub = frame.loc[keep]
+            if "done" in frame.columns:
+                done = np.zeros(n, dtype=bool)
+                cells = sub["done"].to_numpy(dtype=object)[last_rows]
+                done[codes[last_rows]] = [bool(c) if c is not None and c is not pd.NA else False for c in cells]
+            if "status" in frame.columns:
+                status = np.full(n, None, dtype=object)
+                status[codes[last_rows]] = sub["status"].to_numpy(dtype=object)[last_rows]
+        return cls(np.asarray(trial_ids, dtype=object), steps, matrix, reported, done, status)
+
+    @classmethod
+    def from_arrays(cls, values: np.ndarray, *, trial_ids: Any = None, steps: Any = None,
+                    reported: np.ndarray | None = None) -> CurveMatrix:
+        """A matrix from a ``trials x steps`` array (missing = NaN unless ``reported`` says otherwise)."""
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 2:
+            raise ConfigurationError("values must be a 2-d array (trials x steps)")
+        n, m = values.shape
+        ids = np.asarray(trial_ids if trial_ids is not None else [str(i) for i in range(n)], dtype=object)
+        st = np.asarray(steps if steps is not None else np.arange(1, m + 1), dtype=np.int64)
+        rep = ~np.isnan(values) if reported is None else np.asarray(reported, dtype=bool)
+        return cls(ids, st, values, rep)
+
+    @property
+    def last(self) -> np.ndarray:
+        """Column of each trial's latest report (``-1`` when it has none)."""
+        m = self.reported.shape[1]
+        if m == 0:
+            return np.full(self.reported.shape[0], -1, dtype=np.int64)
+        rev = self.reported[:, ::-1]
+        has = rev.any(axis=1)
+        return np.where(has, m - 1 - rev.argmax(axis=1), -1)
+
+    @property
+    def second_last(self) -> np.ndarray:
+        """Column of each trial's report before its latest (``-1`` when none)."""
+        last = self.last
+        m = self.reported.shape[1]
+        cols = np.arange(m)[None, :]
+        earlier = self.reported & (cols < last[:, None])
+        rev = earlier[:, ::-1]
+        return np.where(rev.any(axis=1), m - 1 - rev.argmax(axis=1), -1) if m else last
+
+    def truncated(self, visible: np.ndarray) -> CurveMatrix:
+        """Only the first ``visible[i]`` columns of each row (the back-test's view of the past)."""
+        mask = np.arange(self.values.shape[1])[None, :] < np.asarray(visible)[:, None]
+        return CurveMatrix(self.trial_ids, self.steps, np.where(mask, self.values, np.nan),
+                           self.reported & mask, None, None)
+
+
+@dataclass
+class Decisions:
+    """The arrays a rule fills in, one entry per candidate row (``rows``), in the metric's units."""
+
+    rows: np.ndarray
+    stop: np.ndarray
+    step: np.ndarray
+    value: np.ndarray
+    reference: np.ndarray
+    reason: list[str]
+
+    def to_frame(self, cm: CurveMatrix, rule: str) -> pd.DataFrame:
+        """The decision table (:data:`DECISION_COLUMNS`)."""
+        return pd.DataFrame({
+            "trial_id": pd.array(cm.trial_ids[self.rows].astype(str) if len(self.rows) else [], dtype="string"),
+            "stop": np.asarray(self.stop, dtype=bool),
+            "rule": pd.array([rule] * len(self.rows), dtype="string"),
+            "step": _steps(self.step),
+            "value": np.asarray(self.value, dtype=float),
+            "reference": np.asarray(self.reference, dtype=float),
+            "reason": pd.array(self.reason, dtype="string"),
+        })
+
+
+def _steps(step: np.ndarray) -> Any:
+    arr = np.asarray(step, dtype=np.int64)
+    out = pd.array(arr, dtype="Int64")
+    out[arr < 0] = pd.NA
+    return out
+
+
+class Rule(abc.ABC):
+    """A stop rule: a value that looks at learning curves and says which running trials to stop.
+
+    Subclasses validate their arguments in ``__init__`` (raising
+    :class:`~hpo_analytics.errors.ConfigurationError`) and implement
+    :meth:`_decide`. ``metric``/``mode`` default to the table's metadata, else
+    ``reward_attr``/``"max"`` (:func:`hpo_analytics._frames.resolve_metric`).
+    """
+
+    name: ClassVar[str] = "rule"
+
+    def __init__(self, *, metric: str | None = None, mode: str | None = None) -> None:
+        if mode is not None and mode not in ("max", "min"):
+            raise ConfigurationError(f"mode must be 'max' or 'min', not {mode!r}")
+        if metric is not None and (not isinstance(metric, str) or not metric):
+            raise ConfigurationError("metric must be a non-empty string")
+        self.metric = metric
+        self.mode = mode
+
+    # ------------------------------------------------------------------ description
+    def params(self) -> dict[str, Any]:
+        """The rule's parameters (recorded with every decision)."""
+        return {}
+
+    def describe(self) -> str:
+        """``name(param=value, ...)``, the ``rule`` column of the decisions."""
+        inner = ", ".join(f"{k}={v}" for k, v in self.params().items())
+        return f"{self.name}({inner})"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.params().items())})"
+
+    # ------------------------------------------------------------------ deciding
+    def decide(self, curves: Any, *, now_running: Any = None, reference: Any = None) -> pd.DataFrame:
+        """One row per trial considered (see the module docstring).
+
+        ``now_running``: ids of the trials that may be stopped (default: those
+        whose latest row is not ``done``, or every trial when there is no
+        ``done`` column). ``reference``: ids of the finished trials that count
+        as the population to compare with (default: every trial not running;
+        trials whose latest ``status`` is ``ERROR`` are left out).
+        """
+        frame = as_frame(curves)
+        metric, mode = resolve_metric(frame, self.metric, self.mode)
+        cm = CurveMatrix.from_frame(frame, metric)
+        ids = cm.trial_ids.astype(str)
+        if now_running is None:
+            cand = ~cm.done if cm.done is not None else np.ones(len(ids), dtype=bool)
+        else:
+            cand = np.isin(ids, np.asarray(list(now_running), dtype=str))
+        if reference is None:
+            ref = ~cand
+            if cm.status is not None:
+                ref &= cm.status.astype(str) != "ERROR"
+        else:
+            ref = np.isin(ids, np.asarray(list(reference), dtype=str)) & ~cand
+        return self.decide_matrix(cm, np.flatnonzero(cand), ref, mode).to_frame(cm, self.describe())
+
+    def decide_matrix(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray,
+                      mode: str) -> Decisions:
+        """Decisions for ``candidates`` (row numbers), comparing with the rows where ``reference`` is true."""
+        sign = 1.0 if mode == "max" else -1.0
+        candidates = np.asarray(candidates, dtype=np.int64)
+        d = self._decide(cm, candidates, np.asarray(reference, dtype=bool), sign)
+        return d
+
+    @abc.abstractmethod
+    def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
+        """Decide in "higher is better" space: ``sign * values``; report values in the metric's units."""
+
+
+# ---------------------------------------------------------------------- shared helpers
+
+
+def check_int(name: str, value: Any, *, low: int) -> int:
+    """``value`` as an int >= ``low`` (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ConfigurationError(f"{name} must be an int >= {low}, not {value!r}")
+    return int(value)
+
+
+def check_float(name: str, value: Any, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
+    """``value`` as a finite float within the bounds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ConfigurationError(f"{name} must be a number, not {value!r}")
+    v = float(value)
+    bad = not math.isfinite(v)
+    if low is not None:
+        bad |= v <= low if low_open else v < low
+    if high is not None:
+        bad |= v >= high if high_open else v > high
+    if bad:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+        raise ConfigurationError(f"{name} must be a finite number {' and '.join(x for x in (lo, hi) if x)}, "
+                                 f"not {value!r}")
+    return v
+
+
+def gate(cm: CurveMatrix, candidates: np.ndarray, grace_period: int, interval: int
+         ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """Which candidates are due a decision now, Optuna-style.
+
+    Returns ``(due, last_col, reasons)``: a candidate is due when it has
+    reported, its latest step is ``>= grace_period``, and its previous report
+    came before the most recent checkpoint ``grace + k * interval`` at or
+    below its latest step (Optuna's ``_is_first_in_interval_step``).
+    ``reasons`` holds a sentence for those not due, ``None`` for those due.
+    """
+    last = cm.last[candidates]
+    second = cm.second_last[candidates]
+    has = last >= 0
+    step = np.where(has, cm.steps[np.maximum(last, 0)] if len(cm.steps) else 0, -1)
+    prev = np.where(second >= 0, cm.steps[np.maximum(second, 0)] if len(cm.steps) else 0, -1)
+    in_grace = has & (step < grace_period)
+    checkpoint = (step - grace_period) // interval * interval + grace_period
+    off = has & ~in_grace & (prev >= checkpoint)
+    due = has & ~in_grace & ~off
+    reasons: list[str | None] = []
+    for h, g, o, s in zip(has.tolist(), in_grace.tolist(), off.tolist(), step.tolist()):
+        if not h:
+            reasons.append("no report yet")
+        elif g:
+            reasons.append(f"step {s} is within the grace period ({grace_period} steps)")
+        elif o:
+            reasons.append(f"step {s} is not a decision step (every {interval} after {grace_period})")
+        else:
+            reasons.append(None)
+    return due, last, reasons
+
+
+def best_so_far(cm: CurveMatrix, sign: float) -> np.ndarray:
+    """Running NaN-ignoring best of ``sign * values`` along each row (NaN until a number is seen)."""
+    if cm.values.shape[1] == 0:
+        return cm.values.copy()
+    return np.fmax.accumulate(sign * cm.values, axis=1)
+
+
+def step_values(step_cols: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Step numbers of columns (``-1`` column -> ``<NA>``)."""
+    return pd.array([int(steps[c]) if c >= 0 else None for c in step_cols.tolist()], dtype="Int64")
+
+
+def fmt(x: float) -> str:
+    """A number for a reason sentence."""
+    return "nan" if x != x else f"{x:.6g}"
