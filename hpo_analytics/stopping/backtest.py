@@ -1,0 +1,147 @@
+"""Back-testing: replay a finished search as if stop rules had been running.
+
+The replay model (documented choice). Trials run in waves of ``concurrency``
+trials, in ``trial_index`` order (else the order they appear in the table):
+the trials of one wave advance together step by step, and every trial of an
+earlier wave is over (finished, or stopped at the step the rule stopped it).
+After each step, the rule is asked about the wave's trials that reported at
+that step, comparing with the earlier trials that finished without being
+stopped (as Optuna leaves pruned trials out). A stopped trial reports nothing
+more. ``concurrency=1`` is Optuna's sequential study.
+
+Per rule the result says:
+
+* ``saved``: the fraction of the search's reported trial-iterations that would
+  not have been run;
+* ``best_stopped``: whether the eventual best trial (best value over its whole
+  curve, NaN ignored) would have been stopped;
+* ``top_stopped``: the fraction of the top ``top_fraction`` trials stopped;
+* ``regret``: how much worse the best *surviving* trial's best value is than
+  the eventual best (0 when the best survives; NaN when nothing survives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._frames import as_frame, resolve_metric
+from ..errors import ConfigurationError
+from ._base import CurveMatrix, Rule, check_float, check_int
+
+__all__ = ["BACKTEST_COLUMNS", "backtest", "replay"]
+
+BACKTEST_COLUMNS = ("rule", "trials", "stopped", "saved", "best_stopped", "top_stopped", "regret")
+
+
+def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, metric: str | None = None,
+             mode: str | None = None, concurrency: int = 4, top_fraction: float = 0.1) -> pd.DataFrame:
+    """Replay ``curves`` (the long table of a finished search) under each rule; one row per rule.
+
+    ``rules``: one rule, a sequence (labelled by :meth:`Rule.describe`) or a
+    mapping label -> rule. ``metric``/``mode`` default as in
+    :func:`hpo_analytics._frames.resolve_metric`. Columns: :data:`BACKTEST_COLUMNS`.
+    ``result.attrs["trials"]`` maps each label to a per-trial frame
+    (``trial_id``, ``stopped``, ``stop_step``, ``best``).
+    """
+    labelled = _labelled(rules)
+    concurrency = check_int("concurrency", concurrency, low=1)
+    top_fraction = check_float("top_fraction", top_fraction, low=0.0, high=1.0, low_open=True)
+    frame = as_frame(curves)
+    metric, mode = resolve_metric(frame, metric, mode)
+    cm = CurveMatrix.from_frame(frame, metric)
+    order = _order(frame, cm)
+    sign = 1.0 if mode == "max" else -1.0
+    with np.errstate(all="ignore"):
+        best_full = np.fmax.reduce(sign * cm.values, axis=1) if cm.values.shape[1] else np.full(len(order), np.nan)
+    has_number = ~np.isnan(best_full)
+    winner = int(np.nanargmax(best_full)) if has_number.any() else -1
+    k = max(1, int(round(top_fraction * int(has_number.sum())))) if has_number.any() else 0
+    top = np.argsort(-np.where(has_number, best_full, -np.inf), kind="stable")[:k]
+    total = int(cm.reported.sum())
+    rows = []
+    per_trial: dict[str, pd.DataFrame] = {}
+    for label, rule in labelled.items():
+        stop_col = replay(cm, rule, mode=mode, order=order, concurrency=concurrency)
+        stopped = stop_col >= 0
+        run_cols = np.where(stopped, stop_col + 1, cm.values.shape[1])
+        ran = int((cm.reported & (np.arange(cm.values.shape[1])[None, :] < run_cols[:, None])).sum())
+        surviving = has_number & ~stopped
+        regret = float(best_full[winner] - np.max(best_full[surviving])) if winner >= 0 and surviving.any() \
+            else float("nan")
+        rows.append({
+            "rule": label,
+            "trials": len(order),
+            "stopped": int(stopped.sum()),
+            "saved": 1.0 - ran / total if total else 0.0,
+            "best_stopped": bool(stopped[winner]) if winner >= 0 else False,
+            "top_stopped": float(stopped[top].mean()) if k else 0.0,
+            "regret": regret,
+        })
+        step = pd.array([int(cm.steps[c]) if c >= 0 else None for c in stop_col.tolist()], dtype="Int64")
+        per_trial[label] = pd.DataFrame({"trial_id": cm.trial_ids.astype(str), "stopped": stopped,
+                                         "stop_step": step, "best": sign * best_full})
+    out = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
+    out.attrs["trials"] = per_trial
+    return out
+
+
+def replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None = None,
+           concurrency: int = 4) -> np.ndarray:
+    """The column at which each trial (row) would have been stopped, ``-1`` when never (see the module doc)."""
+    n, m = cm.values.shape
+    order = np.arange(n) if order is None else np.asarray(order)
+    full_len = cm.last + 1
+    visible = np.zeros(n, dtype=np.int64)
+    stop_col = np.full(n, -1, dtype=np.int64)
+    finished = np.zeros(n, dtype=bool)
+    for start in range(0, n, concurrency):
+        wave = order[start:start + concurrency]
+        for col in range(m):
+            running = wave[(stop_col[wave] < 0) & (col < full_len[wave])]
+            if not len(running):
+                break
+            visible[running] = col + 1
+            cands = running[cm.reported[running, col]]
+            if not len(cands):
+                continue
+            d = rule.decide_matrix(cm.truncated(visible), cands, finished, mode)
+            hit = d.rows[np.asarray(d.stop, dtype=bool)]
+            stop_col[hit] = col
+        finished[wave[stop_col[wave] < 0]] = True
+    return stop_col
+
+
+def _labelled(rules: Any) -> dict[str, Rule]:
+    if isinstance(rules, Rule):
+        items: list[tuple[str, Rule]] = [(rules.describe(), rules)]
+    elif isinstance(rules, Mapping):
+        items = [(str(k), v) for k, v in rules.items()]
+    elif isinstance(rules, Sequence) and not isinstance(rules, str):
+        items = [(r.describe() if isinstance(r, Rule) else "", r) for r in rules]
+    else:
+        raise ConfigurationError(f"rules must be a Rule, a sequence or a mapping of rules, not {type(rules).__name__}")
+    out: dict[str, Rule] = {}
+    for label, rule in items:
+        if not isinstance(rule, Rule):
+            raise ConfigurationError(f"not a Rule: {rule!r}")
+        base, i = label, 2
+        while label in out:
+            label, i = f"{base} #{i}", i + 1
+        out[label] = rule
+    if not out:
+        raise ConfigurationError("no rules to back-test")
+    return out
+
+
+def _order(frame: pd.DataFrame, cm: CurveMatrix) -> np.ndarray:
+    n = len(cm.trial_ids)
+    if "trial_index" not in frame.columns or n == 0:
+        return np.arange(n)
+    first = frame.drop_duplicates("trial_id").set_index("trial_id")["trial_index"]
+    idx = pd.to_numeric(first.reindex(cm.trial_ids.astype(str)), errors="coerce").to_numpy(dtype=float,
+                                                                                            na_value=np.inf)
+    return np.argsort(idx, kind="stable")

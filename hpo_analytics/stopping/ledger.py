@@ -1,0 +1,186 @@
+"""The watch loop's embedded state: one SQLite file (WAL) with the curve history and an append-only ledger.
+
+Tables (all keyed by ``job_id``):
+
+* ``history(job_id, trial_id, step, value, PRIMARY KEY (job_id, trial_id, step))`` — every
+  report of the watched metric seen so far (NaN is stored as NULL; a row
+  exists for every report, so a reported NaN stays a report).
+* ``stops(job_id, trial_id, state, time, PRIMARY KEY (job_id, trial_id))`` — the
+  idempotency record. ``state`` is ``intent`` (written and committed *before*
+  the stop request is sent), then ``stopped``, ``already_stopped``,
+  ``failed`` or ``unresolved``. A trial with any row here is never sent
+  another stop request.
+* ``events(id, time, job_id, cycle, kind, trial_id, rule, params, step, value,
+  reference, reason, request, response, error)`` — append-only: every
+  decision (``kind="decision"``), every safety hold (``"held"``), every action
+  (``"intent"``, ``"stopped"``, ``"already_stopped"``, ``"failed"``,
+  ``"unresolved"``, ``"dry_run"``) and cycle-level events (``"cycle"``,
+  ``"error"``, ``"paused"``, ``"exit"``). Nothing is ever updated or deleted.
+
+Every write is its own committed transaction, so a ``kill -9`` loses at most
+the write in progress, never an earlier one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["LEDGER_FILE", "Ledger"]
+
+LEDGER_FILE = "watch.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS history (
+    job_id TEXT NOT NULL, trial_id TEXT NOT NULL, step INTEGER NOT NULL, value REAL,
+    PRIMARY KEY (job_id, trial_id, step)
+);
+CREATE TABLE IF NOT EXISTS stops (
+    job_id TEXT NOT NULL, trial_id TEXT NOT NULL, state TEXT NOT NULL, time REAL NOT NULL,
+    PRIMARY KEY (job_id, trial_id)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, job_id TEXT NOT NULL, cycle INTEGER,
+    kind TEXT NOT NULL, trial_id TEXT, rule TEXT, params TEXT, step INTEGER, value REAL,
+    reference REAL, reason TEXT, request TEXT, response TEXT, error TEXT
+);
+CREATE TRIGGER IF NOT EXISTS events_append_only_u BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_append_only_d BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+"""
+
+_EVENT_FIELDS = ("cycle", "kind", "trial_id", "rule", "params", "step", "value", "reference", "reason",
+                 "request", "response", "error")
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
+class Ledger:
+    """The SQLite state of a watch loop in ``state_dir`` (created if missing); one writer at a time."""
+
+    def __init__(self, state_dir: str | Path) -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.state_dir / LEDGER_FILE
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ history
+    def append_history(self, job_id: str, rows: Iterable[tuple[str, int, float]]) -> int:
+        """Add ``(trial_id, step, value)`` reports not seen before; returns how many were new."""
+        data = [(job_id, str(t), int(s), _num(v)) for t, s, v in rows]
+        if not data:
+            return 0
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            before = self._db.total_changes
+            self._db.executemany("INSERT OR IGNORE INTO history VALUES (?, ?, ?, ?)", data)
+            return self._db.total_changes - before
+
+    def history(self, job_id: str) -> pd.DataFrame:
+        """The stored reports: ``trial_id``, ``training_iteration``, ``value`` (NaN for NULL)."""
+        rows = self._db.execute(
+            "SELECT trial_id, step, value FROM history WHERE job_id = ? ORDER BY rowid", (job_id,)
+        ).fetchall()
+        frame = pd.DataFrame(rows, columns=["trial_id", "training_iteration", "value"])
+        frame["value"] = frame["value"].astype(float)
+        return frame
+
+    # ------------------------------------------------------------------ stops (idempotency)
+    def stop_states(self, job_id: str) -> dict[str, str]:
+        """``trial_id -> state`` for every trial a stop was ever intended for."""
+        return dict(self._db.execute("SELECT trial_id, state FROM stops WHERE job_id = ?", (job_id,)).fetchall())
+
+    def claim_stop(self, job_id: str, trial_id: str, time: float) -> bool:
+        """Record the intent to stop; ``False`` (and nothing written) when the trial already has a row."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.execute("INSERT OR IGNORE INTO stops VALUES (?, ?, 'intent', ?)", (job_id, trial_id, time))
+            return cur.rowcount == 1
+
+    def set_stop_state(self, job_id: str, trial_id: str, state: str, time: float) -> None:
+        """Move a claimed stop to its outcome."""
+        with self._db:
+            self._db.execute("UPDATE stops SET state = ?, time = ? WHERE job_id = ? AND trial_id = ?",
+                             (state, time, job_id, trial_id))
+
+    # ------------------------------------------------------------------ events
+    def record(self, job_id: str, kind: str, *, time: float, **fields: Any) -> None:
+        """Append one event (unknown field names raise ``TypeError``)."""
+        unknown = set(fields) - set(_EVENT_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown ledger fields: {sorted(unknown)}")
+        fields["kind"] = kind
+        if isinstance(fields.get("params"), dict):
+            fields["params"] = json.dumps(fields["params"], sort_keys=True)
+        for key in ("value", "reference"):
+            if key in fields:
+                fields[key] = _num(fields[key])
+        cols = ["time", "job_id", *fields]
+        with self._db:
+            self._db.execute(f"INSERT INTO events ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                             [time, job_id, *fields.values()])
+
+    def record_many(self, job_id: str, events: list[dict[str, Any]], *, time: float) -> None:
+        """Append many events in one transaction (each dict: ``kind`` plus fields)."""
+        if not events:
+            return
+        rows = []
+        for ev in events:
+            params = ev.get("params")
+            rows.append((time, job_id, ev.get("cycle"), ev["kind"], ev.get("trial_id"), ev.get("rule"),
+                         json.dumps(params, sort_keys=True) if isinstance(params, dict) else params,
+                         ev.get("step"), _num(ev.get("value")), _num(ev.get("reference")), ev.get("reason"),
+                         ev.get("request"), ev.get("response"), ev.get("error")))
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.executemany(
+                "INSERT INTO events (time, job_id, cycle, kind, trial_id, rule, params, step, value, reference, "
+                "reason, request, response, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def events(self, job_id: str | None = None, kind: str | None = None) -> pd.DataFrame:
+        """The ledger as a frame, oldest first (optionally one job / one kind)."""
+        sql = "SELECT * FROM events"
+        where, args = [], []
+        if job_id is not None:
+            where.append("job_id = ?")
+            args.append(job_id)
+        if kind is not None:
+            where.append("kind = ?")
+            args.append(kind)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        cur = self._db.execute(sql + " ORDER BY id", args)
+        return pd.DataFrame(cur.fetchall(), columns=[d[0] for d in cur.description])
+
+    def last_cycle(self, job_id: str) -> int:
+        """The highest cycle number recorded for the job (0 when none)."""
+        row = self._db.execute("SELECT MAX(cycle) FROM events WHERE job_id = ?", (job_id,)).fetchone()
+        return int(row[0] or 0)

@@ -1,0 +1,427 @@
+"""The watch loop: poll a running search, decide with a rule, stop trials through the API — safely.
+
+Each cycle: fetch the trials listing; append new reports to the history store
+(the listing's row when it is exactly the next report of a known trial, else
+the per-trial history); run the rule on the running trials (comparing with
+finished trials this loop did not stop); apply the safety checks; act (or,
+by default, only say what it would do); record everything in the
+:class:`~hpo_analytics.stopping.ledger.Ledger`; print one line per decision.
+
+Safety (:class:`Safety`, all with safe defaults):
+
+* dry run unless ``execute=True``;
+* never stop the current best ``protect_top`` trials (by best value so far
+  over every trial, running or finished);
+* never stop a trial the latest listing does not show ``RUNNING``;
+* at most ``max_stops_per_cycle`` stops per cycle and at most
+  ``max_stop_fraction`` of all trials over the job's life;
+* keep at least ``min_running`` trials running;
+* while the file ``state_dir/PAUSE`` (``kill_switch``) exists, decisions are
+  made and recorded but nothing is acted on.
+
+Idempotency: before a stop request is sent, the intent is committed to the
+ledger; a trial with any stop record is never sent another request — within
+a run, across cycles and across restarts. A run killed between the intent
+and the answer leaves an ``intent``; the next run resolves it from the
+listing (finished: ``already_stopped``; still running: ``unresolved``, and
+still not re-sent — we never risk a second request). The client reports a
+4xx on a trial that the service shows finished as ``already_finished``,
+recorded as ``already_stopped``, not retried; any other failure is recorded
+as ``failed`` and not retried either.
+
+SIGINT/SIGTERM (with ``handle_signals=True``, as the CLI does): the cycle in
+progress finishes its bookkeeping (no new stop requests are started), then
+the loop returns. It also returns on its own when every trial is done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._frames import as_frame, resolve_metric
+from ..errors import (
+    AuthenticationError,
+    ConfigurationError,
+    HpoAnalyticsError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from ._base import CurveMatrix, Rule, check_float, check_int
+from .ledger import Ledger
+
+__all__ = ["CycleReport", "Safety", "WatchResult", "Watcher", "watch"]
+
+logger = logging.getLogger("hpo_analytics.stopping")
+
+_FINISHED = ("TERMINATED", "ERROR", "COMPLETED", "FAILED", "STOPPED")
+_FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, ConfigurationError)
+
+
+@dataclass(frozen=True)
+class Safety:
+    """Limits on what the watch loop may do (see the module docstring)."""
+
+    protect_top: int = 1
+    max_stops_per_cycle: int = 2
+    max_stop_fraction: float = 0.5
+    min_running: int = 2
+    kill_switch: str = "PAUSE"
+
+    def __post_init__(self) -> None:
+        check_int("protect_top", self.protect_top, low=0)
+        check_int("max_stops_per_cycle", self.max_stops_per_cycle, low=0)
+        check_float("max_stop_fraction", self.max_stop_fraction, low=0.0, high=1.0)
+        check_int("min_running", self.min_running, low=0)
+        if not self.kill_switch or "/" in self.kill_switch:
+            raise ConfigurationError("kill_switch must be a file name inside state_dir")
+
+
+@dataclass
+class CycleReport:
+    """What one cycle saw and did."""
+
+    cycle: int
+    trials: int
+    running: int
+    new_reports: int
+    decisions: pd.DataFrame
+    actions: dict[str, str] = field(default_factory=dict)
+    all_done: bool = False
+
+
+@dataclass
+class WatchResult:
+    """How a watch ended: cycles run, trials per outcome, and why it returned."""
+
+    cycles: int
+    stopped: list[str]
+    already_stopped: list[str]
+    failed: list[str]
+    would_stop: list[str]
+    ended: str
+
+
+class Watcher:
+    """One watch loop's state (the ledger, the history in memory); :meth:`cycle` runs one cycle."""
+
+    def __init__(self, client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execute: bool = False,
+                 safety: Safety | None = None, metric: str | None = None, mode: str | None = None,
+                 emit: Callable[[dict[str, Any]], None] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        if not isinstance(rule, Rule):
+            raise ConfigurationError(f"rule must be a Rule, not {type(rule).__name__}")
+        if not isinstance(job_id, str) or not job_id:
+            raise ConfigurationError("job_id must be a non-empty string")
+        self.client = client
+        self.job_id = job_id
+        self.rule = rule
+        self.execute = bool(execute)
+        self.safety = safety if safety is not None else Safety()
+        self.metric = metric or rule.metric
+        self.mode = mode or rule.mode
+        self.emit = emit
+        self.clock = clock
+        self.state_dir = Path(state_dir)
+        self.ledger = Ledger(self.state_dir)
+        self.stopping = threading.Event()
+        self.cycle_no = self.ledger.last_cycle(job_id)
+        hist = self.ledger.history(job_id)
+        self._ids: list[str] = hist["trial_id"].astype(str).tolist()
+        self._steps: list[int] = hist["training_iteration"].astype(int).tolist()
+        self._vals: list[float] = hist["value"].astype(float).tolist()
+        self._last: dict[str, int] = {}
+        for t, s in zip(self._ids, self._steps):
+            if s > self._last.get(t, -1):
+                self._last[t] = s
+        self._interrupted = {t for t, s in self.ledger.stop_states(job_id).items() if s == "intent"}
+
+    def close(self) -> None:
+        """Close the ledger."""
+        self.ledger.close()
+
+    @property
+    def paused(self) -> bool:
+        """Whether the kill switch file exists."""
+        return (self.state_dir / self.safety.kill_switch).exists()
+
+    # ------------------------------------------------------------------ one cycle
+    def cycle(self) -> CycleReport:
+        """Fetch, record, decide, act, record. Errors of the service propagate (after the client's retries)."""
+        self.cycle_no += 1
+        c = self.cycle_no
+        table = self.client.fetch_trials(self.job_id)
+        metric, mode = resolve_metric(table, self.metric, self.mode)
+        self.metric, self.mode = metric, mode
+        listing = as_frame(table)
+        ids = listing["trial_id"].astype(str).to_numpy()
+        status = listing["status"].astype(str).str.upper().to_numpy() if "status" in listing else \
+            np.full(len(ids), "RUNNING", dtype=object)
+        its = pd.to_numeric(listing.get("training_iteration"), errors="coerce").to_numpy(dtype=float,
+                                                                                         na_value=np.nan)
+        vals = pd.to_numeric(listing[metric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        new = self._update_history(ids, its, vals)
+        self._resolve_interrupted(c, ids, status)
+
+        running_ids = ids[status == "RUNNING"]
+        states = self.ledger.stop_states(self.job_id)
+        hist = pd.DataFrame({"trial_id": self._ids, "training_iteration": self._steps, "value": self._vals})
+        cm = CurveMatrix.from_frame(hist, "value")
+        cm_ids = cm.trial_ids.astype(str)
+        cand = np.flatnonzero(np.isin(cm_ids, running_ids))
+        ok_finished = ids[(status == "TERMINATED")]
+        ref = np.isin(cm_ids, ok_finished) & ~np.isin(cm_ids, list(states))
+        d = self.rule.decide_matrix(cm, cand, ref, mode)
+        decisions = d.to_frame(cm, self.rule.describe())
+        report = CycleReport(c, len(ids), len(running_ids), new, decisions)
+        self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
+        report.all_done = len(ids) > 0 and bool(np.isin(status, _FINISHED).all())
+        self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
+                           reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
+                                  f"{int(decisions['stop'].sum())} stop decisions"
+                                  + (", all trials done" if report.all_done else ""))
+        return report
+
+    def _update_history(self, ids: np.ndarray, its: np.ndarray, vals: np.ndarray) -> int:
+        rows: list[tuple[str, int, float]] = []
+        fetch: list[str] = []
+        for t, k, v in zip(ids.tolist(), its.tolist(), vals.tolist()):
+            if k != k:  # no report yet
+                continue
+            k = int(k)
+            prev = self._last.get(t)
+            if prev is not None and k <= prev:
+                continue
+            if (prev is not None and k == prev + 1) or (prev is None and k == 1):
+                rows.append((t, k, v))
+            else:
+                fetch.append(t)
+        if fetch:
+            curves = as_frame(self.client.fetch_curves(self.job_id, fetch))
+            if len(curves):
+                steps = pd.to_numeric(curves["training_iteration"], errors="coerce")
+                values = pd.to_numeric(curves[self.metric], errors="coerce") if self.metric in curves \
+                    else pd.Series(np.nan, index=curves.index)
+                for t, k, v in zip(curves["trial_id"].astype(str), steps, values):
+                    if k == k and int(k) > self._last.get(t, -1):
+                        rows.append((t, int(k), float(v) if v == v and v is not None else math.nan))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        n = self.ledger.append_history(self.job_id, rows)
+        for t, k, v in rows:
+            if k > self._last.get(t, -1):
+                self._ids.append(t)
+                self._steps.append(k)
+                self._vals.append(v)
+                self._last[t] = k
+        return n
+
+    def _resolve_interrupted(self, c: int, ids: np.ndarray, status: np.ndarray) -> None:
+        if not self._interrupted:
+            return
+        where = dict(zip(ids.tolist(), status.tolist()))
+        now = self.clock()
+        for t in sorted(self._interrupted):
+            st = where.get(t)
+            if st in _FINISHED:
+                state = "already_stopped"
+                reason = (f"an earlier run was interrupted after deciding to stop; the trial is now {st}; "
+                          "no request sent again")
+            else:
+                state = "unresolved"
+                reason = (f"an earlier run was interrupted between the stop intent and its answer; the trial is "
+                          f"{st or 'not listed'}; not sent again (a trial never gets two stop requests)")
+            self.ledger.set_stop_state(self.job_id, t, state, now)
+            self.ledger.record(self.job_id, state, time=now, cycle=c, trial_id=t, reason=reason)
+            self._line({"cycle": c, "trial_id": t, "action": state, "reason": reason})
+        self._interrupted.clear()
+
+    def _act(self, report: CycleReport, cm: CurveMatrix, mode: str, running: set[str], states: dict[str, str],
+             n_total: int) -> None:
+        dec = report.decisions
+        c = report.cycle
+        sign = 1.0 if mode == "max" else -1.0
+        sf = self.safety
+        with np.errstate(all="ignore"):
+            best = np.fmax.reduce(sign * cm.values, axis=1) if cm.values.shape[1] else np.full(len(cm.trial_ids),
+                                                                                               np.nan)
+        order = np.argsort(-np.where(np.isnan(best), -np.inf, best), kind="stable")
+        protected = set(cm.trial_ids[order[: sf.protect_top]].astype(str).tolist()) if sf.protect_top else set()
+        cap_total = int(math.floor(sf.max_stop_fraction * n_total))
+        used_total = len(states)
+        paused = self.paused
+        now = self.clock()
+        events: list[dict[str, Any]] = []
+        params = self.rule.params()
+        rule = self.rule.describe()
+        for row in dec.itertuples(index=False):
+            events.append({"kind": "decision", "cycle": c, "trial_id": row.trial_id, "rule": rule,
+                           "params": params, "step": None if pd.isna(row.step) else int(row.step),
+                           "value": row.value, "reference": row.reference,
+                           "reason": f"{'stop' if row.stop else 'continue'}: {row.reason}"})
+        self.ledger.record_many(self.job_id, events, time=now)
+        # Most hopeless first: diverged, then furthest below the reference.
+        wanted = dec[dec["stop"]].copy()
+        gap = sign * (wanted["value"] - wanted["reference"])
+        wanted["_key"] = np.where(wanted["value"].isna(), -np.inf, gap.fillna(0.0))
+        wanted = wanted.sort_values("_key", kind="stable")
+        actions: dict[str, str] = {tid: "continue" for tid in dec.loc[~dec["stop"], "trial_id"].astype(str)}
+        done_now = 0
+        n_running = len(running)
+        for row in wanted.itertuples(index=False):
+            t = str(row.trial_id)
+            hold = None
+            if t in states:
+                hold = f"a stop was already {states[t].replace('_', ' ')} for this trial"
+            elif t not in running:
+                hold = "not running"
+            elif t in protected:
+                hold = f"among the current best {sf.protect_top}"
+            elif paused:
+                hold = f"kill switch {sf.kill_switch} is present"
+            elif self.stopping.is_set():
+                hold = "shutting down"
+            elif done_now >= sf.max_stops_per_cycle:
+                hold = f"limit of {sf.max_stops_per_cycle} stops per cycle"
+            elif used_total + done_now >= cap_total:
+                hold = f"limit of {sf.max_stop_fraction:g} of all {n_total} trials stopped"
+            elif n_running - done_now - 1 < sf.min_running:
+                hold = f"keeping at least {sf.min_running} trials running"
+            if hold is not None:
+                actions[t] = f"held: {hold}"
+                self.ledger.record(self.job_id, "held", time=self.clock(), cycle=c, trial_id=t, rule=rule,
+                                   reason=hold)
+                self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "held",
+                            "reason": f"{row.reason}; held: {hold}"})
+                continue
+            done_now += 1
+            if not self.execute:
+                actions[t] = "would_stop"
+                self.ledger.record(self.job_id, "dry_run", time=self.clock(), cycle=c, trial_id=t, rule=rule,
+                                   reason="dry run: would stop")
+                self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "would_stop",
+                            "reason": row.reason})
+                continue
+            actions[t] = self._stop(c, t, row, rule)
+        for row in dec[~dec["stop"]].itertuples(index=False):
+            self._line({"cycle": c, "trial_id": str(row.trial_id), "step": _int(row.step), "action": "continue",
+                        "reason": row.reason})
+        report.actions = actions
+
+    def _stop(self, c: int, t: str, row: Any, rule: str) -> str:
+        request = f"POST /v2/{{project_id}}/training-jobs/{self.job_id}/autosearch-trial-earlystop/{t}"
+        if not self.ledger.claim_stop(self.job_id, t, self.clock()):
+            return "held: a stop was already intended for this trial"
+        self.ledger.record(self.job_id, "intent", time=self.clock(), cycle=c, trial_id=t, rule=rule,
+                           step=_int(row.step), value=row.value, reference=row.reference, reason=row.reason,
+                           request=request)
+        try:
+            result = self.client.early_stop(self.job_id, t)
+        except HpoAnalyticsError as exc:
+            self.ledger.set_stop_state(self.job_id, t, "failed", self.clock())
+            self.ledger.record(self.job_id, "failed", time=self.clock(), cycle=c, trial_id=t, rule=rule,
+                               request=request, error=f"{type(exc).__name__}: {exc}")
+            self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "failed",
+                        "reason": f"{row.reason}; stop request failed: {exc}"})
+            if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
+                raise
+            return "failed"
+        state = "stopped" if getattr(result, "outcome", "stopped") == "stopped" else "already_stopped"
+        response = json.dumps(asdict(result)) if hasattr(result, "__dataclass_fields__") else repr(result)
+        self.ledger.set_stop_state(self.job_id, t, state, self.clock())
+        self.ledger.record(self.job_id, state, time=self.clock(), cycle=c, trial_id=t, rule=rule, request=request,
+                           response=response)
+        self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": state, "reason": row.reason})
+        return state
+
+    def _line(self, event: dict[str, Any]) -> None:
+        if self.emit is not None:
+            self.emit({"job_id": self.job_id, **event})
+
+
+def _int(x: Any) -> int | None:
+    return None if x is None or pd.isna(x) else int(x)
+
+
+def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execute: bool = False,
+          interval_s: float = 60.0, safety: Safety | None = None, metric: str | None = None,
+          mode: str | None = None, max_cycles: int | None = None,
+          emit: Callable[[dict[str, Any]], None] | None = None, sleep: Callable[[float], None] | None = None,
+          clock: Callable[[], float] = time.time, handle_signals: bool = False,
+          max_consecutive_errors: int = 5) -> WatchResult:
+    """Watch ``job_id`` until every trial is done (or ``max_cycles``, or SIGINT/SIGTERM); see the module doc.
+
+    ``client`` is a :class:`~hpo_analytics.client.ModelArtsClient` (or anything
+    with ``fetch_trials``, ``fetch_curves`` and ``early_stop``). ``emit`` gets
+    one dict per decision line. ``sleep``/``clock`` are injectable (tests
+    never wait); by default the loop waits on an event that a signal sets.
+    Service errors that survive the client's retries are recorded and the
+    next cycle tries again; after ``max_consecutive_errors`` in a row, or at
+    once for authentication, permission and not-found errors, they are raised.
+    """
+    interval_s = check_float("interval_s", interval_s, low=0.0)
+    if max_cycles is not None:
+        check_int("max_cycles", max_cycles, low=1)
+    check_int("max_consecutive_errors", max_consecutive_errors, low=1)
+    w = Watcher(client, job_id, rule, state_dir=state_dir, execute=execute, safety=safety, metric=metric,
+                mode=mode, emit=emit, clock=clock)
+    wait = sleep if sleep is not None else (lambda s: w.stopping.wait(s))
+    previous: dict[int, Any] = {}
+    if handle_signals and threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda signum, frame: w.stopping.set())
+    cycles = 0
+    errors = 0
+    ended = "max_cycles"
+    try:
+        while True:
+            try:
+                report = w.cycle()
+            except _FATAL:
+                raise
+            except HpoAnalyticsError as exc:
+                errors += 1
+                w.ledger.record(job_id, "error", time=clock(), cycle=w.cycle_no, error=f"{type(exc).__name__}: {exc}")
+                logger.warning("watch cycle %d failed (%d in a row): %s", w.cycle_no, errors, exc)
+                if errors >= max_consecutive_errors:
+                    raise
+            else:
+                errors = 0
+                if report.all_done:
+                    ended = "all trials done"
+                    break
+            cycles += 1
+            if w.stopping.is_set():
+                ended = "signal"
+                break
+            if max_cycles is not None and cycles >= max_cycles:
+                break
+            wait(interval_s)
+            if w.stopping.is_set():
+                ended = "signal"
+                break
+        states = w.ledger.stop_states(job_id)
+        dry = w.ledger.events(job_id, "dry_run")
+        w.ledger.record(job_id, "exit", time=clock(), cycle=w.cycle_no, reason=ended)
+        return WatchResult(
+            cycles=w.cycle_no,
+            stopped=sorted(t for t, s in states.items() if s == "stopped"),
+            already_stopped=sorted(t for t, s in states.items() if s == "already_stopped"),
+            failed=sorted(t for t, s in states.items() if s in ("failed", "unresolved")),
+            would_stop=sorted(set(dry["trial_id"].astype(str))) if len(dry) else [],
+            ended=ended,
+        )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        w.close()
