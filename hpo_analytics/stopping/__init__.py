@@ -17,15 +17,23 @@ from ._patience import PatienceRule
 from ._percentile import PercentileRule
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
+from .backtest import backtest
+from .ledger import Ledger
+from .watch import Safety, WatchResult, watch
 
 __all__ = [
-    "DECISION_COLUMNS",
     "CurveMatrix",
+    "DECISION_COLUMNS",
+    "Ledger",
     "MedianStoppingRule",
     "PatienceRule",
     "PercentileRule",
     "Rule",
+    "Safety",
     "SignificanceRule",
     "SuccessiveHalvingRule",
     "ThresholdRule",
+    "WatchResult",
+    "backtest",
+    "watch",
 ]
