@@ -44,8 +44,9 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
     ``rules``: one rule, a sequence (labelled by :meth:`Rule.describe`) or a
     mapping label -> rule. ``metric``/``mode`` default as in
     :func:`hpo_analytics._frames.resolve_metric`. Columns: :data:`BACKTEST_COLUMNS`.
-    ``result.attrs["trials"]`` maps each label to a per-trial frame
-    (``trial_id``, ``stopped``, ``stop_step``, ``best``).
+    ``result.attrs["stop_step"]`` maps each label to ``{trial_id: step or None}``
+    (the step each trial would have been stopped at; plain dicts, so frames
+    concatenate).
     """
     labelled = _labelled(rules)
     concurrency = check_int("concurrency", concurrency, low=1)
@@ -63,7 +64,7 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
     top = np.argsort(-np.where(has_number, best_full, -np.inf), kind="stable")[:k]
     total = int(cm.reported.sum())
     rows = []
-    per_trial: dict[str, pd.DataFrame] = {}
+    per_trial: dict[str, dict[str, int | None]] = {}
     for label, rule in labelled.items():
         stop_col = replay(cm, rule, mode=mode, order=order, concurrency=concurrency)
         stopped = stop_col >= 0
@@ -81,11 +82,10 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
             "top_stopped": float(stopped[top].mean()) if k else 0.0,
             "regret": regret,
         })
-        step = pd.array([int(cm.steps[c]) if c >= 0 else None for c in stop_col.tolist()], dtype="Int64")
-        per_trial[label] = pd.DataFrame({"trial_id": cm.trial_ids.astype(str), "stopped": stopped,
-                                         "stop_step": step, "best": sign * best_full})
+        per_trial[label] = {t: (int(cm.steps[c]) if c >= 0 else None)
+                            for t, c in zip(cm.trial_ids.astype(str).tolist(), stop_col.tolist())}
     out = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
-    out.attrs["trials"] = per_trial
+    out.attrs["stop_step"] = per_trial
     return out
 
 
