@@ -185,7 +185,141 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS: list[Callable[[Any], None]] = [_add_normalize, _add_simulate]
+def _add_watch(sub: Any) -> None:
+    parser = sub.add_parser(
+        "watch",
+        help="watch a running search and early-stop hopeless trials (dry run unless --execute)",
+        description=(
+            "Every --poll seconds: read the job's trials, record new reports in a SQLite file in\n"
+            "--state-dir, decide with the rule, and (only with --execute) stop trials through the\n"
+            "API. Every decision and action is recorded. Safety: dry run by default; never stops\n"
+            "the best --protect-top trials or a trial that is not running; at most\n"
+            "--max-stops-per-cycle per cycle and --max-stop-fraction of all trials; keeps\n"
+            "--min-running trials running; a file named PAUSE in --state-dir pauses acting.\n"
+            "Exits when every trial is done, or on Ctrl-C/SIGTERM after the cycle's bookkeeping.\n"
+            "Credentials come from the environment (see 'hpo-analytics simulate')."
+        ),
+        epilog=(
+            "examples:\n"
+            "  hpo-analytics watch JOB_ID --rule median --metric acc --mode max\n"
+            "  hpo-analytics watch JOB_ID --rule significance --alpha 0.01 --execute --json"
+        ),
+        formatter_class=_Formatter,
+    )
+    parser.add_argument("job_id", metavar="JOB_ID", help="the autosearch training job id")
+    parser.add_argument("--rule", default="median",
+                        choices=("median", "percentile", "asha", "threshold", "patience", "significance"),
+                        help="stop rule (default median)")
+    parser.add_argument("--metric", help="metric column (default: the job's reward metric, else reward_attr)")
+    parser.add_argument("--mode", choices=("max", "min"), help="whether larger or smaller is better")
+    parser.add_argument("--execute", action="store_true", help="really send stop requests (default: dry run)")
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead of text")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="where the SQLite state lives (default .hpo-analytics/watch/JOB_ID)")
+    parser.add_argument("--poll", type=float, default=60.0, help="seconds between cycles (default 60)")
+    parser.add_argument("--max-cycles", type=int, default=None, help="stop after this many cycles")
+    rule = parser.add_argument_group("rule options")
+    rule.add_argument("--semantics", choices=("optuna", "ray"), default="optuna",
+                      help="median/percentile: whose semantics (default optuna)")
+    rule.add_argument("--grace-period", type=int, default=0, help="first step a decision may be made at")
+    rule.add_argument("--min-samples", type=int, default=5, help="reference trials needed (default 5)")
+    rule.add_argument("--interval", type=int, default=1, help="steps between decisions (default 1)")
+    rule.add_argument("--percentile", type=float, default=25.0, help="percentile rule: keep the top P%% (25)")
+    rule.add_argument("--threshold", type=float, default=None, help="threshold rule: the threshold")
+    rule.add_argument("--patience", type=int, default=5, help="patience rule: steps without improvement (5)")
+    rule.add_argument("--min-delta", type=float, default=0.0, help="patience rule: minimum improvement (0)")
+    rule.add_argument("--alpha", type=float, default=0.01, help="significance rule: FDR level (0.01)")
+    rule.add_argument("--window", type=int, default=3, help="significance rule: trailing window (3 steps)")
+    rule.add_argument("--min-resource", type=int, default=1, help="asha: first rung (1)")
+    rule.add_argument("--reduction-factor", type=int, default=3, help="asha: reduction factor (3)")
+    safety = parser.add_argument_group("safety")
+    safety.add_argument("--protect-top", type=int, default=1, help="never stop the best K trials (1)")
+    safety.add_argument("--max-stops-per-cycle", type=int, default=2, help="at most N stops per cycle (2)")
+    safety.add_argument("--max-stop-fraction", type=float, default=0.5,
+                        help="at most this fraction of all trials stopped (0.5)")
+    safety.add_argument("--min-running", type=int, default=2, help="keep at least M trials running (2)")
+    conn = parser.add_argument_group("connection (override the environment)")
+    conn.add_argument("--endpoint", help="service URL (else HPO_ANALYTICS_ENDPOINT / HPO_ANALYTICS_REGION)")
+    conn.add_argument("--project-id", help="project id (else HUAWEICLOUD_SDK_PROJECT_ID)")
+    parser.set_defaults(run=_run_watch)
+
+
+def _watch_rule(args: argparse.Namespace) -> Any:
+    from .errors import ConfigurationError
+    from .stopping import (
+        MedianStoppingRule,
+        PatienceRule,
+        PercentileRule,
+        SignificanceRule,
+        SuccessiveHalvingRule,
+        ThresholdRule,
+    )
+
+    common = {"metric": args.metric, "mode": args.mode}
+    gated = {"grace_period": args.grace_period, "interval": args.interval}
+    if args.rule == "median":
+        return MedianStoppingRule(min_samples=args.min_samples, semantics=args.semantics, **gated, **common)
+    if args.rule == "percentile":
+        return PercentileRule(args.percentile, min_samples=args.min_samples, semantics=args.semantics,
+                              **gated, **common)
+    if args.rule == "asha":
+        return SuccessiveHalvingRule(min_resource=args.min_resource, reduction_factor=args.reduction_factor,
+                                     **common)
+    if args.rule == "threshold":
+        if args.threshold is None:
+            raise ConfigurationError("--rule threshold needs --threshold")
+        return ThresholdRule(args.threshold, **gated, **common)
+    if args.rule == "patience":
+        return PatienceRule(patience=args.patience, min_delta=args.min_delta, **gated, **common)
+    return SignificanceRule(alpha=args.alpha, window=args.window, min_samples=args.min_samples, **gated, **common)
+
+
+def _run_watch(args: argparse.Namespace) -> int:
+    import json
+    import os
+
+    from .client import ModelArtsClient
+    from .stopping import Safety, watch
+
+    rule = _watch_rule(args)
+    safety = Safety(protect_top=args.protect_top, max_stops_per_cycle=args.max_stops_per_cycle,
+                    max_stop_fraction=args.max_stop_fraction, min_running=args.min_running)
+    environ = dict(os.environ)
+    if args.endpoint:
+        environ["HPO_ANALYTICS_ENDPOINT"] = args.endpoint
+    if args.project_id:
+        environ["HUAWEICLOUD_SDK_PROJECT_ID"] = args.project_id
+    state_dir = args.state_dir or Path(".hpo-analytics") / "watch" / args.job_id
+
+    def emit(event: dict[str, Any]) -> None:
+        if args.json:
+            clean = {k: (None if isinstance(v, float) and v != v else v) for k, v in event.items()}
+            print(json.dumps(clean, default=str), flush=True)
+        else:
+            step = f" step {event['step']}" if event.get("step") is not None else ""
+            print(f"cycle {event.get('cycle')} trial {event['trial_id']}{step}: {event['action']} - "
+                  f"{event.get('reason', '')}", flush=True)
+
+    mode = "EXECUTE" if args.execute else "dry run (add --execute to stop trials)"
+    if not args.json:
+        print(f"watching job {args.job_id} with {rule.describe()}; {mode}; state in {state_dir}", flush=True)
+    with ModelArtsClient.from_env(environ=environ) as client:
+        result = watch(client, args.job_id, rule, state_dir=state_dir, execute=args.execute,
+                       interval_s=args.poll, safety=safety, max_cycles=args.max_cycles, emit=emit,
+                       handle_signals=True)
+    summary = {"event": "end", "job_id": args.job_id, "ended": result.ended, "cycles": result.cycles,
+               "stopped": result.stopped, "already_stopped": result.already_stopped, "failed": result.failed,
+               "would_stop": result.would_stop}
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print(f"watch ended ({result.ended}) after {result.cycles} cycles: {len(result.stopped)} stopped, "
+              f"{len(result.already_stopped)} already stopped, {len(result.failed)} failed or unresolved, "
+              f"{len(result.would_stop)} would have been stopped", flush=True)
+    return EXIT_OK
+
+
+_COMMANDS: list[Callable[[Any], None]] = [_add_normalize, _add_simulate, _add_watch]
 
 
 def build_parser() -> argparse.ArgumentParser:

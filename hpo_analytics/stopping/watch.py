@@ -282,7 +282,7 @@ class Watcher:
             t = str(row.trial_id)
             hold = None
             if t in states:
-                hold = f"a stop was already {states[t].replace('_', ' ')} for this trial"
+                hold = f"a stop request was already made for this trial ({states[t]}); never twice"
             elif t not in running:
                 hold = "not running"
             elif t in protected:
