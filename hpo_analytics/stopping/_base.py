@@ -65,14 +65,22 @@ class CurveMatrix:
         for column in ("trial_id", STEP, metric):
             if column not in frame.columns:
                 raise ConfigurationError(f"the curves have no {column!r} column")
-        ids_all, _ = pd.factorize(frame["trial_id"].astype(object), use_na_sentinel=True)
-        trial_ids = pd.unique(frame["trial_id"].astype(object)[ids_all >= 0])
-        step_col = pd.to_numeric(frame[STEP], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        keep = (ids_all >= 0) & ~np.isnan(step_col)
-        codes = ids_all[keep]
-        raw_steps = step_col[keep].astype(np.int64)
-        values = pd.to_numeric(frame[metric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[keep]
-        steps, col = np.unique(raw_steps, return_inverse=True)
+        codes_all, uniques = pd.factorize(frame["trial_id"], use_na_sentinel=True)
+        step_col = _floats(frame[STEP])
+        keep = (codes_all >= 0) & ~np.isnan(step_col)
+        everything = bool(keep.all())
+        codes = codes_all if everything else codes_all[keep]
+        raw_steps = (step_col if everything else step_col[keep]).astype(np.int64)
+        values = _floats(frame[metric])
+        if not everything:
+            values = values[keep]
+        trial_ids = np.asarray(uniques, dtype=object)
+        if not everything and len(codes) < len(codes_all):  # ids seen only on rows without a step
+            used = np.zeros(len(trial_ids), dtype=bool)
+            used[codes] = True
+            remap = np.cumsum(used) - 1
+            trial_ids, codes = trial_ids[used], remap[codes]
+        steps, col = _compact(raw_steps)
         n, m = len(trial_ids), len(steps)
         matrix = np.full((n, m), np.nan)
         reported = np.zeros((n, m), dtype=bool)
@@ -80,17 +88,17 @@ class CurveMatrix:
         reported[codes, col] = True
         done = status = None
         if len(codes) and ("done" in frame.columns or "status" in frame.columns):
-            order = np.lexsort((raw_steps, codes))
-            last_rows = order[np.r_[codes[order][1:] != codes[order][:-1], True]]
-            sub = frame.loc[keep]
+            rowidx = np.full((n, m), -1, dtype=np.int64)
+            positions = np.flatnonzero(keep)
+            rowidx[codes, col] = positions
+            last_col = m - 1 - reported[:, ::-1].argmax(axis=1)
+            last_rows = rowidx[np.arange(n), last_col]
             if "done" in frame.columns:
-                done = np.zeros(n, dtype=bool)
-                cells = sub["done"].to_numpy(dtype=object)[last_rows]
-                done[codes[last_rows]] = [bool(c) if c is not None and c is not pd.NA else False for c in cells]
+                cells = frame["done"].to_numpy(dtype=object)[last_rows]
+                done = np.array([bool(c) if c is not None and c is not pd.NA else False for c in cells], dtype=bool)
             if "status" in frame.columns:
-                status = np.full(n, None, dtype=object)
-                status[codes[last_rows]] = sub["status"].to_numpy(dtype=object)[last_rows]
-        return cls(np.asarray(trial_ids, dtype=object), steps, matrix, reported, done, status)
+                status = frame["status"].to_numpy(dtype=object)[last_rows]
+        return cls(trial_ids, steps, matrix, reported, done, status)
 
     @classmethod
     def from_arrays(cls, values: np.ndarray, *, trial_ids: Any = None, steps: Any = None,
@@ -130,6 +138,25 @@ class CurveMatrix:
         mask = np.arange(self.values.shape[1])[None, :] < np.asarray(visible)[:, None]
         return CurveMatrix(self.trial_ids, self.steps, np.where(mask, self.values, np.nan),
                            self.reported & mask, None, None)
+
+
+def _floats(column: pd.Series) -> np.ndarray:
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _compact(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct steps and each row's column: O(n) by a presence table when the range is small."""
+    if not len(raw):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo, hi = int(raw.min()), int(raw.max())
+    if hi - lo > 4 * len(raw) + 1_000_000:
+        return np.unique(raw, return_inverse=True)
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[raw - lo] = True
+    lookup = np.cumsum(present) - 1
+    return np.flatnonzero(present).astype(np.int64) + lo, lookup[raw - lo]
 
 
 @dataclass
@@ -212,13 +239,13 @@ class Rule(abc.ABC):
         if now_running is None:
             cand = ~cm.done if cm.done is not None else np.ones(len(ids), dtype=bool)
         else:
-            cand = np.isin(ids, np.asarray(list(now_running), dtype=str))
+            cand = member(ids, now_running)
         if reference is None:
             ref = ~cand
             if cm.status is not None:
                 ref &= cm.status.astype(str) != "ERROR"
         else:
-            ref = np.isin(ids, np.asarray(list(reference), dtype=str)) & ~cand
+            ref = member(ids, reference) & ~cand
         return self.decide_matrix(cm, np.flatnonzero(cand), ref, mode).to_frame(cm, self.describe())
 
     def decide_matrix(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray,
@@ -293,6 +320,11 @@ def gate(cm: CurveMatrix, candidates: np.ndarray, grace_period: int, interval: i
         else:
             reasons.append(None)
     return due, last, reasons
+
+
+def member(ids: np.ndarray, among: Any) -> np.ndarray:
+    """``ids`` (strings) found in ``among`` (any iterable of ids), by hashing (``np.isin`` on strings is slow)."""
+    return pd.Index(ids, dtype=object).isin(pd.Index([str(x) for x in among], dtype=object))
 
 
 def best_so_far(cm: CurveMatrix, sign: float) -> np.ndarray:

@@ -87,6 +87,7 @@ class SuccessiveHalvingRule(Rule):
             at = np.where(has, vals[np.arange(len(vals)), lc], np.nan)
             reached = pool & (last_step >= r)
             population = at[reached & ~np.isnan(at)]
+            cutoff = float(np.percentile(population, q)) if len(population) else np.nan
             judge = np.flatnonzero((cstep >= r) & ~judged)
             judged[judge] = True
             for k in judge:
@@ -100,7 +101,7 @@ class SuccessiveHalvingRule(Rule):
                     reasons[k] = (f"only {len(population)} trials have a number at rung {r} "
                                   f"(fewer than min_samples={self.min_samples}); promoted")
                     continue
-                ref[k] = float(np.percentile(population, q))
+                ref[k] = cutoff
                 stop[k] = at[row] < ref[k]
                 verdict = "below" if stop[k] else "not below"
                 reasons[k] = (f"value {fmt(sign * at[row])} at rung {r} is {verdict} the cutoff "

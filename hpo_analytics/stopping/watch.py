@@ -58,7 +58,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from ._base import CurveMatrix, Rule, check_float, check_int
+from ._base import CurveMatrix, Rule, check_float, check_int, member
 from .ledger import Ledger
 
 __all__ = ["CycleReport", "Safety", "WatchResult", "Watcher", "watch"]
@@ -138,13 +138,15 @@ class Watcher:
         self.stopping = threading.Event()
         self.cycle_no = self.ledger.last_cycle(job_id)
         hist = self.ledger.history(job_id)
-        self._ids: list[str] = hist["trial_id"].astype(str).tolist()
-        self._steps: list[int] = hist["training_iteration"].astype(int).tolist()
-        self._vals: list[float] = hist["value"].astype(float).tolist()
-        self._last: dict[str, int] = {}
-        for t, s in zip(self._ids, self._steps):
-            if s > self._last.get(t, -1):
-                self._last[t] = s
+        # the history in memory, as chunks of arrays (concatenated once per cycle)
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(
+            hist["trial_id"].astype(str).to_numpy(dtype=object),
+            hist["training_iteration"].to_numpy(dtype=np.int64),
+            hist["value"].to_numpy(dtype=float),
+        )]
+        self._last: dict[str, int] = (
+            hist.groupby("trial_id", sort=False)["training_iteration"].max().astype(int).to_dict() if len(hist) else {}
+        )
         self._interrupted = {t for t, s in self.ledger.stop_states(job_id).items() if s == "intent"}
 
     def close(self) -> None:
@@ -176,17 +178,16 @@ class Watcher:
 
         running_ids = ids[status == "RUNNING"]
         states = self.ledger.stop_states(self.job_id)
-        hist = pd.DataFrame({"trial_id": self._ids, "training_iteration": self._steps, "value": self._vals})
-        cm = CurveMatrix.from_frame(hist, "value")
+        cm = CurveMatrix.from_frame(self._history_frame(), "value")
         cm_ids = cm.trial_ids.astype(str)
-        cand = np.flatnonzero(np.isin(cm_ids, running_ids))
+        cand = np.flatnonzero(member(cm_ids, running_ids))
         ok_finished = ids[(status == "TERMINATED")]
-        ref = np.isin(cm_ids, ok_finished) & ~np.isin(cm_ids, list(states))
+        ref = member(cm_ids, ok_finished) & ~member(cm_ids, states)
         d = self.rule.decide_matrix(cm, cand, ref, mode)
         decisions = d.to_frame(cm, self.rule.describe())
         report = CycleReport(c, len(ids), len(running_ids), new, decisions)
         self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
-        report.all_done = len(ids) > 0 and bool(np.isin(status, _FINISHED).all())
+        report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(_FINISHED).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
                                   f"{int(decisions['stop'].sum())} stop decisions"
@@ -218,13 +219,22 @@ class Watcher:
                         rows.append((t, int(k), float(v) if v == v and v is not None else math.nan))
         rows.sort(key=lambda r: (r[0], r[1]))
         n = self.ledger.append_history(self.job_id, rows)
+        fresh = []
         for t, k, v in rows:
             if k > self._last.get(t, -1):
-                self._ids.append(t)
-                self._steps.append(k)
-                self._vals.append(v)
+                fresh.append((t, k, v))
                 self._last[t] = k
+        if fresh:
+            t_, k_, v_ = zip(*fresh)
+            self._chunks.append((np.asarray(t_, dtype=object), np.asarray(k_, dtype=np.int64),
+                                 np.asarray(v_, dtype=float)))
         return n
+
+    def _history_frame(self) -> pd.DataFrame:
+        if len(self._chunks) > 1:
+            self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
+        ids, steps, vals = self._chunks[0]
+        return pd.DataFrame({"trial_id": ids, "training_iteration": steps, "value": vals}, copy=False)
 
     def _resolve_interrupted(self, c: int, ids: np.ndarray, status: np.ndarray) -> None:
         if not self._interrupted:
@@ -262,7 +272,7 @@ class Watcher:
         paused = self.paused
         now = self.clock()
         events: list[dict[str, Any]] = []
-        params = self.rule.params()
+        params = json.dumps(self.rule.params(), sort_keys=True)
         rule = self.rule.describe()
         for row in dec.itertuples(index=False):
             events.append({"kind": "decision", "cycle": c, "trial_id": row.trial_id, "rule": rule,
