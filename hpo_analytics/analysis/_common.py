@@ -84,7 +84,17 @@ def per_trial_last(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _has_repeats(frame: pd.DataFrame) -> bool:
-    return "trial_id" in frame.columns and bool(frame["trial_id"].duplicated().any())
+    """Whether some trial has several rows (a curve table), cheaply when the table says what it is."""
+    if "trial_id" not in frame.columns:
+        return False
+    kind = frame.attrs.get("hpo_analytics", {}).get("table")
+    if kind in ("trials", "curves"):
+        return kind == "curves"
+    if "trial_index" in frame.columns and len(frame) > 1:
+        index = frame["trial_index"].to_numpy(dtype=float, na_value=np.nan)
+        if not np.isnan(index).any() and bool((index[1:] > index[:-1]).all()):
+            return False  # one row per trial_index
+    return bool(frame["trial_id"].nunique(dropna=False) < len(frame))
 
 
 def load(

@@ -29,17 +29,28 @@ __all__ = ["best_so_far", "best_trials", "rank_trials"]
 def _display_order(t: Trials) -> np.ndarray:
     """Positions sorted best first: key descending (NaN last), then ``trial_index``, then ``trial_id``."""
     key = t.key
+    n = len(key)
     nan = np.isnan(key)
     sort_key = np.where(nan, 0.0, -key)
-    columns: list[np.ndarray] = []
-    if "trial_id" in t.frame.columns:
-        ids = t.frame["trial_id"]
-        columns.append(pd.factorize(ids.astype(object), sort=True)[0] if len(ids) else np.zeros(0, np.int64))
     if "trial_index" in t.frame.columns:
         index = pd.to_numeric(t.frame["trial_index"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        columns.append(np.where(np.isnan(index), np.inf, index))
-    # np.lexsort sorts by the last key first.
-    return np.lexsort((*columns, sort_key, nan))
+        index = np.where(np.isnan(index), np.inf, index)
+    else:
+        index = np.zeros(n)
+    clash = bool(nan.any() and np.isposinf(sort_key).any())  # a -inf score must still beat NaN
+    if n > 1 and not clash and bool((index[1:] >= index[:-1]).all()):
+        # Rows already in trial_index order: one stable sort (NaN as +inf goes last) is enough.
+        order = np.argsort(np.where(nan, np.inf, sort_key), kind="stable")
+    else:
+        order = np.lexsort((index, sort_key, nan))  # np.lexsort sorts by the last key first
+    if "trial_id" not in t.frame.columns or n < 2:
+        return order
+    k, i = sort_key[order], index[order]
+    same = (k[1:] == k[:-1]) & (i[1:] == i[:-1]) & (nan[order][1:] == nan[order][:-1])
+    if not same.any():
+        return order  # trial_id never decides: skip sorting strings (the common, fast case)
+    ids = pd.factorize(t.frame["trial_id"].astype(object), sort=True)[0]
+    return np.lexsort((ids, index, sort_key, nan))
 
 
 def _competition_ranks(sorted_key: np.ndarray) -> np.ndarray:
