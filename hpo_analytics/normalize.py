@@ -67,6 +67,8 @@ METADATA_TABLE = b"hpo_analytics.table"
 METADATA_VERSION = b"hpo_analytics.version"
 
 _STRING_COLUMNS = ("trial_id", "status")
+_TYPED_KNOWN = frozenset(("done", "training_iteration", "pid", "worker_index", "time_total_s", "reward_attr",
+                          "best_reward"))
 _BOOL_COLUMNS = ("done",)
 _INT_COLUMNS = ("training_iteration", "pid", "worker_index")
 _FLOAT_COLUMNS = ("time_total_s", "reward_attr", "best_reward")
@@ -85,7 +87,7 @@ KNOWN_COLUMNS: dict[str, pa.DataType] = {
     "worker_index": pa.int64(),
 }
 
-_BATCH_ROWS = 32_768
+_BATCH_ROWS = 8_192
 _NULL_TOKENS = pa.array(["", "None", "null"])
 _NUMBER_RE = (
     r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))$"
@@ -216,7 +218,7 @@ class _Batch:
     page: np.ndarray  # int32 page index of every row
     row: np.ndarray  # int32 row index within its page
     labels: dict[int, str]  # page index -> file name, where known
-    text: dict[str, pa.Array] = field(default_factory=dict)
+    text: dict[str, pa.Array | None] = field(default_factory=dict)  # None: freed after parsing
     kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # non-string JSON cell kinds
     has_config: bool = False
     params: dict[str, tuple[pa.Array, str]] = field(default_factory=dict)
@@ -418,7 +420,7 @@ class _Collector:
             # while this thread goes on decoding JSON.
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo_analytics-parse")
-            batch.parsed = self._pool.submit(_parse_columns, batch.text, batch.kinds)
+            batch.parsed = self._pool.submit(_parse_batch, batch, keep_raw=self.keep_raw)
         self._rows, self._spans, self._labels = [], [], {}
 
     def close(self) -> None:
@@ -445,7 +447,7 @@ def _collect(source: Any, *, keep_raw: bool) -> _Collector:
 
 @dataclass
 class _Parsed:
-    values: pa.Array
+    values: pa.Array | pa.ChunkedArray
     bad: np.ndarray | None = None  # True where a non-null cell could not be parsed
 
 
@@ -459,14 +461,17 @@ def _plausible(text: pa.Array) -> bool:
     A failing Arrow cast costs tens of times more than a successful one, so
     casts are only tried where they will almost surely succeed.
     """
-    first = pc.utf8_slice_codeunits(text, 0, 1)
-    return bool(pc.all(pc.fill_null(pc.is_in(first, value_set=_NUMERIC_FIRST), True)).as_py())
+    # is_in answers False (not null) for a null cell, so nulls are made to look numeric first.
+    first = pc.fill_null(pc.utf8_slice_codeunits(text, 0, 1), "0")
+    return bool(pc.all(pc.is_in(first, value_set=_NUMERIC_FIRST)).as_py())
 
 
 def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
     """Parse numeric text; return (float64 values, bad mask, vector list array or None)."""
     nothing_bad = np.zeros(len(text), dtype=bool)
     isnull = _null_mask(text)
+    if pc.all(isnull).as_py():
+        return pa.nulls(len(text), pa.float64()), nothing_bad, None
     cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
     if _plausible(cleaned):
         try:  # the common case: every cell is a plain number
@@ -547,6 +552,8 @@ def _parse_float(text: pa.Array) -> _Parsed:
 
 def _parse_int(text: pa.Array) -> _Parsed:
     isnull = _null_mask(text)
+    if pc.all(isnull).as_py():
+        return _Parsed(pa.nulls(len(text), pa.int64()))
     cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
     if _plausible(cleaned) and not pc.any(pc.match_substring(cleaned, ".")).as_py():
         try:  # the common case: every cell is a plain integer
@@ -636,6 +643,20 @@ def _parse_columns(text: dict[str, pa.Array], kinds: dict[str, frozenset[str]]) 
     return {name: _parse_column(name, array, kinds.get(name, frozenset())) for name, array in text.items()}
 
 
+def _parse_batch(batch: _Batch, *, keep_raw: bool) -> dict[str, _Parsed]:
+    """Parse a batch's text columns and free the text no later step can need.
+
+    The text of a known column is only needed again for ``keep_raw`` or to
+    quote a bad cell; an inferred column may be re-inferred over all batches.
+    """
+    parsed = _parse_columns(batch.text, batch.kinds)
+    if not keep_raw:
+        for name, result in parsed.items():
+            if name in _TYPED_KNOWN and result.bad is None:
+                batch.text[name] = None
+    return parsed
+
+
 def _combine_parsed(name: str, batches: list[_Batch], results: list[dict[str, _Parsed]]) -> _Parsed | None:
     """Join per-batch results of one column, or None when batches disagree on its type."""
     present = [r[name] for r in results if name in r]
@@ -649,7 +670,7 @@ def _combine_parsed(name: str, batches: list[_Batch], results: list[dict[str, _P
         chunks.append(part.values if part is not None else pa.nulls(batch.n, target))
         bads.append(part.bad if part is not None and part.bad is not None else np.zeros(batch.n, dtype=bool))
     bad = np.concatenate(bads)
-    return _Parsed(pa.chunked_array(chunks, target).combine_chunks(), bad if bad.any() else None)
+    return _Parsed(pa.chunked_array(chunks, target), bad if bad.any() else None)
 
 
 # --------------------------------------------------------------------------- params
@@ -684,6 +705,17 @@ def _as_json_text(array: pa.Array, kind: str) -> pa.Array:
 
 
 # --------------------------------------------------------------------------- assembly
+
+
+def _column_text(batches: list[_Batch], name: str) -> pa.ChunkedArray:
+    """A column's original text over all batches (only for columns whose text was kept)."""
+    chunks = []
+    for b in batches:
+        chunk = b.text.get(name, pa.nulls(b.n, pa.string()))
+        if chunk is None:
+            raise AssertionError(f"text of column {name!r} was freed but is needed")  # pragma: no cover
+        chunks.append(chunk)
+    return pa.chunked_array(chunks, pa.string())
 
 
 def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
@@ -738,28 +770,28 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
     batches = collector.batches
     if not batches:
         return _empty_table(collector.headers, kind)
+    # Wait for the background parsing first: it frees some text (see _parse_batch).
+    results = [b.parsed.result() if b.parsed is not None else _parse_columns(b.text, b.kinds) for b in batches]
     names: list[str] = []
     param_names: list[str] = []
     for batch in batches:
         names.extend(n for n in batch.text if n not in names)
         param_names.extend(n for n in batch.params if n not in param_names)
     has_config = any(b.has_config for b in batches)
-    results = [b.parsed.result() if b.parsed is not None else _parse_columns(b.text, b.kinds) for b in batches]
     columns: dict[str, pa.Array] = {}
     raw: dict[str, pa.Array] = {}
     for name in names:
-        # The whole column's text is only joined when it is needed: copying it costs time.
-        text = pa.chunked_array([b.text.get(name, pa.nulls(b.n, pa.string())) for b in batches], pa.string())
         parsed = _combine_parsed(name, batches, results)
         if parsed is None:  # batches inferred different types: decide on the whole column
             cell_kinds = frozenset().union(*(b.kinds.get(name, frozenset()) for b in batches))
-            parsed = _parse_column(name, text.combine_chunks(), cell_kinds)
+            parsed = _parse_column(name, _column_text(batches, name).combine_chunks(), cell_kinds)
         expected = _expected(name)
+        text = _column_text(batches, name) if parsed.bad is not None or keep_raw else None
         if parsed.bad is not None:
             _report_bad(name, text, parsed.bad, batches, expected=expected, errors=errors, keep_raw=keep_raw)
         columns[name] = parsed.values
         if keep_raw and parsed.values.type != pa.string():
-            raw[f"raw/{name}"] = text.combine_chunks()
+            raw[f"raw/{name}"] = text
     if has_config:
         offsets = np.cumsum([0] + [b.n for b in batches])
         bad_cfg = [(int(offsets[i]) + pos, cell, why) for i, b in enumerate(batches) for pos, cell, why in b.config_bad]
@@ -780,15 +812,15 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
             )
         columns["trial_index"] = pa.chunked_array(
             [b.trial_index if b.trial_index is not None else pa.nulls(b.n, pa.int64()) for b in batches], pa.int64()
-        ).combine_chunks()
+        )
         for name in param_names:
             chunks = [b.params.get(name, (pa.nulls(b.n), "null")) for b in batches]
-            columns[name] = _unify_params(chunks).combine_chunks()
+            columns[name] = _unify_params(chunks)
         if keep_raw:
             raw["raw/config"] = pa.chunked_array(
                 [b.config_raw if b.config_raw is not None else pa.nulls(b.n, pa.string()) for b in batches],
                 pa.string(),
-            ).combine_chunks()
+            )
     ordered = [n for n in KNOWN_COLUMNS if n in columns]
     ordered += [n for n in names if n not in KNOWN_COLUMNS]
     ordered = list(dict.fromkeys(ordered + param_names))
@@ -807,9 +839,9 @@ def _select_rows(table: pa.Table, kind: str) -> pa.Table:
         if "training_iteration" in table.column_names
         else np.zeros(n, dtype=np.int64)
     )
-    unique_ids = ids.null_count == 0 and len(pc.unique(ids)) == n
+    unique_ids = ids.null_count == 0 and (_strictly_increasing_index(table) or len(pc.unique(ids)) == n)
     if not unique_ids:
-        encoded = pc.dictionary_encode(ids).combine_chunks()
+        encoded = pc.dictionary_encode(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
         codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
         nulls = codes < 0
         # Rows without an id cannot be duplicates of anything: give each its own code.
@@ -825,6 +857,14 @@ def _select_rows(table: pa.Table, kind: str) -> pa.Table:
             last = np.r_[~same, True]
         table = table.take(pa.array(np.sort(order[last])))
     return _order(table, kind)
+
+
+def _strictly_increasing_index(table: pa.Table) -> bool:
+    """Rows in strictly increasing trial_index order cannot repeat a trial (the cheap uniqueness test)."""
+    if "trial_index" not in table.column_names or table["trial_index"].null_count:
+        return False
+    values = np.asarray(table["trial_index"])
+    return bool(np.all(values[1:] > values[:-1]))
 
 
 def _order(table: pa.Table, kind: str) -> pa.Table:

@@ -502,3 +502,20 @@ def test_inferred_type_decided_over_all_batches(monkeypatch: pytest.MonkeyPatch)
     with pytest.warns(ParseWarning, match="page 1 row 1"):
         table = ha.trials_to_arrow([page(bad[:2]), page(bad[2:])])
     assert table["pid"].to_pylist() == [300, 301, 302, None]
+
+
+def test_empty_cells_keep_numeric_columns_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpo_analytics import normalize
+
+    rows = [row(0, loss="tensor(0.25, device='cuda:0')"), row(1, loss=""), row(2, loss="tensor(0.5)")]
+    rows[1][HEADER.index("time_total_s")] = ""
+    assert normalize._plausible(pa.array(["1.5", None, "2"]))
+    assert not normalize._plausible(pa.array(["1.5", None, "x"]))
+
+    def no_regex(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the careful (regex) path was taken")
+
+    monkeypatch.setattr(normalize.pc, "match_substring_regex", no_regex)
+    table = ha.trials_to_arrow(page(rows))
+    assert table["loss"].to_pylist() == [0.25, None, 0.5]
+    assert table["time_total_s"].to_pylist() == [1.5, None, 1.5]
