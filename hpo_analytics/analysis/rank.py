@@ -104,7 +104,7 @@ def rank_trials(
     body.index = pd.RangeIndex(len(body))
     lead = pd.DataFrame({"rank": ranks, "is_best": is_best, "score": t.score[order]}, index=body.index)
     out = pd.concat([lead, body.drop(columns=[c for c in ("rank", "is_best", "score") if c in body.columns])],
-                    axis=1, copy=False)
+                    axis=1)
     out.attrs["hpo_analytics.analysis"] = {"metric": t.metric, "mode": t.mode, "scope": scope}
     return out
 
