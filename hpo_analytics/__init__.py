@@ -26,6 +26,16 @@ from .normalize import (
     trials_to_arrow,
     trials_to_pandas,
 )
+from .stopping import (
+    MedianStoppingRule,
+    PatienceRule,
+    PercentileRule,
+    SignificanceRule,
+    SuccessiveHalvingRule,
+    ThresholdRule,
+    backtest,
+    watch,
+)
 
 __all__ = [
     "APIError",
@@ -34,14 +44,21 @@ __all__ = [
     "ConfigurationError",
     "HpoAnalyticsError",
     "MatrixError",
+    "MedianStoppingRule",
     "NotFoundError",
     "ParseWarning",
+    "PatienceRule",
+    "PercentileRule",
     "PermissionDeniedError",
     "RateLimitedError",
     "ServerError",
+    "SignificanceRule",
+    "SuccessiveHalvingRule",
+    "ThresholdRule",
     "TransportError",
     "__version__",
     "algorithms_to_pandas",
+    "backtest",
     "curves_to_arrow",
     "curves_to_pandas",
     "read_curves",
@@ -49,5 +66,6 @@ __all__ = [
     "to_pandas",
     "trials_to_arrow",
     "trials_to_pandas",
+    "watch",
     "write_parquet",
 ]
