@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from hpo_analytics.client import EarlyStopResult, ModelArtsClient, RetryPolicy, endpoint_for_region, parse_retry_after
 from hpo_analytics.client._paging import FetchedPage, iter_pages
@@ -946,3 +948,34 @@ def test_parameter_analysis_table() -> None:
 
 def test_api_error_is_hpo_error() -> None:
     assert issubclass(NotFoundError, APIError)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n=st.integers(0, 150),
+    page_size=st.integers(1, 60),
+    mode=st.sampled_from(["records", "pages"]),
+    cap=st.integers(1, 80),
+    empties=st.sets(st.integers(0, 12), max_size=3),
+    insert=st.integers(0, 3),
+    where=st.sampled_from(["end", "start"]),
+    concurrency=st.integers(1, 4),
+)
+def test_paging_property(n: int, page_size: int, mode: str, cap: int, empties: set[int], insert: int,
+                         where: str, concurrency: int) -> None:
+    """Whatever the service does, every trial there from the start comes back, none twice, in bounded requests.
+
+    Front insertions are limited to a quarter of a page per request: faster
+    than that, a job can grow faster than it is read, and no client can keep up.
+    """
+    assume(where == "end" or 4 * insert <= min(page_size, cap))
+    service = FakeService(n, mode=mode, cap=cap)
+    service.empty_once = set(empties)
+    service.insert_per_page = insert
+    service.insert_at = where
+    with make_client(service, max_concurrency=concurrency) as client:
+        pages = list(client.iter_trial_pages(J, page_size=page_size))
+    ids = ids_of(pages)
+    assert len(ids) == len(set(ids))
+    assert {f"t{i:05d}" for i in range(n)} <= set(ids)
+    assert len(service.trial_requests()) <= 10 * -(-len(service.rows) // min(page_size, cap)) + 60

@@ -14,8 +14,11 @@ may come back empty early.  :func:`iter_pages` handles all three:
 3. Plan the remaining requests for ``total`` under that meaning and fetch
    them concurrently (bounded by the executor), in page order.
 4. Deduplicate by id.  While fewer unique ids than the latest ``total`` have
-   been seen, re-read: first the tail (trials appended at the end), then a
-   full pass; stop when a round brings no new id, or after a few rounds.
+   been seen, re-read: first the pages that came back short, then the tail
+   (trials appended at the end), then every page in order, one at a time
+   (trials inserted at the front shift records forward, so in-order reads
+   overlap instead of skipping); stop when a round brings no new id, or
+   after a few rounds.
 
 Only rows with an id not seen before are yielded, so each record is yielded
 exactly once (the first time it is seen).
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -105,6 +109,15 @@ def iter_pages(
     is called after each page.
     """
     seen = _Seen()
+    sent = 0  # requests made, to bound the re-reads
+    sent_lock = threading.Lock()
+
+    def get(offset: int) -> FetchedPage:
+        nonlocal sent
+        with sent_lock:
+            sent += 1
+        return fetch(offset)
+
 
     counts: dict[int, int] = {}  # rows returned, by offset (latest read)
 
@@ -120,9 +133,9 @@ def iter_pages(
     def run(offsets: list[int]) -> Iterator[FetchedPage]:
         if executor is None or len(offsets) <= 1:
             for offset in offsets:
-                yield fetch(offset)
+                yield get(offset)
             return
-        futures: list[Future[FetchedPage]] = [executor.submit(fetch, offset) for offset in offsets]
+        futures: list[Future[FetchedPage]] = [executor.submit(get, offset) for offset in offsets]
         try:
             for future in futures:
                 yield future.result()
@@ -130,7 +143,7 @@ def iter_pages(
             for future in futures:
                 future.cancel()
 
-    first = fetch(0)
+    first = get(0)
     yield from consume(first, always=True)
     if len(seen.ids) >= seen.total:
         return
@@ -139,7 +152,7 @@ def iter_pages(
     while not first.rows and rereads < _MAX_REREAD_ROUNDS:  # an early-empty first page
         rereads += 1
         logger.info("first page of %s came back empty although total=%d; reading it again", what, seen.total)
-        first = fetch(0)
+        first = get(0)
         yield from consume(first)
     if not first.rows:
         logger.warning("first page of %s stayed empty although total=%d; giving up", what, seen.total)
@@ -158,8 +171,13 @@ def iter_pages(
     if size == 1:
         meaning = "records"  # page i is record i under both meanings
     else:
-        probe = fetch(1)
+        probe = get(1)
         yield from consume(probe)
+        reprobes = 0
+        while not probe.rows and reprobes < _MAX_REREAD_ROUNDS:  # an early-empty probe tells nothing
+            reprobes += 1
+            probe = get(1)
+            yield from consume(probe)
         if len(first.rows) < size and len(probe.rows) == len(first.rows):
             size = len(first.rows)  # a silent cap on the page size, not one short page
         first_ids = set(first.ids)
@@ -187,9 +205,14 @@ def iter_pages(
     for page in run(plan(meaning, 0, planned_total)):
         yield from consume(page)
 
+    # Re-reading is bounded in requests too (about three more full passes of
+    # the listing as first planned), in case the job grows faster than it can
+    # be read.
+    max_sent = sent + 3 * math.ceil(planned_total / size) + 16
+
     rounds = 0
     tried_other = False
-    while len(seen.ids) < seen.total and rounds < _MAX_REREAD_ROUNDS:
+    while len(seen.ids) < seen.total and rounds < _MAX_REREAD_ROUNDS and sent < max_sent:
         rounds += 1
         before = len(seen.ids)
         retry_short = sorted(
@@ -205,14 +228,29 @@ def iter_pages(
             planned_total = seen.total
             for page in run(tail):
                 yield from consume(page)
+        served = max(counts.values(), default=0)
+        if 0 < served < size:  # no page ever held more: that is the page size really used
+            logger.info("%s pages hold at most %d rows; using that page size", what, served)
+            size = served
         if len(seen.ids) < seen.total:
             current = meaning
             if meaning == "unknown" and not tried_other:
                 current, tried_other = "records", True
-            logger.info("have %d of %d %s; reading every page again (%s)", len(seen.ids), seen.total, what, current)
+            logger.info("have %d of %d %s; reading every page again, in order (offset as %s)",
+                        len(seen.ids), seen.total, what, current)
             planned_total = seen.total
-            for page in run(_offsets("pages" if current == "unknown" else current, 0, seen.total, size)):
+            # In order, one at a time: if trials are being inserted before the
+            # pages already read, each page then overlaps the one before it.
+            # The pass follows the latest total, so it also reaches records
+            # pushed past the old end; it is bounded in case the job grows
+            # faster than it can be read.
+            by_pages = current != "records"
+            index, latest, limit = 0, seen.total, 2 * math.ceil(seen.total / size) + 16
+            while index * size < latest and index < limit and sent < max_sent:
+                page = get(index if by_pages else index * size)
+                latest = page.total
                 yield from consume(page)
+                index += 1
         if len(seen.ids) == before:
             break
     if len(seen.ids) < seen.total:
