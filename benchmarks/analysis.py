@@ -11,9 +11,13 @@ whose objective is known), as the pandas frame ``trials_to_pandas`` makes:
   includes the Arrow -> pandas conversion, is shown for information).
 
 With Optuna installed, its default importance evaluator
-(``optuna.importance.get_param_importances``) runs on the same 2,000 trials
-(added to an in-memory study with their distributions), interleaved with
-ours, and the ratio is printed.
+(``optuna.importance.get_param_importances``; PED-ANOVA since Optuna 4.x,
+a point estimate without uncertainty) runs on the same 2,000 trials (added
+to an in-memory study with their distributions), interleaved with ours, and
+the ratio is printed. For a like-for-like view ours also runs with
+``n_bootstrap=1`` (a point estimate from 4 trees). ``--optuna-fanova`` adds
+Optuna's ``FanovaImportanceEvaluator`` (needs scikit-learn; about two minutes
+per run here, so one repetition).
 
 Repetitions are interleaved (the order rotates every repetition); medians
 are printed. Targets:
@@ -24,7 +28,7 @@ are printed. Targets:
 
 Usage::
 
-    python benchmarks/analysis.py [--reps N] [--optuna-reps N] [--no-optuna] [--quick]
+    python benchmarks/analysis.py [--reps N] [--optuna-reps N] [--no-optuna] [--optuna-fanova] [--quick]
 
 ``--quick`` runs 1 repetition and skips Optuna.
 """
@@ -71,8 +75,8 @@ def make_trials(n: int, *, seed: int = 0, params: tuple[str, ...] | None = None,
     return pd.DataFrame(data)
 
 
-def optuna_importance(frame: pd.DataFrame) -> Callable[[], dict[str, float]]:
-    """A callable running Optuna's default importance evaluator on ``frame``'s trials."""
+def optuna_importance(frame: pd.DataFrame, *, fanova: bool = False) -> Callable[[], dict[str, float]]:
+    """A callable running Optuna's default (or fANOVA) importance evaluator on ``frame``'s trials."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -90,6 +94,11 @@ def optuna_importance(frame: pd.DataFrame) -> Callable[[], dict[str, float]]:
                                   value=float(v))
         for i, v in enumerate(finite["reward_attr"].tolist())
     ])
+    if fanova:
+        import sklearn  # noqa: F401 - Optuna's fANOVA needs it; fail here, not mid-benchmark
+
+        return lambda: optuna.importance.get_param_importances(
+            study, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0))
     return lambda: optuna.importance.get_param_importances(study)
 
 
@@ -104,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--optuna-reps", type=int, default=3)
     parser.add_argument("--no-optuna", action="store_true")
+    parser.add_argument("--optuna-fanova", action="store_true", help="also time Optuna's fANOVA (slow)")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     reps = 1 if args.quick else args.reps
@@ -115,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     cases: dict[str, Callable[[], Any]] = {
         "importance 2k x 4": lambda: param_importance(small),
         "importance 100k x 10": lambda: param_importance(large),
+        "importance 2k x 4, 1 resample (info)": lambda: param_importance(small, n_bootstrap=1),
         "rank_trials 1M (pandas)": lambda: rank_trials(million),
         "rank_trials 1M (arrow, info)": lambda: rank_trials(million_arrow),
     }
@@ -125,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             optuna_reps = args.optuna_reps
         except ImportError:
             print("optuna is not installed: no comparison")
+        if args.optuna_fanova and optuna_reps:
+            try:
+                cases["optuna fanova 2k x 4 (info)"] = optuna_importance(small, fanova=True)
+            except ImportError:
+                print("scikit-learn is not installed: no Optuna fANOVA")
 
     times: dict[str, list[float]] = {name: [] for name in cases}
     results: dict[str, Any] = {}
@@ -133,15 +149,17 @@ def main(argv: list[str] | None = None) -> int:
         for name in names[rep % len(names):] + names[: rep % len(names)]:
             if name.startswith("optuna") and rep >= optuna_reps:
                 continue
+            if name.startswith("optuna fanova") and rep >= 1:
+                continue
             elapsed, results[name] = _time(cases[name])
             times[name].append(elapsed)
-            print(f"  rep {rep + 1}: {name:32s} {elapsed:8.3f} s", flush=True)
+            print(f"  rep {rep + 1}: {name:38s} {elapsed:8.3f} s", flush=True)
 
     med = {name: statistics.median(v) for name, v in times.items() if v}
     print()
-    print(f"{'case':32s} {'median s':>9s} {'reps':>5s}")
+    print(f"{'case':38s} {'median s':>9s} {'reps':>5s}")
     for name, value in med.items():
-        print(f"{name:32s} {value:9.3f} {len(times[name]):5d}")
+        print(f"{name:38s} {value:9.3f} {len(times[name]):5d}")
     print()
     targets = [("importance 2k x 4", 2.0), ("importance 100k x 10", 30.0), ("rank_trials 1M (pandas)", 1.0)]
     for name, limit in targets:
@@ -149,11 +167,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"target {name:28s} {med[name]:8.3f} s < {limit:5.1f} s  {verdict}")
     if "optuna importance 2k x 4" in med:
         ratio = med["optuna importance 2k x 4"] / med["importance 2k x 4"]
-        print(f"optuna default evaluator / ours (2k x 4): {ratio:.1f}x")
+        print(f"optuna default evaluator / ours with default bootstrap (2k x 4): {ratio:.2f}x")
+        ratio1 = med["optuna importance 2k x 4"] / med["importance 2k x 4, 1 resample (info)"]
+        print(f"optuna default evaluator / ours with 1 resample (2k x 4): {ratio1:.2f}x")
+        if "optuna fanova 2k x 4 (info)" in med:
+            ratio_f = med["optuna fanova 2k x 4 (info)"] / med["importance 2k x 4"]
+            print(f"optuna fanova evaluator / ours with default bootstrap (2k x 4): {ratio_f:.0f}x")
+            fanova = {k: round(v, 3) for k, v in results["optuna fanova 2k x 4 (info)"].items()}
+            print(f"  optuna fanova: {fanova}")
         ours = results["importance 2k x 4"].set_index("param")["importance"].round(3).to_dict()
         theirs = {k: round(v, 3) for k, v in results["optuna importance 2k x 4"].items()}
         print(f"  ours:   {ours}")
-        print(f"  optuna: {theirs}")
+        print(f"  optuna default: {theirs}")
     big = results["importance 100k x 10"]
     important = set(GROUND_TRUTH.important)
     worst_important = big[big["param"].isin(important)]["importance"].min()
