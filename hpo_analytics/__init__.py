@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 from ._version import __version__
+from .analysis import (
+    best_so_far,
+    best_trials,
+    compare_top,
+    marginals,
+    param_importance,
+    pareto_front,
+    rank_trials,
+    summarize,
+)
 from .errors import (
     APIError,
     AuthenticationError,
@@ -59,10 +69,18 @@ __all__ = [
     "__version__",
     "algorithms_to_pandas",
     "backtest",
+    "best_so_far",
+    "best_trials",
+    "compare_top",
     "curves_to_arrow",
     "curves_to_pandas",
+    "marginals",
+    "param_importance",
+    "pareto_front",
+    "rank_trials",
     "read_curves",
     "read_trials",
+    "summarize",
     "to_pandas",
     "trials_to_arrow",
     "trials_to_pandas",
