@@ -249,7 +249,10 @@ def param_importance(
     (drawn with replacement from the resample), with at least ``min_leaf``
     rows per leaf (default ``max(5, rows // 64)``), and the importance is the
     mean over resamples (bagging). For the other methods it is the value on
-    all trials. ``mode`` does not change importance (a variance share has no
+    all trials. With more trials than ``max_samples``, each fanova resample is
+    fitted on ``max_samples`` rows, so its intervals describe that sample
+    size and are wider (conservative) than the full data would warrant.
+    ``mode`` does not change importance (a variance share has no
     direction) and is accepted for symmetry. ``seed`` makes results
     reproducible.
 
