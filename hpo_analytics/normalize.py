@@ -718,6 +718,16 @@ def _column_text(batches: list[_Batch], name: str) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, pa.string())
 
 
+def _cell_text(batches: list[_Batch], name: str, position: int) -> Any:
+    """The original text of one cell (its batch kept its text because the cell is bad)."""
+    for batch in batches:
+        if position < batch.n:
+            chunk = batch.text.get(name)
+            return None if chunk is None else chunk[position].as_py()
+        position -= batch.n
+    raise IndexError(position)  # pragma: no cover
+
+
 def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
     for batch in batches:
         if position < batch.n:
@@ -727,12 +737,12 @@ def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
     raise IndexError(position)  # pragma: no cover
 
 
-def _report_bad(name: str, text: pa.Array | pa.ChunkedArray, bad: np.ndarray, batches: list[_Batch], *,
+def _report_bad(name: str, bad: np.ndarray, batches: list[_Batch], *,
                 expected: str, errors: Errors, keep_raw: bool) -> None:
     positions = np.flatnonzero(bad)
     first = int(positions[0])
     page, row, label = _where(batches, first)
-    raw = text[first].as_py()
+    raw = _cell_text(batches, name, first)
     if errors == "raise":
         raise CellParseError(f"cell is not {expected}", page=page, row=row, column=name, value=raw, source=label)
     where = f"page {page} row {row}" + (f" of {label}" if label else "")
@@ -785,13 +795,11 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
         if parsed is None:  # batches inferred different types: decide on the whole column
             cell_kinds = frozenset().union(*(b.kinds.get(name, frozenset()) for b in batches))
             parsed = _parse_column(name, _column_text(batches, name).combine_chunks(), cell_kinds)
-        expected = _expected(name)
-        text = _column_text(batches, name) if parsed.bad is not None or keep_raw else None
         if parsed.bad is not None:
-            _report_bad(name, text, parsed.bad, batches, expected=expected, errors=errors, keep_raw=keep_raw)
+            _report_bad(name, parsed.bad, batches, expected=_expected(name), errors=errors, keep_raw=keep_raw)
         columns[name] = parsed.values
         if keep_raw and parsed.values.type != pa.string():
-            raw[f"raw/{name}"] = text
+            raw[f"raw/{name}"] = _column_text(batches, name)
     if has_config:
         offsets = np.cumsum([0] + [b.n for b in batches])
         bad_cfg = [(int(offsets[i]) + pos, cell, why) for i, b in enumerate(batches) for pos, cell, why in b.config_bad]

@@ -519,3 +519,18 @@ def test_empty_cells_keep_numeric_columns_on_the_fast_path(monkeypatch: pytest.M
     table = ha.trials_to_arrow(page(rows))
     assert table["loss"].to_pylist() == [0.25, None, 0.5]
     assert table["time_total_s"].to_pylist() == [1.5, None, 1.5]
+
+
+def test_bad_cell_in_a_later_batch_is_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hpo_analytics import normalize
+
+    monkeypatch.setattr(normalize, "_BATCH_ROWS", 2)
+    rows = [row(i) for i in range(6)]
+    rows[5][HEADER.index("done")] = "maybe"
+    pages = [page(rows[k:k + 2]) for k in (0, 2, 4)]
+    with pytest.warns(ParseWarning, match="page 2 row 1: 'maybe'"):
+        table = ha.trials_to_arrow(pages)
+    assert table["done"].to_pylist() == [True] * 5 + [None]
+    with pytest.raises(CellParseError) as info:
+        ha.trials_to_arrow(pages, errors="raise")
+    assert (info.value.page, info.value.row, info.value.value) == (2, 1, "maybe")
