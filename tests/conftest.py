@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from hpo_analytics.simulator import Simulator
+
+# CI runs every property test with a fixed seed, so a run on a fresh machine is
+# repeatable; a failing example is printed with the blob to reproduce it.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture
