@@ -6,6 +6,7 @@ No test sleeps: the retry policy gets a recording ``sleep`` and a fake ``clock``
 from __future__ import annotations
 
 import json
+import re
 import logging
 import threading
 import traceback
@@ -948,6 +949,22 @@ def test_parameter_analysis_table() -> None:
 
 def test_api_error_is_hpo_error() -> None:
     assert issubclass(NotFoundError, APIError)
+
+
+def test_front_insertions_beyond_the_limit_stop_and_warn(caplog: pytest.LogCaptureFixture) -> None:
+    """Front insertions of half a page per request outrun the reads: the pager stops and says how many are missing."""
+    service = FakeService(60, mode="pages", cap=4)
+    service.insert_per_page = 2
+    service.insert_at = "start"
+    with caplog.at_level(logging.WARNING, logger="hpo_analytics.client"):
+        with make_client(service) as client:
+            ids = ids_of(list(client.iter_trial_pages(J, page_size=4)))
+    assert len(ids) == len(set(ids))
+    assert len(service.trial_requests()) <= 10 * -(-len(service.rows) // 4) + 60
+    match = re.search(r"service reports (\d+) .* only (\d+) distinct ones could be read \((\d+) missing\)", caplog.text)
+    assert match is not None
+    total, read, missing = map(int, match.groups())
+    assert read == len(ids) and missing == total - read > 0
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

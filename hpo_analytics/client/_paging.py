@@ -7,8 +7,10 @@ may come back empty early.  :func:`iter_pages` handles all three:
 1. Read page 0 (``offset=0``).  If it holds every trial (``total``), stop.
 2. Probe ``offset=1``.  Under the *records* meaning it returns records
    1..L, which overlap page 0 in L-1 ids; under the *pages* meaning it returns
-   records L..2L-1, which overlap page 0 in none.  More than half the
-   expected overlap means records.  When the probe is empty, the echoed
+   records L..2L-1, which overlap page 0 in none.  An id the probe shares
+   with page 0 sits 1 place earlier in page 0 under *records*, L places
+   under *pages* (less the trials inserted at the front in between); a
+   shift of at most 1 for most shared ids means records.  When the probe is empty, the echoed
    ``offset`` breaks the tie if the service echoed a page number for a record
    offset; otherwise the meaning stays unknown and both are tried.
 3. Plan the remaining requests for ``total`` under that meaning and fetch
@@ -17,8 +19,16 @@ may come back empty early.  :func:`iter_pages` handles all three:
    been seen, re-read: first the pages that came back short, then the tail
    (trials appended at the end), then every page in order, one at a time
    (trials inserted at the front shift records forward, so in-order reads
-   overlap instead of skipping); stop when a round brings no new id, or
-   after a few rounds.
+   overlap instead of skipping; a page that comes back short is read again
+   before moving on); stop when a round brings no new id, or after a few
+   rounds.
+
+The limit: every record present when paging starts is yielded if trials are
+added at the end at any rate, or inserted at the front at no more than a
+quarter of the (served) page size per request.  The real service appends at
+the end.  Front insertions faster than that can outrun the reads: the pager
+still stops (re-reads are bounded in rounds and requests) and logs a warning
+naming how many records it could not read.
 
 Only rows with an id not seen before are yielded, so each record is yielded
 exactly once (the first time it is seen).
@@ -75,7 +85,7 @@ def _offsets(meaning: Meaning, start_record: int, end_record: int, size: int) ->
 def _covers_before(meaning: Meaning, offset: int, size: int, total: int) -> bool:
     """Whether the page at ``offset`` should have been full (it ends before ``total``)."""
     first_record = offset if meaning == "records" else offset * size
-    return first_record + size < total
+    return first_record + size <= total
 
 
 class _Seen:
@@ -180,16 +190,24 @@ def iter_pages(
             yield from consume(probe)
         if len(first.rows) < size and len(probe.rows) == len(first.rows):
             size = len(first.rows)  # a silent cap on the page size, not one short page
-        first_ids = set(first.ids)
-        overlap = sum(1 for row_id in probe.ids if row_id in first_ids)
-        expected = min(len(first.ids) - 1, len(probe.ids))
+        # Where each id the probe shares with page 0 sits in page 0, minus
+        # where it sits in the probe: 1 under *records*, ``size`` under
+        # *pages*, both less the trials inserted at the front in between.
+        # Front insertions can raise the overlap under *pages*, so its count
+        # alone would misread fewer than half a page of them as *records*;
+        # the shift misreads only ``size - 1`` of them or more.
+        first_position = {row_id: i for i, row_id in enumerate(first.ids)}
+        shifts = [first_position[row_id] - i for i, row_id in enumerate(probe.ids) if row_id in first_position]
+        overlap = len(shifts)
+        near = sum(1 for shift in shifts if shift <= 1)
         if probe.rows:
-            meaning = "records" if expected > 0 and 2 * overlap > expected else "pages"
+            meaning = "records" if 2 * near > overlap else "pages"
         elif probe.echoed_offset == 0:
             meaning = "records"  # the service turned record offset 1 into page number 0
         else:
             meaning = "unknown"
-        logger.debug("offset of %s read as %s (probe overlap %d of %d)", what, meaning, overlap, expected)
+        logger.debug("offset of %s read as %s (probe overlap %d, %d of them shifted by at most 1)",
+                     what, meaning, overlap, near)
         if meaning == "pages":
             covered_pages.add(1)
 
@@ -244,16 +262,25 @@ def iter_pages(
             # The pass follows the latest total, so it also reaches records
             # pushed past the old end; it is bounded in case the job grows
             # faster than it can be read.
+            # A page that comes back short before its own total is read again
+            # before moving on (a few times per pass): the pass ends at the
+            # latest total, so a glitch on its last page would otherwise
+            # leave the records pushed there unread.
             by_pages = current != "records"
             index, latest, limit = 0, seen.total, 2 * math.ceil(seen.total / size) + 16
+            again = 0
             while index * size < latest and index < limit and sent < max_sent:
                 page = get(index if by_pages else index * size)
                 latest = page.total
                 yield from consume(page)
+                if len(page.rows) < min(size, latest - index * size) and again < _MAX_REREAD_ROUNDS:
+                    again += 1
+                    continue
                 index += 1
         if len(seen.ids) == before:
             break
     if len(seen.ids) < seen.total:
         logger.warning(
-            "service reports %d %s but only %d distinct ones could be read", seen.total, what, len(seen.ids)
+            "service reports %d %s but only %d distinct ones could be read (%d missing)",
+            seen.total, what, len(seen.ids), seen.total - len(seen.ids),
         )
