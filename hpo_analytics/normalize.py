@@ -6,12 +6,16 @@ The autosearch endpoints return every cell as text (``"True"``, ``"19.47"``,
 one :class:`pyarrow.Table`, column by column and vectorised:
 
 1. pages are parsed one at a time (orjson when installed) and their rows are
-   gathered into batches of about 32k rows, so many small pages cost the same
+   gathered into batches of about 8k rows, so many small pages cost the same
    as a few large ones and no more than one batch of Python objects is alive;
 2. each batch is transposed into raw Arrow string columns, and the ``config``
    cells into typed parameter columns;
-3. at the end, each column is parsed once with :mod:`pyarrow.compute`
-   (numbers, tensor reprs, booleans, null tokens), duplicates are resolved
+3. each batch's text columns are parsed with :mod:`pyarrow.compute`
+   (numbers, tensor reprs, booleans, null tokens; a cast is only tried where
+   it will succeed, because a failing Arrow cast is slow), and text no later
+   step needs is freed;
+4. at the end the batches are joined (an inferred column whose batches
+   disagree is inferred again over all its text), duplicates are resolved
    and the rows are put in ``trial_index`` order.
 
 Columns are found by header name, never by position.  Service text is never
@@ -30,7 +34,6 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, Literal
@@ -225,7 +228,7 @@ class _Batch:
     trial_index: pa.Array | None = None
     config_bad: list[tuple[int, Any, str]] = field(default_factory=list)
     config_raw: pa.Array | None = None
-    parsed: Future[dict[str, _Parsed]] | None = None  # the text columns, parsed in the background
+    parsed: dict[str, _Parsed] | None = None  # the text columns, parsed
 
 
 def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
@@ -393,7 +396,6 @@ class _Collector:
         self._rows: list[list[Any]] = []
         self._spans: list[tuple[int, int]] = []
         self._labels: dict[int, str] = {}
-        self._pool: ThreadPoolExecutor | None = None
         self.pages = 0
 
     def add(self, index: int, label: str | None, header: list[str], rows: list[list[Any]]) -> None:
@@ -416,29 +418,19 @@ class _Collector:
         if self._rows and self._header is not None:
             batch = _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw)
             self.batches.append(batch)
-            # Arrow compute releases the GIL: parse this batch's cells on the other core
-            # while this thread goes on decoding JSON.
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo_analytics-parse")
-            batch.parsed = self._pool.submit(_parse_batch, batch, keep_raw=self.keep_raw)
+            # Parsed right away, not on a worker thread: measured, the GIL hand-offs of a
+            # parsing thread slowed the JSON decoding more than the overlap gained.
+            batch.parsed = _parse_batch(batch, keep_raw=self.keep_raw)
         self._rows, self._spans, self._labels = [], [], {}
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
 
 
 def _collect(source: Any, *, keep_raw: bool) -> _Collector:
     collector = _Collector(keep_raw=keep_raw)
-    try:
-        with _jsonutil.gc_paused():
-            for index, label, page in _iter_pages(source):
-                header, rows = _matrix(page, index, label)
-                collector.add(index, label, header, rows)
-            collector.flush()
-    finally:
-        collector.close()
+    with _jsonutil.gc_paused():
+        for index, label, page in _iter_pages(source):
+            header, rows = _matrix(page, index, label)
+            collector.add(index, label, header, rows)
+        collector.flush()
     return collector
 
 
@@ -780,8 +772,7 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
     batches = collector.batches
     if not batches:
         return _empty_table(collector.headers, kind)
-    # Wait for the background parsing first: it frees some text (see _parse_batch).
-    results = [b.parsed.result() if b.parsed is not None else _parse_columns(b.text, b.kinds) for b in batches]
+    results = [b.parsed if b.parsed is not None else _parse_columns(b.text, b.kinds) for b in batches]
     names: list[str] = []
     param_names: list[str] = []
     for batch in batches:
