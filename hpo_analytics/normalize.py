@@ -396,10 +396,8 @@ class _Collector:
         self._rows: list[list[Any]] = []
         self._spans: list[tuple[int, int]] = []
         self._labels: dict[int, str] = {}
-        self.pages = 0
 
     def add(self, index: int, label: str | None, header: list[str], rows: list[list[Any]]) -> None:
-        self.pages += 1
         if header and header not in self.headers:
             self.headers.append(header)
         if not rows:

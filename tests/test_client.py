@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from _fakes import Clock
 from hpo_analytics.client import EarlyStopResult, ModelArtsClient, RetryPolicy, endpoint_for_region, parse_retry_after
 from hpo_analytics.client._paging import FetchedPage, iter_pages
 from hpo_analytics.errors import (
@@ -42,21 +43,6 @@ SK = "sk-SECRET-abcdefghijklmnopqrstuvwxyz"
 STS = "sts-SECRET-security-token-0987654321"
 SECRETS = (TOKEN, SK, STS)
 HEADER = ["", "trial_id", "status", "done", "training_iteration", "config", "acc"]
-
-
-class Clock:
-    """A fake monotonic clock that ``sleep`` advances."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def policy(clock: Clock, **kw: Any) -> RetryPolicy:

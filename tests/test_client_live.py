@@ -16,6 +16,7 @@ import httpx
 import pyarrow.compute as pc
 import pytest
 
+from _fakes import Clock
 from hpo_analytics.client import ModelArtsClient, RetryPolicy
 from hpo_analytics.errors import (
     AuthenticationError,
@@ -28,19 +29,6 @@ from hpo_analytics.errors import (
     TransportError,
 )
 from hpo_analytics.simulator import Faults, Simulator
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def client_for(sim: Simulator, *, auth: str = "token", clock: Clock | None = None, **kw: Any) -> ModelArtsClient:
