@@ -579,10 +579,9 @@ def _parse_string(text: pa.Array) -> _Parsed:
 
 
 def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
-    """Infer the type of a column that is not a known one (metrics, Ray extras)."""
-    isnull = np.asarray(_null_mask(text))
-    if isnull.all():
-        return _Parsed(pa.nulls(len(text), pa.float64()))
+    """Infer the type of a column that is not a known one (metrics, Ray extras).
+
+    An all-empty column comes out float64 (from :func:`_numbers`)."""
     if kinds and kinds <= {"int"}:
         parsed = _parse_int(text)
         if parsed.bad is None:
