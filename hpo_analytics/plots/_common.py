@@ -32,6 +32,7 @@ __all__ = [
     "Trials",
     "check_ax",
     "encode_param",
+    "finite",
     "identity_colors",
     "is_log_scale",
     "is_numeric_param",
