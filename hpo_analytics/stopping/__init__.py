@@ -3,7 +3,8 @@
 * Rules decide (:class:`Rule`, one module each): :class:`MedianStoppingRule`,
   :class:`PercentileRule`, :class:`SuccessiveHalvingRule`,
   :class:`ThresholdRule`, :class:`PatienceRule`, :class:`SignificanceRule`.
-* :func:`backtest` replays a finished search as if the rules had run.
+* :func:`backtest` replays a finished search as if the rules had run;
+  :func:`replay_log` lists every decision of such a replay (what plots draw).
 * :func:`watch` acts: it polls a job, records every decision and action in a
   SQLite ledger (:class:`Ledger`) and stops trials through the API, safely.
 """
@@ -17,7 +18,7 @@ from ._patience import PatienceRule
 from ._percentile import PercentileRule
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
-from .backtest import backtest
+from .backtest import backtest, replay_log
 from .ledger import Ledger
 from .watch import Safety, WatchResult, watch
 
@@ -35,5 +36,6 @@ __all__ = [
     "ThresholdRule",
     "WatchResult",
     "backtest",
+    "replay_log",
     "watch",
 ]

@@ -30,9 +30,9 @@ import pandas as pd
 
 from .._frames import as_frame, resolve_metric
 from ..errors import ConfigurationError
-from ._base import CurveMatrix, Rule, check_float, check_int
+from ._base import CurveMatrix, Decisions, Rule, check_float, check_int
 
-__all__ = ["BACKTEST_COLUMNS", "backtest", "replay"]
+__all__ = ["BACKTEST_COLUMNS", "backtest", "replay", "replay_log"]
 
 BACKTEST_COLUMNS = ("rule", "trials", "stopped", "saved", "best_stopped", "top_stopped", "regret")
 
@@ -92,6 +92,48 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
 def replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None = None,
            concurrency: int = 4) -> np.ndarray:
     """The column at which each trial (row) would have been stopped, ``-1`` when never (see the module doc)."""
+    return _replay(cm, rule, mode=mode, order=order, concurrency=concurrency, log=None)
+
+
+def replay_log(curves: Any, rule: Rule, *, metric: str | None = None, mode: str | None = None,
+               concurrency: int = 4) -> pd.DataFrame:
+    """Every decision ``rule`` makes when ``curves`` are replayed as :func:`backtest` replays them.
+
+    One row per (trial, step) the rule was asked about, in the order it was
+    asked: ``trial_id``, ``step``, ``stop``, ``value`` (the trial's number
+    that was compared), ``reference`` (what it was compared with; NaN when
+    nothing was) and ``reason``, in the metric's units. A stopped trial's
+    last row has ``stop`` true and it is never asked again. ``metric``/``mode``
+    default to the rule's, then the table's metadata. This is what a plot
+    needs to show the rule's reference at each step and why each trial was
+    stopped.
+    """
+    if not isinstance(rule, Rule):
+        raise ConfigurationError(f"not a Rule: {rule!r}")
+    concurrency = check_int("concurrency", concurrency, low=1)
+    frame = as_frame(curves)
+    metric, mode = resolve_metric(frame, metric or rule.metric, mode or rule.mode)
+    cm = CurveMatrix.from_frame(frame, metric)
+    log: list[Decisions] = []
+    _replay(cm, rule, mode=mode, order=_order(frame, cm), concurrency=concurrency, log=log)
+    ids = cm.trial_ids.astype(str)
+
+    def cat(field: str, dtype: Any) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(d, field), dtype=dtype) for d in log]) if log \
+            else np.zeros(0, dtype=dtype)
+
+    return pd.DataFrame({
+        "trial_id": pd.array(ids[cat("rows", np.int64)], dtype="string"),
+        "step": cat("step", np.int64),
+        "stop": cat("stop", bool),
+        "value": cat("value", float),
+        "reference": cat("reference", float),
+        "reason": pd.array([r for d in log for r in d.reason], dtype="string"),
+    })
+
+
+def _replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None, concurrency: int,
+            log: list[Decisions] | None) -> np.ndarray:
     n, m = cm.values.shape
     order = np.arange(n) if order is None else np.asarray(order)
     full_len = cm.last + 1
@@ -109,6 +151,8 @@ def replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None =
             if not len(cands):
                 continue
             d = rule.decide_matrix(cm.truncated(visible), cands, finished, mode)
+            if log is not None:
+                log.append(d)
             hit = d.rows[np.asarray(d.stop, dtype=bool)]
             stop_col[hit] = col
         finished[wave[stop_col[wave] < 0]] = True
