@@ -27,19 +27,25 @@ from ..analysis._common import (
 from ..errors import ConfigurationError
 
 __all__ = [
+    "BEST_COLOR",
+    "MASS_COLOR",
     "METRIC_CMAP",
     "PARAM_PREFIX",
     "Trials",
+    "best_mask",
     "check_ax",
     "encode_param",
     "finite",
     "identity_colors",
+    "is_curve_frame",
     "is_log_scale",
     "is_numeric_param",
     "label_of",
     "load",
     "new_axes",
     "new_figure",
+    "no_data",
+    "panel_axes",
     "param_columns",
 ]
 
@@ -112,3 +118,61 @@ def finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
     """The finite entries of ``values`` as float64."""
     arr = np.asarray(values, dtype=float)
     return arr[np.isfinite(arr)]
+
+
+def best_mask(key: np.ndarray) -> np.ndarray:
+    """Every trial tied for best: ``key`` (larger is better, NaN never best) equal to its maximum.
+
+    The same set as :func:`~hpo_analytics.analysis.best_trials` marks ``is_best``.
+    """
+    key = np.asarray(key, dtype=float)
+    finite_key = np.isfinite(key)
+    if not finite_key.any():
+        return np.zeros(len(key), dtype=bool)
+    return finite_key & (key == key[finite_key].max())
+
+
+def no_data(ax: Any, text: str = "no trials") -> Any:
+    """Write ``text`` in the middle of an empty ``ax`` (the plots' answer to "nothing to draw") and return ``ax``."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color=MASS_COLOR)
+    return ax
+
+
+def panel_axes(ax: Any, n: int, *, ncols: int = 3,
+               panel_size: tuple[float, float] = (3.6, 3.0)) -> tuple[Any, list[Any]]:
+    """The figure and ``n`` Axes of a multi-panel plot.
+
+    ``ax=None`` makes a new figure with a grid of ``ncols`` columns; an Axes
+    is accepted when ``n == 1``; a sequence of ``n`` Axes (from one figure)
+    is used as given, so the caller can place the panels.
+    """
+    if ax is None:
+        cols = max(1, min(ncols, n))
+        rows = max(1, -(-n // cols))
+        fig = new_figure(figsize=(panel_size[0] * cols, panel_size[1] * rows))
+        axes = [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
+        return fig, axes
+    from matplotlib.axes import Axes
+
+    if isinstance(ax, Axes):
+        if n != 1:
+            raise ConfigurationError(f"this plot has {n} panels: pass a sequence of {n} Axes, or ax=None")
+        return ax.figure, [ax]
+    try:
+        axes = list(ax)
+    except TypeError:
+        raise ConfigurationError(
+            f"ax must be a matplotlib Axes, a sequence of Axes or None, not {type(ax).__name__}"
+        ) from None
+    if len(axes) != n:
+        raise ConfigurationError(f"this plot has {n} panels but {len(axes)} Axes were given")
+    for one in axes:
+        check_ax(one)
+    return axes[0].figure if axes else None, axes
+
+
+def is_curve_frame(frame: Any) -> bool:
+    """Whether a frame is a curve table (several rows per trial) rather than one row per trial."""
+    from ..analysis._common import _has_repeats
+
+    return _has_repeats(frame)
