@@ -34,6 +34,7 @@ __all__ = [
     "Trials",
     "best_mask",
     "check_ax",
+    "column_floats",
     "encode_param",
     "finite",
     "identity_colors",
@@ -47,6 +48,7 @@ __all__ = [
     "no_data",
     "panel_axes",
     "param_columns",
+    "require",
 ]
 
 #: Perceptually uniform colormap for metric values (readable in grey scale and by most colour-blind readers).
@@ -176,3 +178,21 @@ def is_curve_frame(frame: Any) -> bool:
     from ..analysis._common import _has_repeats
 
     return _has_repeats(frame)
+
+
+def require(count: int, what: str) -> None:
+    """Raise :class:`ConfigurationError` when there is nothing to draw (``count == 0``).
+
+    The plots' one rule for empty input: an empty table, or one where no
+    trial has a usable number, is an error naming what is missing, rather
+    than an empty picture that looks like a bug.
+    """
+    if count == 0:
+        raise ConfigurationError(f"nothing to plot: {what}")
+
+
+def column_floats(frame: Any, column: str) -> np.ndarray:
+    """A frame column as float64 (non-numbers and missing values as NaN)."""
+    import pandas as pd
+
+    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
