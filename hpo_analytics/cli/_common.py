@@ -1,0 +1,262 @@
+"""Pieces every subcommand shares: parser helpers, reading INPUT, JSON output, credentials, progress, errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import pyarrow as pa
+
+    from ..client import ModelArtsClient
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+PROG = "hpo-analytics"
+
+# Environment variables whose values are secrets: never printed, even inside an error message.
+SECRET_VARIABLES = ("HPO_ANALYTICS_TOKEN", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN")
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the line breaks of descriptions and examples."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {one_line(message)} (see '{self.prog} --help')\n")
+
+
+def add_command(sub: Any, name: str, *, help: str, description: str, examples: Sequence[str],
+                note: str | None = None) -> argparse.ArgumentParser:
+    """Add a subcommand whose ``--help`` ends with its examples (every command has at least one)."""
+    if not examples:
+        raise ValueError(f"command {name!r} needs at least one example")
+    epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
+    if note:
+        epilog += "\n" + note
+    return sub.add_parser(name, help=help, description=description, epilog=epilog, formatter_class=Formatter)
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    """``--json``: machine-readable output on stdout."""
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def add_metric_args(parser: argparse.ArgumentParser) -> None:
+    """``--metric`` and ``--mode``, defaulting to what the table records."""
+    parser.add_argument("--metric", help="metric column (default: the job's reward metric, else reward_attr)")
+    parser.add_argument("--mode", choices=("max", "min"), help="whether larger or smaller is better "
+                        "(default: the job's, else max)")
+
+
+# ---------------------------------------------------------------------- output
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line (service messages may carry newlines), with secret values masked."""
+    line = " ".join(str(text).split())
+    for name in SECRET_VARIABLES:
+        secret = os.environ.get(name, "").strip()
+        if len(secret) >= 4:
+            line = line.replace(secret, "***")
+    return line
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types: NaN/inf and pandas NA become ``null``, numpy scalars Python numbers."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return jsonable(item())
+    tolist = getattr(value, "tolist", None)  # numpy arrays
+    if callable(tolist):
+        return jsonable(tolist())
+    try:
+        import pandas as pd
+
+        if value is pd.NA or value is pd.NaT:
+            return None
+        if isinstance(value, pd.Timestamp):
+            return value.isoformat()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as one line of JSON (strict: no NaN)."""
+    print(json.dumps(jsonable(value), allow_nan=False, ensure_ascii=False), flush=True)
+
+
+def frame_records(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as JSON-ready dicts (missing values as ``null``)."""
+    cols = list(columns) if columns is not None else list(frame.columns)
+    return [jsonable(dict(zip(cols, row))) for row in frame[cols].itertuples(index=False, name=None)]
+
+
+def format_value(value: Any) -> str:
+    """A cell for a text table: floats with 6 significant digits, missing as ``-``."""
+    value = jsonable(value)
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def text_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    """Columns separated by two spaces; numeric columns right-aligned."""
+    values = [[jsonable(v) for v in row] for row in rows]
+    cells = [[format_value(v) for v in row] for row in values]
+    widths = [len(h) for h in header]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    numeric = []
+    for i in range(len(header)):
+        present = [row[i] for row in values if row[i] is not None]
+        numeric.append(bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                             for v in present))
+
+    def line(items: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if n else c.ljust(w) for c, w, n in zip(items, widths, numeric)).rstrip()
+
+    return "\n".join([line(list(header)), *(line(row) for row in cells)])
+
+
+# ---------------------------------------------------------------------- input
+
+
+@dataclass(frozen=True)
+class JobInput:
+    """Where one INPUT's trials (and curves, when known) come from, and a name for it."""
+
+    name: str
+    trials: Path
+    curves: Path | None = None
+
+
+_PARQUET = (".parquet", ".pq")
+
+
+def resolve_input(path: str | os.PathLike[str]) -> JobInput:
+    """Classify an INPUT: a JSON page file, a directory of pages, a Parquet file, or a job directory.
+
+    A job directory holds ``trials/`` (pages) and optionally ``histories/``
+    (per-trial histories), as ``data/synthetic_job`` does, or
+    ``trials.parquet`` and optionally ``curves.parquet``, as ``fetch`` and
+    ``demo`` write them; its curves are then used where a command needs them.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ConfigurationError(f"no such file or directory: {str(p)!r}")
+    if p.is_dir():
+        for trials, curves in (("trials", "histories"), ("trials.parquet", "curves.parquet")):
+            if (p / trials).exists():
+                return JobInput(p.resolve().name or str(p), p / trials,
+                                p / curves if (p / curves).exists() else None)
+        return JobInput(p.resolve().name or str(p), p)
+    return JobInput(p.stem, p)
+
+
+def _read(path: Path, kind: str) -> pa.Table:
+    from ..io import read_curves, read_trials
+
+    reader = read_trials if kind == "trials" else read_curves
+    if path.is_file() and path.suffix.lower() in _PARQUET:
+        import pyarrow as pa
+
+        try:
+            return reader(path)
+        except (pa.ArrowException, ValueError) as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(f"{str(path)!r} is not a readable Parquet file: {one_line(exc)}") from exc
+    return reader(path)
+
+
+def read_trials_input(source: JobInput | str | os.PathLike[str]) -> pa.Table:
+    """The trial table of an INPUT (see :func:`resolve_input`)."""
+    job = source if isinstance(source, JobInput) else resolve_input(source)
+    return _read(job.trials, "trials")
+
+
+def read_curves_input(path: str | os.PathLike[str]) -> pa.Table:
+    """The curve table (one row per trial and iteration) of a curve INPUT or a job directory."""
+    job = resolve_input(path)
+    return _read(job.curves if job.curves is not None else job.trials, "curves")
+
+
+# ---------------------------------------------------------------------- the service
+
+
+def add_connection_args(parser: argparse.ArgumentParser) -> None:
+    """``--endpoint``/``--region``/``--project-id``: override the environment ``from_env`` reads."""
+    conn = parser.add_argument_group(
+        "connection (credentials come from the environment: HPO_ANALYTICS_TOKEN, or HUAWEICLOUD_SDK_AK and "
+        "HUAWEICLOUD_SDK_SK; these options override the rest)")
+    conn.add_argument("--endpoint", help="service URL (else HPO_ANALYTICS_ENDPOINT / HPO_ANALYTICS_REGION)")
+    conn.add_argument("--region", help="region such as cn-north-4 (else HPO_ANALYTICS_REGION)")
+    conn.add_argument("--project-id", help="project id (else HUAWEICLOUD_SDK_PROJECT_ID)")
+
+
+def environment(args: argparse.Namespace) -> dict[str, str]:
+    """``os.environ`` with the connection options of ``args`` applied."""
+    environ = dict(os.environ)
+    if getattr(args, "endpoint", None):
+        environ["HPO_ANALYTICS_ENDPOINT"] = args.endpoint
+    if getattr(args, "region", None):
+        environ["HPO_ANALYTICS_REGION"] = args.region
+        if not getattr(args, "endpoint", None):
+            environ.pop("HPO_ANALYTICS_ENDPOINT", None)  # an explicit region wins over an endpoint variable
+    if getattr(args, "project_id", None):
+        environ["HUAWEICLOUD_SDK_PROJECT_ID"] = args.project_id
+    return environ
+
+
+def client_from_args(args: argparse.Namespace, **options: Any) -> ModelArtsClient:
+    """A :class:`~hpo_analytics.client.ModelArtsClient` from the environment and the connection options."""
+    from ..client import ModelArtsClient
+
+    return ModelArtsClient.from_env(environ=environment(args), **options)
+
+
+def progress_bar() -> bool:
+    """Whether to draw a progress bar: only when stderr is a terminal."""
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def slug(text: str) -> str:
+    """A file-name-safe version of ``text``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "job"
