@@ -41,6 +41,7 @@ from .normalize import (
     trials_to_arrow,
     trials_to_pandas,
 )
+from .report import build_report, build_reports
 from .stopping import (
     MedianStoppingRule,
     PatienceRule,
@@ -83,6 +84,8 @@ __all__ = [
     "backtest",
     "best_so_far",
     "best_trials",
+    "build_report",
+    "build_reports",
     "compare_top",
     "curves_to_arrow",
     "curves_to_pandas",

@@ -1,0 +1,453 @@
+"""Assemble the per-job report and the index page (see the package docstring)."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._frames import as_frame, resolve_metric
+from ..analysis import param_importance, rank_trials, summarize
+from ..analysis._common import PARAM_PREFIX, param_columns
+from ..errors import ConfigurationError, HpoAnalyticsError
+from ..stopping import DECISION_COLUMNS
+from ..stopping.backtest import BACKTEST_COLUMNS
+from . import _figures
+from ._html import Cell, fmt, fmt_duration, key_values, page, table, text
+
+__all__ = ["DEFAULT_TITLE", "JOB_KEYS", "TOP_TRIALS", "build_report", "build_reports", "safe_names"]
+
+DEFAULT_TITLE = "Hyperparameter search report"
+#: Keys a job of :func:`build_reports` may have (``trials`` is required).
+JOB_KEYS = ("trials", "curves", "decisions", "backtest")
+#: Rows of the top-trials table.
+TOP_TRIALS = 20
+#: Stop decisions listed one per row (the rest are counted).
+_MAX_STOP_ROWS = 50
+_MAX_BEST_IDS = 10
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class _Job:
+    """One job's validated inputs and the numbers computed once for it."""
+
+    trials: pd.DataFrame
+    metric: str
+    mode: str
+    curves: pd.DataFrame | None = None
+    decisions: pd.DataFrame | None = None
+    backtest: pd.DataFrame | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def _frame_or_none(value: Any, what: str, required: Sequence[str]) -> pd.DataFrame | None:
+    if value is None:
+        return None
+    try:
+        frame = as_frame(value)
+    except ConfigurationError:
+        raise ConfigurationError(
+            f"{what} must be a pyarrow.Table or pandas.DataFrame, not {type(value).__name__}"
+        ) from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ConfigurationError(f"{what} table lacks column(s) {', '.join(missing)}")
+    return frame
+
+
+def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric: str | None,
+             mode: str | None) -> _Job:
+    if trials is None:
+        raise ConfigurationError("trials is required (a pyarrow.Table or pandas.DataFrame of trials)")
+    frame = _frame_or_none(trials, "trials", ("trial_id",))
+    assert frame is not None
+    metric, mode = resolve_metric(frame, metric, mode)
+    curve_frame = _frame_or_none(curves, "curves", ("trial_id", "training_iteration"))
+    job = _Job(
+        trials=frame,
+        metric=metric,
+        mode=mode,
+        curves=curve_frame,
+        decisions=_frame_or_none(decisions, "decisions", DECISION_COLUMNS),
+        backtest=_frame_or_none(backtest, "backtest", BACKTEST_COLUMNS),
+    )
+    job.summary = summarize(frame, metric=metric, mode=mode)
+    return job
+
+
+def _curve_metric(job: _Job) -> tuple[str, str]:
+    """The curves' metric: the trials' metric when the curves have it, else the curves' own default."""
+    assert job.curves is not None
+    if job.metric in job.curves.columns:
+        return job.metric, job.mode
+    return resolve_metric(job.curves, None, None)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary_section(job: _Job) -> str:
+    s = job.summary
+    ids = s["best_trial_ids"]
+    best_ids = ", ".join(ids[:_MAX_BEST_IDS]) + (f" and {len(ids) - _MAX_BEST_IDS} more"
+                                                 if len(ids) > _MAX_BEST_IDS else "")
+    q = s["quantiles"]
+    spread = " / ".join(fmt(q[k]) for k in sorted(q))
+    statuses = ", ".join(f"{k} {v:,}" for k, v in s["status_counts"].items()) or fmt(None)
+    pairs: dict[str, Any] = {
+        "metric": f"{s['metric']} ({'higher' if s['mode'] == 'max' else 'lower'} is better)",
+        "trials": f"{s['n_trials']:,}",
+        "trials with a score": f"{s['n_scored']:,}",
+        "best value": s["best_value"],
+        "best trial" if len(ids) <= 1 else f"best trials ({len(ids)} tied)": best_ids or fmt(None),
+        "status": statuses,
+        "min / 25% / median / 75% / max": spread,
+        "parameters": ", ".join(s["params"]) or fmt(None),
+        "total run time": fmt_duration(s["time_total_s"]),
+        "longest trial": fmt_duration(s["max_time_s"]),
+    }
+    return key_values(pairs)
+
+
+def _top_trials_section(job: _Job, top: int) -> str:
+    ranked = rank_trials(job.trials, metric=job.metric, mode=job.mode)
+    shown = ranked.head(top)
+    params = param_columns(shown)
+    columns = ["rank", "trial_id"]
+    columns += [c for c in ("status",) if c in shown.columns]
+    columns += ["score"] + params
+    columns += [c for c in ("training_iteration", "time_total_s") if c in shown.columns]
+    header = [job.metric if c == "score" else c.removeprefix(PARAM_PREFIX) for c in columns]
+    rows = shown[columns].astype(object).to_numpy().tolist()
+    classes = ["best" if b else "" for b in shown["is_best"].to_numpy(dtype=bool)]
+    note = (f'<p class="note">The {len(shown):,} best of {len(ranked):,} trials by {text(job.metric)} '
+            f"({text(job.mode)}); equal scores share a rank, trials without a score rank last; "
+            "highlighted rows are tied for best.</p>")
+    return note + table(header, rows, row_classes=classes)
+
+
+def _importance_section(job: _Job) -> str:
+    try:
+        imp = param_importance(job.trials, metric=job.metric, mode=job.mode)
+    except HpoAnalyticsError as exc:
+        return _figures.skipped_html("Parameter importance", str(exc))
+    if imp.empty:
+        return '<p class="note">No parameter columns (<code>param/...</code>) in the trials.</p>'
+    info = imp.attrs.get("hpo_analytics.analysis", {})
+    conf = float(info.get("confidence", 0.95))
+    rows = [[r.param, r.importance, r.ci_low, r.ci_high, r.rank, r.rank_stability, r.kind]
+            for r in imp.itertuples(index=False)]
+    header = ["parameter", "importance", f"{conf:.0%} low", f"{conf:.0%} high", "rank", "rank stability", "kind"]
+    note = (f'<p class="note">Method {text(info.get("method", "?"))} over {text(info.get("n_trials", "?"))} '
+            f'scored trials; intervals from {text(info.get("n_bootstrap", "?"))} bootstrap resamples; rank '
+            "stability is the share of resamples that gave the same rank. Importances sum to 1.</p>")
+    return note + table(header, rows)
+
+
+def _decisions_section(job: _Job) -> str:
+    d = job.decisions
+    assert d is not None
+    stop = d["stop"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    rules = d["rule"].astype(object).where(d["rule"].notna(), None).astype(str)
+    per_rule = (pd.DataFrame({"rule": rules, "stop": stop})
+                .groupby("rule", sort=True)["stop"].agg(["size", "sum"]))
+    counts = table(["rule", "trials decided", "stop"],
+                   [[name, int(r["size"]), int(r["sum"])] for name, r in per_rule.iterrows()])
+    stops = d[stop]
+    listed = stops.head(_MAX_STOP_ROWS)
+    shown = ["trial_id", "rule", "step", "value", "reference", "reason"]
+    rows = listed[shown].astype(object).to_numpy().tolist()
+    more = len(stops) - len(listed)
+    tail = f'<p class="note">and {more:,} more stop decisions not listed.</p>' if more > 0 else ""
+    body = (table(shown, rows) + tail
+            if len(stops) else '<p class="note">No trial would be stopped.</p>')
+    return counts + "<h3>Trials to stop</h3>" + body
+
+
+def _backtest_section(job: _Job) -> str:
+    b = job.backtest
+    assert b is not None
+
+    def pct(v: Any) -> Any:
+        return Cell(text(f"{float(v):.1%}"), numeric=True) if pd.notna(v) else None
+
+    rows = [[r.rule, r.trials, r.stopped, pct(r.saved), r.best_stopped, pct(r.top_stopped), r.regret]
+            for r in b.itertuples(index=False)]
+    note = ('<p class="note">Each rule replayed over the finished search: iterations saved, whether the '
+            "eventual best trial would have been stopped, the share of the top trials stopped, and the regret "
+            "(how much worse the best surviving trial is).</p>")
+    return note + table(["rule", "trials", "stopped", "iterations saved", "best stopped", "top stopped",
+                         "regret"], rows)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+@dataclass(frozen=True)
+class _Plot:
+    """One plot of :mod:`hpo_analytics.plots` and how the report calls it."""
+
+    name: str
+    title: str
+    section: str
+    call: Callable[[_Job], tuple[tuple[Any, ...], dict[str, Any]] | None]
+    figsize: tuple[float, float] = (7.0, 4.5)
+
+
+def _on_trials(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    return (job.trials,), {"metric": job.metric, "mode": job.mode}
+
+
+def _on_curves(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    if job.curves is None:
+        return None
+    metric, mode = _curve_metric(job)
+    return (job.curves,), {"metric": metric, "mode": mode}
+
+
+def _on_decisions(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    if job.decisions is None:
+        return None
+    return (job.decisions,), {}
+
+
+def _on_backtest(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+    if job.backtest is None:
+        return None
+    return (job.backtest,), {}
+
+
+_PLOTS: tuple[_Plot, ...] = (
+    _Plot("plot_status", "Trial status", "summary", _on_trials, (6.0, 3.0)),
+    _Plot("plot_optimization_history", "Optimization history", "summary", _on_trials),
+    _Plot("plot_edf", "Empirical distribution of the metric", "summary", _on_trials),
+    _Plot("plot_param_importance", "Parameter importance", "parameters", _on_trials),
+    _Plot("plot_marginals", "Metric by parameter value", "parameters", _on_trials, (10.0, 6.0)),
+    _Plot("plot_slice", "Slice plot", "parameters", _on_trials, (10.0, 6.0)),
+    _Plot("plot_parallel_coordinates", "Parallel coordinates", "parameters", _on_trials, (10.0, 5.0)),
+    _Plot("plot_contour", "Contour of the two most important parameters", "parameters", _on_trials),
+    _Plot("plot_pareto_front", "Pareto front", "parameters", _on_trials),
+    _Plot("plot_learning_curves", "Learning curves", "curves", _on_curves),
+    _Plot("plot_stop_decisions", "Stop decisions", "decisions", _on_decisions),
+    _Plot("plot_backtest", "Back-test of stop rules", "backtest", _on_backtest),
+)
+
+
+def _filter_options(fn: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if _figures._accepts(fn, k)}
+
+
+def _plots_html(job: _Job, section: str) -> str:
+    from .. import plots
+
+    out = []
+    for spec in _PLOTS:
+        if spec.section != section:
+            continue
+        fn = getattr(plots, spec.name, None)
+        if fn is None:
+            continue
+        call = spec.call(job)
+        if call is None:
+            continue
+        args, options = call
+        out.append(_figures.draw(fn, args, _filter_options(fn, options), title=spec.title, figsize=spec.figsize))
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _job_body(job: _Job, *, title: str, back: str | None, top: int) -> str:
+    sections: list[tuple[str, str, str]] = [
+        ("summary", "Summary", _summary_section(job) + _plots_html(job, "summary")),
+        ("top-trials", "Top trials", _top_trials_section(job, top)),
+        ("parameters", "Parameters", _importance_section(job) + _plots_html(job, "parameters")),
+    ]
+    if job.curves is not None:
+        sections.append(("curves", "Learning curves", _plots_html(job, "curves")))
+    if job.decisions is not None:
+        sections.append(("decisions", "Early-stop decisions", _decisions_section(job)
+                         + _plots_html(job, "decisions")))
+    if job.backtest is not None:
+        sections.append(("backtest", "Back-test of stop rules", _backtest_section(job)
+                         + _plots_html(job, "backtest")))
+    links = "".join(f'<a href="#{anchor}">{text(name)}</a>' for anchor, name, _ in sections)
+    up = f'<a href="{text(back)}">All jobs</a>' if back else ""
+    head = f"<header><h1>{text(title)}</h1><nav>{up}{links}</nav></header>"
+    parts = [f'<section id="{anchor}"><h2>{text(name)}</h2>{content}</section>' for anchor, name, content in sections]
+    return head + "\n" + "\n".join(parts)
+
+
+def _write(path: Path, document: str) -> Path:
+    """Write ``document`` to ``path`` atomically (a temporary file in the same folder, then renamed)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(document)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _out_path(out: Any, what: str) -> Path:
+    if out is None:
+        raise ConfigurationError(f"{what} is required")
+    try:
+        path = Path(out)
+    except TypeError:
+        raise ConfigurationError(f"{what} must be a path, not {type(out).__name__}") from None
+    return path
+
+
+def build_report(
+    trials: Any,
+    *,
+    curves: Any = None,
+    decisions: Any = None,
+    backtest: Any = None,
+    out: str | os.PathLike[str],
+    title: str | None = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    top: int = TOP_TRIALS,
+) -> Path:
+    """Write one self-contained HTML report of a search to ``out`` and return its path.
+
+    ``trials``: the trial table (Arrow or pandas); ``curves``: the long curve
+    table (adds the learning-curve section); ``decisions``: stop decisions
+    (columns :data:`hpo_analytics.stopping.DECISION_COLUMNS`, one rule's or
+    several concatenated; adds that section); ``backtest``: the frame
+    :func:`hpo_analytics.stopping.backtest` returns (adds that section).
+    ``metric``/``mode`` default to the table's metadata, else
+    ``reward_attr``/``"max"``; ``top`` rows go in the top-trials table.
+
+    The page holds the summary, the top trials, the importance table with
+    intervals and the plots, as inline PNG images; it loads nothing from the
+    network and runs no script. Every value from the data is escaped. The
+    same input gives the same bytes (no timestamps). Parent folders are
+    created; the file is replaced atomically.
+    """
+    path = _out_path(out, "out")
+    if path.is_dir():
+        raise ConfigurationError(f"out is a directory, not a file path: {path}")
+    if title is not None and not isinstance(title, str):
+        raise ConfigurationError(f"title must be a string or None, not {type(title).__name__}")
+    top = _check_top(top)
+    job = _prepare(trials, curves=curves, decisions=decisions, backtest=backtest, metric=metric, mode=mode)
+    title = title or DEFAULT_TITLE
+    return _write(path, page(title, _job_body(job, title=title, back=None, top=top)))
+
+
+def _check_top(top: Any) -> int:
+    if isinstance(top, bool) or not isinstance(top, (int, np.integer)) or top < 1:
+        raise ConfigurationError(f"top must be a positive integer, not {top!r}")
+    return int(top)
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_names(names: Sequence[str]) -> dict[str, str]:
+    """A file stem per job name: letters, digits, ``.``, ``_``, ``-`` only; unique ignoring case; never ``index``."""
+    used = {"index"}
+    out: dict[str, str] = {}
+    for name in names:
+        base = _UNSAFE.sub("_", name).strip("._-")[:80] or "job"
+        stem, i = base, 2
+        while stem.lower() in used:
+            stem, i = f"{base}-{i}", i + 1
+        used.add(stem.lower())
+        out[name] = stem
+    return out
+
+
+def _index_body(rows: list[tuple[str, str, _Job]]) -> str:
+    statuses: dict[str, int] = {}
+    for _, _, job in rows:
+        for k, v in job.summary["status_counts"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    status_cols = sorted(statuses, key=lambda k: (-statuses[k], k))
+    targets = {(job.metric, job.mode) for _, _, job in rows}
+    best_job = None
+    if len(targets) == 1:
+        sign = 1.0 if next(iter(targets))[1] == "max" else -1.0
+        values = [sign * job.summary["best_value"] for _, _, job in rows]
+        if np.isfinite(values).any():
+            best_job = int(np.nanargmax(np.where(np.isfinite(values), values, np.nan)))
+    header = ["job", "metric", "best value", "best trial", "trials", "with a score", *status_cols,
+              "total run time"]
+    body, classes = [], []
+    for i, (name, stem, job) in enumerate(rows):
+        s = job.summary
+        link = Cell(f'<a href="{text(stem)}.html">{text(name)}</a>')
+        ids = s["best_trial_ids"]
+        best_id = ids[0] + (f" (+{len(ids) - 1} tied)" if len(ids) > 1 else "") if ids else None
+        body.append([link, f"{s['metric']} ({s['mode']})", s["best_value"], best_id, s["n_trials"], s["n_scored"],
+                     *[s["status_counts"].get(k, 0) for k in status_cols],
+                     Cell(text(fmt_duration(s["time_total_s"])), numeric=True)])
+        classes.append("best" if i == best_job else "")
+    note = ('<p class="note">One report per job; the highlighted job has the best value '
+            "(when all jobs share a metric and direction).</p>") if best_job is not None else ""
+    return (f"<header><h1>Hyperparameter searches</h1><p class=\"sub\">{len(rows)} jobs</p></header>"
+            + note + table(header, body, row_classes=classes))
+
+
+def build_reports(
+    jobs: Mapping[str, Mapping[str, Any]],
+    *,
+    out_dir: str | os.PathLike[str],
+    metric: str | None = None,
+    mode: str | None = None,
+) -> Path:
+    """Write one report per job and an index page comparing them; return the index path.
+
+    ``jobs`` maps a job name to a dict with ``trials`` and optionally
+    ``curves``, ``decisions`` and ``backtest`` (as for :func:`build_report`).
+    Each report goes to ``<out_dir>/<safe name>.html`` (see :func:`safe_names`)
+    and links back to ``<out_dir>/index.html``, which lists every job's
+    metric, best value and trial, number of trials, status counts and total
+    run time (sum of ``time_total_s``), with a link to its report. Every job
+    is validated before anything is written.
+    """
+    if not isinstance(jobs, Mapping) or not jobs:
+        raise ConfigurationError("jobs must be a non-empty mapping of job name -> {'trials': ..., ...}")
+    directory = _out_path(out_dir, "out_dir")
+    if directory.exists() and not directory.is_dir():
+        raise ConfigurationError(f"out_dir is a file, not a directory: {directory}")
+    prepared: list[tuple[str, _Job]] = []
+    for name, spec in jobs.items():
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"job names must be non-empty strings, not {name!r}")
+        if not isinstance(spec, Mapping) or "trials" not in spec:
+            raise ConfigurationError(f"job {name!r} must be a mapping with a 'trials' entry")
+        unknown = sorted(set(spec) - set(JOB_KEYS))
+        if unknown:
+            raise ConfigurationError(f"job {name!r} has unknown key(s) {', '.join(map(str, unknown))}; "
+                                     f"expected {', '.join(JOB_KEYS)}")
+        try:
+            job = _prepare(spec["trials"], curves=spec.get("curves"), decisions=spec.get("decisions"),
+                           backtest=spec.get("backtest"), metric=metric, mode=mode)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"job {name!r}: {exc}") from exc
+        prepared.append((name, job))
+    stems = safe_names([name for name, _ in prepared])
+    rows = []
+    for name, job in prepared:
+        _write(directory / f"{stems[name]}.html",
+               page(name, _job_body(job, title=name, back="index.html", top=TOP_TRIALS)))
+        rows.append((name, stems[name], job))
+    return _write(directory / "index.html", page("Hyperparameter searches", _index_body(rows)))
