@@ -150,8 +150,10 @@ def panel_axes(ax: Any, n: int, *, ncols: int = 3, panel_size: tuple[float, floa
     panel ``panel_size`` inches plus fixed margins (``right`` inches on the
     right, e.g. room for a colorbar). Fixed margins rather than constrained
     layout: measuring every tick label made a six-panel figure twice as slow
-    to save. An Axes is accepted when ``n == 1``; a sequence of ``n`` Axes
-    (from one figure) is used as given, so the caller can place the panels.
+    to save. A single Axes is used as is when ``n == 1``, else its place in
+    its figure's grid is split into the panels (the Axes itself is removed);
+    a sequence of ``n`` Axes is used as given, so the caller can place the
+    panels. No figure is created when ``ax`` is given.
     """
     if ax is None:
         cols = max(1, min(ncols, n))
@@ -167,9 +169,18 @@ def panel_axes(ax: Any, n: int, *, ncols: int = 3, panel_size: tuple[float, floa
     from matplotlib.axes import Axes
 
     if isinstance(ax, Axes):
-        if n != 1:
-            raise ConfigurationError(f"this plot has {n} panels: pass a sequence of {n} Axes, or ax=None")
-        return ax.figure, [ax]
+        if n == 1:
+            return ax.figure, [ax]
+        spec = ax.get_subplotspec()
+        if spec is None:
+            raise ConfigurationError(
+                f"this plot has {n} panels: pass a grid Axes (add_subplot) to split, {n} Axes, or ax=None")
+        cols = max(1, min(ncols, n))
+        rows = -(-n // cols)
+        grid = spec.subgridspec(rows, cols, wspace=0.35, hspace=0.5)
+        fig = ax.figure
+        ax.remove()
+        return fig, [fig.add_subplot(grid[i // cols, i % cols]) for i in range(n)]
     try:
         axes = list(ax)
     except TypeError:
