@@ -23,7 +23,12 @@ from typing import Any
 from .._version import __version__
 from ..errors import HpoAnalyticsError
 from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PROG, Parser, one_line
+from ._analysis import add_importance, add_rank
+from ._backtest import add_backtest
+from ._demo import add_demo
 from ._normalize import add_normalize
+from ._report import add_report
+from ._service import add_algorithms, add_fetch, add_jobs
 from ._simulate import add_simulate
 from ._watch import add_watch
 
@@ -31,7 +36,19 @@ __all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "build_parser", "m
 
 _Runner = Callable[[argparse.Namespace], int]
 
-COMMANDS: list[Callable[[Any], None]] = [add_normalize, add_simulate, add_watch]
+COMMANDS: list[Callable[[Any], None]] = [
+    add_demo,
+    add_fetch,
+    add_jobs,
+    add_algorithms,
+    add_normalize,
+    add_rank,
+    add_importance,
+    add_report,
+    add_backtest,
+    add_watch,
+    add_simulate,
+]
 """The subcommands, in the order ``--help`` lists them."""
 
 
@@ -40,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog=PROG,
         description="Typed tables, analysis and reports for ModelArts hyperparameter searches.",
-        epilog="Run 'hpo-analytics COMMAND --help' for a command's options and an example.",
+        epilog=("New here? Run 'hpo-analytics demo'.\n"
+                "Run 'hpo-analytics COMMAND --help' for a command's options and an example."),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hpo-analytics {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")

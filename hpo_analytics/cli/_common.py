@@ -157,14 +157,16 @@ def text_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class JobInput:
-    """Where one INPUT's trials (and curves, when known) come from, and a name for it."""
+    """Where one INPUT's trials (and curves and job details, when known) come from, and a name for it."""
 
     name: str
     trials: Path
     curves: Path | None = None
+    details: Path | None = None
 
 
 _PARQUET = (".parquet", ".pq")
+_JOB_LAYOUTS = (("trials", "histories"), ("trials.parquet", "curves.parquet"))
 
 
 def resolve_input(path: str | os.PathLike[str]) -> JobInput:
@@ -173,46 +175,83 @@ def resolve_input(path: str | os.PathLike[str]) -> JobInput:
     A job directory holds ``trials/`` (pages) and optionally ``histories/``
     (per-trial histories), as ``data/synthetic_job`` does, or
     ``trials.parquet`` and optionally ``curves.parquet``, as ``fetch`` and
-    ``demo`` write them; its curves are then used where a command needs them.
+    ``demo`` write them; its curves are then used where a command needs them,
+    and a ``job.json`` (the job's details) names the job and its reward
+    metric and mode.
     """
     p = Path(path)
     if not p.exists():
         raise ConfigurationError(f"no such file or directory: {str(p)!r}")
-    if p.is_dir():
-        for trials, curves in (("trials", "histories"), ("trials.parquet", "curves.parquet")):
-            if (p / trials).exists():
-                return JobInput(p.resolve().name or str(p), p / trials,
-                                p / curves if (p / curves).exists() else None)
-        return JobInput(p.resolve().name or str(p), p)
-    return JobInput(p.stem, p)
+    if p.is_file():
+        generic = p.stem in ("trials", "curves") and p.parent.name
+        return JobInput(p.parent.name if generic else p.stem, p)
+    name = p.resolve().name or str(p)
+    for trials, curves in _JOB_LAYOUTS:
+        if (p / trials).exists():
+            details = p / "job.json" if (p / "job.json").is_file() else None
+            if details is not None:
+                name = _job_details(details)[0] or name
+            return JobInput(name, p / trials, p / curves if (p / curves).exists() else None, details)
+    return JobInput(name, p)
 
 
-def _read(path: Path, kind: str) -> pa.Table:
+def _job_details(path: Path) -> tuple[str | None, str | None, str | None]:
+    """``(name, metric, mode)`` from a job-details file; ``None`` for what it does not say."""
+    try:
+        job = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{str(path)!r} is not a readable job-details JSON file: {one_line(exc)}") from exc
+    if not isinstance(job, Mapping):
+        raise ConfigurationError(f"{str(path)!r}: job details must be a JSON object")
+    name = (job.get("metadata") or {}).get("name") if isinstance(job.get("metadata"), Mapping) else None
+    try:
+        reward = job["algorithm"]["policies"]["auto_search"]["reward_attrs"][0]
+    except (KeyError, IndexError, TypeError):
+        reward = {}
+    metric = reward.get("name") if isinstance(reward, Mapping) else None
+    mode = reward.get("mode") if isinstance(reward, Mapping) else None
+    mode = mode.lower() if isinstance(mode, str) and mode.lower() in ("max", "min") else None
+    return (name if isinstance(name, str) and name else None,
+            metric if isinstance(metric, str) and metric else None, mode)
+
+
+def _read(path: Path, kind: str, details: Path | None = None) -> pa.Table:
     from ..io import read_curves, read_trials
+    from ..normalize import METADATA_METRIC, METADATA_MODE
 
     reader = read_trials if kind == "trials" else read_curves
     if path.is_file() and path.suffix.lower() in _PARQUET:
         import pyarrow as pa
 
         try:
-            return reader(path)
+            table = reader(path)
         except (pa.ArrowException, ValueError) as exc:
             if isinstance(exc, ConfigurationError):
                 raise
             raise ConfigurationError(f"{str(path)!r} is not a readable Parquet file: {one_line(exc)}") from exc
-    return reader(path)
+    else:
+        table = reader(path)
+    if details is not None:
+        _, metric, mode = _job_details(details)
+        meta = dict(table.schema.metadata or {})
+        if metric and METADATA_METRIC not in meta:
+            meta[METADATA_METRIC] = metric.encode("utf-8")
+        if mode and METADATA_MODE not in meta:
+            meta[METADATA_MODE] = mode.encode("utf-8")
+        table = table.replace_schema_metadata(meta)
+    return table
 
 
 def read_trials_input(source: JobInput | str | os.PathLike[str]) -> pa.Table:
     """The trial table of an INPUT (see :func:`resolve_input`)."""
     job = source if isinstance(source, JobInput) else resolve_input(source)
-    return _read(job.trials, "trials")
+    return _read(job.trials, "trials", job.details)
 
 
-def read_curves_input(path: str | os.PathLike[str]) -> pa.Table:
+def read_curves_input(source: JobInput | str | os.PathLike[str]) -> pa.Table:
     """The curve table (one row per trial and iteration) of a curve INPUT or a job directory."""
-    job = resolve_input(path)
-    return _read(job.curves if job.curves is not None else job.trials, "curves")
+    job = source if isinstance(source, JobInput) else resolve_input(source)
+    return _read(job.curves if job.curves is not None else job.trials, "curves", job.details)
 
 
 # ---------------------------------------------------------------------- the service

@@ -1,0 +1,70 @@
+"""``hpo-analytics backtest``: replay a finished search as if stop rules had been running."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ._common import (
+    EXIT_OK,
+    add_command,
+    add_json_flag,
+    add_metric_args,
+    frame_records,
+    print_json,
+    read_curves_input,
+    text_table,
+)
+from ._rules import RULES, add_rule_options, build_rule
+
+
+def add_backtest(sub: Any) -> None:
+    """Register ``backtest``."""
+    parser = add_command(
+        sub, "backtest",
+        help="replay a finished search under stop rules: iterations saved, best trial stopped, regret",
+        description=(
+            "Replay the learning curves of a finished search as if each --rule had been stopping\n"
+            "trials (trials run in waves of --concurrency, in trial order) and report, per rule, the\n"
+            "fraction of iterations saved, whether the eventual best trial would have been stopped,\n"
+            "the share of the top trials stopped, and the regret."
+        ),
+        examples=[
+            "hpo-analytics backtest data/synthetic_job --rule median --rule significance --grace-period 3",
+            "hpo-analytics backtest out/curves.parquet --rule asha --json",
+        ],
+    )
+    parser.add_argument("input", type=Path, metavar="INPUT",
+                        help="learning curves: per-trial history pages (a directory), a curves Parquet file, "
+                             "or a job directory with histories/ or curves.parquet")
+    parser.add_argument("--rule", action="append", choices=RULES, default=None,
+                        help="a rule to replay; repeatable (default median)")
+    add_metric_args(parser)
+    parser.add_argument("--concurrency", type=int, default=4, help="trials running at once (default 4)")
+    parser.add_argument("--top-fraction", type=float, default=0.1,
+                        help="what counts as a top trial for 'top stopped' (default 0.1)")
+    add_rule_options(parser)
+    add_json_flag(parser)
+    parser.set_defaults(run=run_backtest)
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    """Replay and print one row per rule."""
+    from ..stopping import backtest
+
+    rules = {name: build_rule(name, args) for name in dict.fromkeys(args.rule or ["median"])}
+    curves = read_curves_input(args.input)
+    result = backtest(curves, rules, metric=args.metric, mode=args.mode, concurrency=args.concurrency,
+                      top_fraction=args.top_fraction)
+    result.insert(1, "description", [rules[name].describe() for name in result["rule"]])
+    if args.json:
+        print_json({"rules": frame_records(result)})
+        return EXIT_OK
+    rows = [[r.rule, r.trials, r.stopped, f"{r.saved:.1%}", r.best_stopped, f"{r.top_stopped:.1%}", r.regret]
+            for r in result.itertuples(index=False)]
+    print(text_table(rows, ["rule", "trials", "stopped", "saved", "best stopped", "top stopped", "regret"]))
+    print("saved: share of trial-iterations not run; regret: how much worse the best surviving trial is")
+    for name, rule in rules.items():
+        print(f"{name}: {rule.describe()}")
+    return EXIT_OK
