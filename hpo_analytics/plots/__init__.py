@@ -4,8 +4,29 @@ Every function accepts the tables of :mod:`hpo_analytics` (Arrow or pandas),
 takes ``ax=`` (or makes its own figure), returns the Axes (the Figure for
 multi-panel plots), never calls ``plt.show()`` and never changes global
 matplotlib state. Each first computes its data in a small function, then draws.
+
+Nothing to draw (no trial with a finite metric, an empty table) gives an
+empty plot with a "no trials" note; unusable input (an unknown metric or
+parameter, no parameter columns where parameters are plotted, bad options)
+raises :class:`~hpo_analytics.errors.ConfigurationError`.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from .contour import plot_contour
+from .edf import plot_edf
+from .importance import plot_param_importance
+from .marginals import plot_marginals
+from .pareto import plot_pareto_front
+from .slice import plot_slice
+from .status import plot_status
+
+__all__: list[str] = [
+    "plot_contour",
+    "plot_edf",
+    "plot_marginals",
+    "plot_param_importance",
+    "plot_pareto_front",
+    "plot_slice",
+    "plot_status",
+]
