@@ -13,20 +13,30 @@ raises :class:`~hpo_analytics.errors.ConfigurationError`.
 
 from __future__ import annotations
 
+from .backtest import plot_backtest
 from .contour import plot_contour
+from .curves import plot_learning_curves
+from .decisions import plot_stop_decisions
 from .edf import plot_edf
+from .history import plot_optimization_history
 from .importance import plot_param_importance
 from .marginals import plot_marginals
+from .parallel import plot_parallel_coordinates
 from .pareto import plot_pareto_front
 from .slice import plot_slice
 from .status import plot_status
 
 __all__: list[str] = [
+    "plot_backtest",
     "plot_contour",
     "plot_edf",
+    "plot_learning_curves",
     "plot_marginals",
+    "plot_optimization_history",
+    "plot_parallel_coordinates",
     "plot_param_importance",
     "plot_pareto_front",
     "plot_slice",
     "plot_status",
+    "plot_stop_decisions",
 ]

@@ -50,7 +50,6 @@ __all__ = [
     "no_data",
     "panel_axes",
     "param_columns",
-    "require",
 ]
 
 #: Perceptually uniform colormap for metric values (readable in grey scale and by most colour-blind readers).
@@ -199,17 +198,6 @@ def is_curve_frame(frame: Any) -> bool:
     from ..analysis._common import _has_repeats
 
     return _has_repeats(frame)
-
-
-def require(count: int, what: str) -> None:
-    """Raise :class:`ConfigurationError` when there is nothing to draw (``count == 0``).
-
-    The plots' one rule for empty input: an empty table, or one where no
-    trial has a usable number, is an error naming what is missing, rather
-    than an empty picture that looks like a bug.
-    """
-    if count == 0:
-        raise ConfigurationError(f"nothing to plot: {what}")
 
 
 def column_floats(frame: Any, column: str) -> np.ndarray:

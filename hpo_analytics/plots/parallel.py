@@ -1,0 +1,283 @@
+"""Parallel coordinates: one normalised axis per parameter and one for the metric, lines coloured by metric.
+
+Up to ``density_threshold`` trials every trial is a line of one
+``LineCollection``; above it the mass is a density raster (how many lines
+cross each pixel column, coloured by their mean metric) and only the best
+``top_lines`` trials are lines. Either way the best trials are drawn last, on
+top.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigurationError
+from ._common import (
+    BEST_COLOR,
+    METRIC_CMAP,
+    best_mask,
+    check_ax,
+    encode_param,
+    label_of,
+    load,
+    new_figure,
+    no_data,
+    param_columns,
+)
+
+__all__ = ["plot_parallel_coordinates"]
+
+#: Above this many trials the mass is drawn as a density raster.
+DENSITY_THRESHOLD = 2000
+
+
+@dataclass(frozen=True)
+class AxisInfo:
+    """One vertical axis: its column, label, scale and ticks (positions in [0, 1] and their text)."""
+
+    column: str
+    label: str
+    kind: str  # "linear", "log", "categorical", "constant" or "metric"
+    tick_positions: tuple[float, ...]
+    tick_labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParallelData:
+    """What :func:`plot_parallel_coordinates` draws.
+
+    ``values[i, j]`` is trial ``trial_ids[i]`` on axis ``j`` in [0, 1] (the
+    metric is the last axis); rows are sorted worst first, so drawing in row
+    order puts the best on top. ``score`` is each row's metric value,
+    ``is_best`` marks the trials tied for best. Trials without a finite score
+    are left out and counted in ``n_unscored``.
+    """
+
+    trial_ids: np.ndarray
+    values: np.ndarray
+    score: np.ndarray
+    is_best: np.ndarray
+    axes: tuple[AxisInfo, ...]
+    metric: str
+    mode: str
+    n_unscored: int
+
+
+def _numeric_ticks(raw: np.ndarray, *, log: bool) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """Ticks of a numeric axis scaled as :func:`encode_param` scales it: decades (log) or min/mid/max."""
+    finite = raw[np.isfinite(raw) & ((raw > 0) if log else True)]
+    low, high = float(finite.min()), float(finite.max())
+    if log:
+        a, b = math.log10(low), math.log10(high)
+        decades = range(math.ceil(a - 1e-12), math.floor(b + 1e-12) + 1)
+        return (tuple((d - a) / (b - a) for d in decades), tuple(f"1e{d}" for d in decades))
+    values = (low, (low + high) / 2, high)
+    return (0.0, 0.5, 1.0), tuple(f"{v:.3g}" for v in values)
+
+
+def _parallel_coordinates_data(trials: Any, *, params: Sequence[str] | None = None, metric: str | None = None,
+                               mode: str | None = None) -> ParallelData:
+    """Normalise each parameter (as :func:`hpo_analytics.analysis` encodes it) and the metric to [0, 1]."""
+    t = load(trials, metric=metric, mode=mode)
+    frame = t.frame
+    columns = param_columns(frame, params)
+    if not columns:
+        raise ConfigurationError("the table has no parameter columns (param/<name>) to draw axes for")
+    scored = np.isfinite(t.score)
+    if not scored.any():
+        return ParallelData(trial_ids=np.zeros(0, dtype=object), values=np.zeros((0, len(columns) + 1)),
+                            score=np.zeros(0), is_best=np.zeros(0, dtype=bool), axes=(), metric=t.metric,
+                            mode=t.mode, n_unscored=len(frame))
+    key = t.key[scored]
+    order = np.argsort(key, kind="stable")  # worst first: the best are drawn last, on top
+    rows = np.flatnonzero(scored)[order]
+    axes: list[AxisInfo] = []
+    block = np.empty((len(rows), len(columns) + 1))
+    for j, column in enumerate(columns):
+        enc = encode_param(frame[column])
+        values = enc.values[rows]
+        if enc.constant:
+            values = np.full(len(rows), 0.5)
+            level = enc.levels[0] if enc.categorical and enc.levels is not None and len(enc.levels) else \
+                frame[column].dropna().iloc[0] if frame[column].notna().any() else "<NA>"
+            info = AxisInfo(column, label_of(column), "constant", (0.5,), (str(level),))
+        elif enc.categorical:
+            assert enc.levels is not None
+            n = len(enc.levels)
+            info = AxisInfo(column, label_of(column), "categorical",
+                            tuple((i + 0.5) / n for i in range(n)), tuple(str(v) for v in enc.levels))
+        else:
+            raw = frame[column].to_numpy(dtype=float, na_value=np.nan)
+            positions, labels = _numeric_ticks(raw, log=enc.log)
+            info = AxisInfo(column, label_of(column), "log" if enc.log else "linear", positions, labels)
+        block[:, j] = values
+        axes.append(info)
+    score = t.score[rows]
+    low, high = float(score.min()), float(score.max())
+    block[:, -1] = (score - low) / (high - low) if high > low else 0.5
+    if high > low:
+        mids = (low, (low + high) / 2, high)
+        axes.append(AxisInfo(t.metric, t.metric, "metric", (0.0, 0.5, 1.0), tuple(f"{v:.4g}" for v in mids)))
+    else:
+        axes.append(AxisInfo(t.metric, t.metric, "metric", (0.5,), (f"{low:.4g}",)))
+    ids = frame["trial_id"].astype(str).to_numpy(dtype=object)[rows] if "trial_id" in frame.columns \
+        else rows.astype(str).astype(object)
+    return ParallelData(trial_ids=ids, values=block, score=score, is_best=best_mask(t.key[rows]),
+                        axes=tuple(axes), metric=t.metric, mode=t.mode, n_unscored=int((~scored).sum()))
+
+
+@dataclass(frozen=True)
+class DensityRaster:
+    """How many lines cross each pixel between adjacent axes.
+
+    ``count[r, c]`` lines pass through pixel row ``r`` of column ``c``, with
+    mean colour value ``mean[r, c]`` (NaN where none). Column ``c`` covers
+    ``x`` in ``[c / columns_per_gap, (c + 1) / columns_per_gap]`` (axis ``j``
+    is at ``x = j``); row ``r`` covers ``y`` in ``[r / rows, (r + 1) / rows]``.
+    """
+
+    count: np.ndarray
+    mean: np.ndarray
+    columns_per_gap: int
+
+
+def density_raster(values: np.ndarray, colour: np.ndarray, *, columns_per_gap: int = 48,
+                   rows: int = 240, chunk: int = 20_000) -> DensityRaster:
+    """Rasterise the polylines ``values`` (lines x axes, each in [0, 1]).
+
+    Within each pixel column a line covers the rows between its heights at
+    the column's two edges (so steep lines stay solid); every covered cell
+    counts it once and adds its ``colour`` (per line, in [0, 1]) to the
+    cell's mean. Runs in time linear in lines x columns: each line adds +1
+    where its run starts and -1 after it ends, and a cumulative sum down each
+    column fills the runs in.
+    """
+    n, k = values.shape
+    gaps = max(k - 1, 0)
+    width = gaps * columns_per_gap
+    size = (rows + 1) * width
+    diff_count = np.zeros(size)
+    diff_total = np.zeros(size)
+    edges = np.arange(columns_per_gap + 1) / columns_per_gap
+    for g in range(gaps):
+        base = g * columns_per_gap + np.arange(columns_per_gap)
+        for start in range(0, n, chunk):  # bounded memory: chunk x columns_per_gap cells at a time
+            a = values[start:start + chunk, g][:, None]
+            b = values[start:start + chunk, g + 1][:, None]
+            y = a + (b - a) * edges[None, :]
+            r = np.clip((y * rows).astype(np.int64), 0, rows - 1)
+            first = np.minimum(r[:, :-1], r[:, 1:])
+            last = np.maximum(r[:, :-1], r[:, 1:])
+            w = np.broadcast_to(colour[start:start + chunk, None], first.shape).ravel()
+            begin = (first * width + base[None, :]).ravel()
+            end = ((last + 1) * width + base[None, :]).ravel()
+            diff_count += np.bincount(begin, minlength=size) - np.bincount(end, minlength=size)
+            diff_total += np.bincount(begin, weights=w, minlength=size) - np.bincount(end, weights=w, minlength=size)
+    count = np.cumsum(diff_count.reshape(rows + 1, width), axis=0)[:rows]
+    total = np.cumsum(diff_total.reshape(rows + 1, width), axis=0)[:rows]
+    count = np.rint(count)  # exact integers; the float sums above only ever add and subtract ones
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return DensityRaster(count=count, mean=mean, columns_per_gap=columns_per_gap)
+
+
+def _raster_rgba(raster: DensityRaster, cmap: Any) -> np.ndarray:
+    """RGBA image: hue from the mean colour value, opacity from the log of the count."""
+    count = raster.count
+    peak = float(count.max()) if count.size else 0.0
+    rgba = cmap(np.nan_to_num(raster.mean, nan=0.0))
+    alpha = np.log1p(count) / math.log1p(peak) if peak > 0 else np.zeros_like(count)
+    rgba[..., 3] = 0.9 * np.sqrt(alpha)
+    return rgba
+
+
+def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = None, metric: str | None = None,
+                              mode: str | None = None, density: bool | None = None,
+                              density_threshold: int = DENSITY_THRESHOLD, top_lines: int = 100,
+                              colorbar: bool = True, ax: Any = None) -> Any:
+    """One axis per parameter (``params``, default all) and one for the metric; each trial a line.
+
+    Numbers are scaled min-max, on a log scale for log-distributed
+    parameters (ticks at decades); strings and booleans get one tick per
+    level; a missing number sits at the column's median (as the analysis
+    encodes it). Lines are coloured by the metric (``viridis``, reversed for
+    ``mode="min"`` so the best are always the bright end, with a colorbar)
+    and drawn worst first, so the best are on top; the trials tied for best
+    are outlined in red. With more than ``density_threshold`` trials (or
+    ``density=True``) the mass is a density raster and only the best
+    ``top_lines`` trials are lines, so 100,000 trials render in seconds.
+    Trials without a finite score are left out (the title counts them); with
+    none left the Axes shows a "no trials" note. Raises
+    :class:`~hpo_analytics.errors.ConfigurationError` for a table without
+    parameter columns (or an unknown ``params`` name). Returns the Axes.
+    """
+    import matplotlib
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import Normalize
+
+    if isinstance(top_lines, bool) or not isinstance(top_lines, (int, np.integer)) or top_lines < 0:
+        raise ConfigurationError(f"top_lines must be an integer >= 0, not {top_lines!r}")
+    data = _parallel_coordinates_data(trials, params=params, metric=metric, mode=mode)
+    check_ax(ax)
+    if ax is None:
+        fig = new_figure(figsize=(max(6.0, 1.3 * len(data.axes) + 2.5), 5.0))
+        fig.subplots_adjust(bottom=0.14, left=0.05, right=0.97)
+        ax = fig.add_subplot()
+    if not len(data.values):
+        ax.set_title("Parallel coordinates")
+        return no_data(ax, "no trials" if not data.n_unscored else f"no trial has a finite {data.metric} score")
+    cmap = matplotlib.colormaps[METRIC_CMAP if data.mode == "max" else METRIC_CMAP + "_r"]
+    n, k = data.values.shape
+    low, high = float(data.score.min()), float(data.score.max())
+    norm = Normalize(low, high if high > low else low + 1.0)
+    x = np.arange(k, dtype=float)
+    use_density = n > density_threshold if density is None else bool(density)
+    lines_from = max(n - top_lines, 0) if use_density else 0
+    if use_density and lines_from > 0:
+        raster = density_raster(data.values[:lines_from], data.values[:lines_from, -1])
+        ax.imshow(_raster_rgba(raster, cmap), extent=(0.0, k - 1.0, 0.0, 1.0), origin="lower", aspect="auto",
+                  interpolation="nearest", zorder=1)
+    lines = data.values[lines_from:]
+    segments = np.stack([np.broadcast_to(x, lines.shape), lines], axis=-1)
+    shown = len(lines)
+    collection = LineCollection(segments, cmap=cmap, norm=norm, linewidths=1.2 if shown <= 200 else 0.7,
+                                alpha=float(np.clip(60.0 / max(shown, 1), 0.15, 0.9)), zorder=2,
+                                rasterized=shown > 2000)
+    collection.set_array(data.score[lines_from:])
+    ax.add_collection(collection)
+    best = data.values[data.is_best]
+    if len(best):
+        ax.add_collection(LineCollection(np.stack([np.broadcast_to(x, best.shape), best], axis=-1),
+                                         colors=BEST_COLOR, linewidths=2.2, zorder=3,
+                                         label="best trial" if len(best) == 1 else f"best trials ({len(best)} tied)"))
+    _draw_axes(ax, data.axes)
+    ax.set_xlim(-0.3, k - 1 + 0.3)
+    ax.set_ylim(-0.06, 1.06)
+    if colorbar:
+        ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=data.metric, pad=0.02)
+    note = f"; {data.n_unscored} without a score not shown" if data.n_unscored else ""
+    how = f"density of {lines_from} + top {shown} as lines" if use_density and lines_from else f"{n} trials"
+    ax.set_title(f"Parallel coordinates ({how}{note})")
+    ax.legend(loc="lower right", fontsize="small", framealpha=0.8)
+    return ax
+
+
+def _draw_axes(ax: Any, axes: tuple[AxisInfo, ...]) -> None:
+    """Vertical axis lines, names below, each axis's own tick labels beside it."""
+    k = len(axes)
+    ax.vlines(np.arange(k), 0.0, 1.0, colors="#444444", linewidths=0.8, zorder=4)
+    ax.set_xticks(np.arange(k))
+    ax.set_xticklabels([a.label + ("\n(log)" if a.kind == "log" else "") for a in axes])
+    ax.set_yticks([])
+    for spine in ("left", "right", "top"):
+        ax.spines[spine].set_visible(False)
+    for j, a in enumerate(axes):
+        for pos, text in zip(a.tick_positions, a.tick_labels):
+            ax.text(j + 0.03, pos, text, fontsize="x-small", va="center", ha="left", zorder=5,
+                    bbox={"boxstyle": "round,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
