@@ -94,6 +94,10 @@ def _stop_decisions_data(curves: Any, rule: Rule | None = None, *, decisions: An
                          highlight: Iterable[str] | None = None, metric: str | None = None,
                          mode: str | None = None, concurrency: int = 4, explain: int = 3) -> StopDecisionsData:
     """Replay ``rule`` over ``curves`` (or take ``decisions``) and gather what to draw."""
+    frame = as_frame(curves)
+    if "reason" in frame.columns and "stop" in frame.columns and STEP not in frame.columns:
+        raise ConfigurationError("the first argument looks like a decision table: pass the curves first and "
+                                 "the decisions as decisions= (the curves are what the stops are drawn on)")
     if (rule is None) == (decisions is None):
         raise ConfigurationError("pass a stop rule (rule=) to replay, or a decision table (decisions=), "
                                  "exactly one of them")
@@ -101,7 +105,6 @@ def _stop_decisions_data(curves: Any, rule: Rule | None = None, *, decisions: An
         raise ConfigurationError(f"rule must be a hpo_analytics.stopping rule, not {type(rule).__name__}")
     if isinstance(explain, bool) or not isinstance(explain, (int, np.integer)) or explain < 0:
         raise ConfigurationError(f"explain must be an integer >= 0, not {explain!r}")
-    frame = as_frame(curves)
     metric, mode_ = resolve_metric(frame, metric or (rule.metric if rule else None),
                                    mode or (rule.mode if rule else None))
     if STEP not in frame.columns:
