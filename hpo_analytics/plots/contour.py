@@ -42,6 +42,8 @@ from .slice import RASTERIZE_FROM, marker_size
 __all__ = ["ContourAxis", "ContourData", "plot_contour"]
 
 METHODS = ("binned", "interpolate")
+#: At most this many trials are drawn over the surface (a seeded sample; more would hide it).
+MAX_POINTS = 5000
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,8 @@ def plot_contour(
     means) or ``"interpolate"`` (kernel-smoothed, see the module docstring);
     ``bins`` cells per numeric axis (default ``sqrt(n / 3)`` clipped to
     4..30), ``levels`` contour levels, ``points`` draws the observed trials
-    (the best ones as stars). A colorbar is added next to ``ax``. Raises
+    (a seeded sample of :data:`MAX_POINTS` when there are more; the best
+    ones always, as stars). A colorbar is added next to ``ax``. Raises
     :class:`~hpo_analytics.errors.ConfigurationError` for fewer than two
     parameters, unknown names, or the same parameter twice.
     """
@@ -268,8 +271,10 @@ def plot_contour(
         rng = np.random.default_rng(0)
         px = data.x.points + (rng.uniform(-0.2, 0.2, n) if data.x.categorical else 0.0)
         py = data.y.points + (rng.uniform(-0.2, 0.2, n) if data.y.categorical else 0.0)
-        ax.scatter(px, py, s=marker_size(n) * 0.6, c="black", alpha=0.5 if n < RASTERIZE_FROM else 0.25,
-                   linewidths=0, rasterized=n >= RASTERIZE_FROM, label="trials")
+        shown = np.sort(rng.choice(n, MAX_POINTS, replace=False)) if n > MAX_POINTS else np.arange(n)
+        ax.scatter(px[shown], py[shown], s=marker_size(len(shown)) * 0.6, c="black", alpha=0.5, linewidths=0,
+                   rasterized=len(shown) >= RASTERIZE_FROM,
+                   label="trials" if len(shown) == n else f"trials ({len(shown):,} of {n:,})")
         if data.best.any():
             ax.scatter(px[data.best], py[data.best], marker="*", s=160, c=BEST_COLOR, edgecolors="white",
                        linewidths=0.8, label="best", zorder=3)

@@ -136,6 +136,36 @@ def _slice_data(
                      best=best_mask(t.key[keep]), panels=tuple(panels))
 
 
+def colored_points(ax: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, *, vmin: float, vmax: float,
+                   size: float) -> Any:
+    """Points coloured by ``values`` on :data:`METRIC_CMAP`; returns a mappable for a colorbar.
+
+    Up to :data:`RASTERIZE_FROM` points this is one ``scatter`` (exact
+    colours). Beyond, the values are quantised to 64 colour levels and each
+    level is one rasterized marker line: Agg stamps one marker shape for a
+    whole line, about 4x faster than a scatter of per-point colours
+    (600,000 points: 0.8 s against 3 s).
+    """
+    if len(x) < RASTERIZE_FROM:
+        return ax.scatter(x, y, c=values, cmap=METRIC_CMAP, vmin=vmin, vmax=vmax, s=size, linewidths=0)
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    levels = 64
+    norm = Normalize(vmin=vmin, vmax=vmax)
+    cmap = colormaps[METRIC_CMAP]
+    level = np.clip((norm(values).filled(0.5) * levels).astype(np.int64), 0, levels - 1)
+    order = np.argsort(level, kind="stable")
+    bounds = np.searchsorted(level[order], np.arange(levels + 1))
+    for k in range(levels):
+        rows = order[bounds[k]:bounds[k + 1]]
+        if len(rows):
+            ax.plot(x[rows], y[rows], linestyle="none", marker="o", markersize=float(np.sqrt(size)),
+                    markeredgewidth=0, color=cmap((k + 0.5) / levels), rasterized=True)
+    return ScalarMappable(norm=norm, cmap=cmap)
+
+
 def marker_size(n: int) -> float:
     """Scatter marker area (points²) that keeps ``n`` points readable: 20 for a few, 1 at 100,000."""
     return float(np.clip(20.0 * np.sqrt(250.0 / max(n, 1)), 1.0, 20.0))
@@ -168,7 +198,6 @@ def plot_slice(
     fig, axes = panel_axes(ax, len(data.panels), ncols=ncols, right=1.1)
     n = len(data.y)
     size = marker_size(n)
-    rasterized = n >= RASTERIZE_FROM
     vmin, vmax = (float(data.color.min()), float(data.color.max())) if n else (0.0, 1.0)
     mappable = None
     for i, (panel_ax, panel) in enumerate(zip(axes, data.panels)):
@@ -179,8 +208,7 @@ def plot_slice(
             no_data(panel_ax)
             continue
         x = panel.x + panel.jitter
-        mappable = panel_ax.scatter(x, data.y, c=data.color, cmap=METRIC_CMAP, vmin=vmin, vmax=vmax, s=size,
-                                    linewidths=0, rasterized=rasterized)
+        mappable = colored_points(panel_ax, x, data.y, data.color, vmin=vmin, vmax=vmax, size=size)
         if data.best.any():
             panel_ax.scatter(x[data.best], data.y[data.best], s=max(4 * size, 40), facecolors="none",
                              edgecolors=BEST_COLOR, linewidths=1.5, label="best", zorder=3)
