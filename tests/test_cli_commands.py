@@ -33,7 +33,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "hpo_analytics", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=120, env=env if env is not None else _clean_env())
+                          timeout=120, env=env if env is not None else _clean_env(), check=False)
 
 
 def run_here(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str,
@@ -226,7 +226,7 @@ class _Recorder:
 
 def test_report_passes_curves_decisions_and_job_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    import hpo_analytics.report as report
+    from hpo_analytics import report
     from hpo_analytics.stopping import Ledger
 
     recorder = _Recorder()

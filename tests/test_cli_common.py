@@ -49,7 +49,15 @@ def test_every_subcommand_has_help_with_an_example() -> None:
 def test_commands_that_print_results_take_json() -> None:
     for name, parser in _subparsers(build_parser()).items():
         flags = {s for a in parser._actions for s in a.option_strings}
-        assert ("--json" in flags) == (name not in ("normalize", "simulate")), name
+        assert ("--json" in flags) == (name != "simulate"), name
+
+
+def test_normalize_json_summarizes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["normalize", str(ROOT / "data" / "seed_trials.json"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["rows"] == 8 and result["status_counts"] == {"TERMINATED": 8} and result["output"] is None
+    assert result["metric"] == "reward_attr" and result["best"] == 0.25 and result["best_trial_ids"] == ["ae5503c0"]
+    assert "learning_rate" in result["params"] and result["columns"]["done"] == "bool"
 
 
 def test_usage_errors_are_one_line_with_status_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,7 +142,7 @@ def test_job_summary_tolerates_missing_fields() -> None:
 
 def test_demo_leaves_nothing_running_and_hands_everything_to_the_report(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    import hpo_analytics.report as report
+    from hpo_analytics import report
     from hpo_analytics.demo import decisions_from_ledger, run_demo
 
     calls: list[dict] = []

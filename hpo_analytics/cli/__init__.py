@@ -22,9 +22,9 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import HpoAnalyticsError
-from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PROG, Parser, one_line
 from ._analysis import add_importance, add_rank
 from ._backtest import add_backtest
+from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PROG, Parser, one_line
 from ._demo import add_demo
 from ._normalize import add_normalize
 from ._report import add_report

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import EXIT_OK, add_command
+from ._common import EXIT_OK, add_command, add_json_flag, print_json
 
 
 def add_normalize(sub: Any) -> None:
@@ -27,6 +27,7 @@ def add_normalize(sub: Any) -> None:
                         help="keep one row per (trial, iteration) instead of one row per trial")
     parser.add_argument("--keep-raw", action="store_true", help="add raw/<column> with the original text")
     parser.add_argument("--strict", action="store_true", help="fail on the first cell that cannot be parsed")
+    add_json_flag(parser)
     parser.set_defaults(run=run_normalize)
 
 
@@ -41,6 +42,11 @@ def run_normalize(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     table = reader(args.input, **options)
     elapsed = time.perf_counter() - started
+    if args.json:
+        written = str(write_parquet(table, args.output)) if args.output else None
+        print_json({"input": str(args.input), "rows": table.num_rows, "seconds": round(elapsed, 3),
+                    **summary(table), "output": written})
+        return EXIT_OK
     kind = "rows" if args.curves else "trials"
     print(f"Read {table.num_rows} {kind} ({table.num_columns} columns) from {args.input} in {elapsed:.2f} s")
     for line in summary_lines(table):
@@ -51,31 +57,42 @@ def run_normalize(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def summary_lines(table: Any) -> list[str]:
-    """Status counts, the best value of the table's metric, the parameters and the columns, as text lines."""
+def summary(table: Any) -> dict[str, Any]:
+    """The numbers behind :func:`summary_lines`: status counts, metric, best value and trials, parameters, schema."""
     import pyarrow.compute as pc
 
-    lines = []
     names = table.column_names
+    meta = table.schema.metadata or {}
+    metric = meta.get(b"hpo_analytics.metric", b"").decode() or ("reward_attr" if "reward_attr" in names else None)
+    mode = meta.get(b"hpo_analytics.mode", b"max").decode()
+    out: dict[str, Any] = {"status_counts": {}, "metric": metric, "mode": mode, "best": None, "best_trial_ids": [],
+                           "params": [n.removeprefix("param/") for n in names if n.startswith("param/")],
+                           "columns": {f.name: str(f.type) for f in table.schema}}
     if "status" in names and table.num_rows:
         counts = pc.value_counts(table["status"]).to_pylist()
-        parts = [f"{c['values'] if c['values'] is not None else '(none)'} {c['counts']}" for c in counts]
-        lines.append("status: " + ", ".join(parts))
-    metric = "reward_attr" if "reward_attr" in names else None
-    meta = table.schema.metadata or {}
-    metric = meta.get(b"hpo_analytics.metric", b"").decode() or metric
-    mode = meta.get(b"hpo_analytics.mode", b"max").decode()
+        out["status_counts"] = {"(none)" if c["values"] is None else str(c["values"]): c["counts"] for c in counts}
     if metric in names and table[metric].null_count < table.num_rows:
         values = table[metric]
         valid = pc.and_(pc.is_valid(values), pc.invert(pc.is_nan(values)))
         if pc.any(valid).as_py():
             best = (pc.max if mode == "max" else pc.min)(pc.filter(values, valid)).as_py()
             rows = table.filter(pc.and_(valid, pc.equal(values, best)))
-            ids = rows["trial_id"].to_pylist() if "trial_id" in names else []
-            shown = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
-            lines.append(f"best {metric} ({mode}): {best:.6g} (trial {shown})")
-    params = [n for n in names if n.startswith("param/")]
-    if params:
-        lines.append("parameters: " + ", ".join(p.removeprefix("param/") for p in params))
-    lines.append("columns: " + ", ".join(f"{f.name}:{f.type}" for f in table.schema))
+            out["best"] = best
+            out["best_trial_ids"] = rows["trial_id"].to_pylist() if "trial_id" in names else []
+    return out
+
+
+def summary_lines(table: Any) -> list[str]:
+    """:func:`summary` as text lines."""
+    s = summary(table)
+    lines = []
+    if s["status_counts"]:
+        lines.append("status: " + ", ".join(f"{k} {v}" for k, v in s["status_counts"].items()))
+    if s["best"] is not None:
+        ids = s["best_trial_ids"]
+        shown = ", ".join(str(i) for i in ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        lines.append(f"best {s['metric']} ({s['mode']}): {s['best']:.6g} (trial {shown})")
+    if s["params"]:
+        lines.append("parameters: " + ", ".join(s["params"]))
+    lines.append("columns: " + ", ".join(f"{name}:{kind}" for name, kind in s["columns"].items()))
     return lines

@@ -33,8 +33,8 @@ def add_report(sub: Any) -> None:
         ),
         examples=[
             "hpo-analytics report data/synthetic_job -o out/report.html",
-            "hpo-analytics report out/trials.parquet --curves out/curves.parquet --decisions "
-            ".hpo-analytics/watch/JOB_ID -o out/report.html",
+            ("hpo-analytics report out/trials.parquet --curves out/curves.parquet "
+             "--decisions .hpo-analytics/watch/JOB_ID -o out/report.html"),
             "hpo-analytics report out/job-a out/job-b -o out/reports/   # writes out/reports/index.html",
         ],
     )

@@ -6,8 +6,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ._common import EXIT_OK, add_command, add_connection_args, add_json_flag, add_metric_args, client_from_args, \
-    print_json
+from ._common import (
+    EXIT_OK,
+    add_command,
+    add_connection_args,
+    add_json_flag,
+    add_metric_args,
+    client_from_args,
+    print_json,
+)
 from ._rules import RULES, add_rule_options, build_rule
 
 
