@@ -149,7 +149,7 @@ def plot_marginals(
             panel_ax.set_ylabel(data.metric)
         if panel.log:
             panel_ax.set_xscale("log")
-        if panel.categorical:
+        if panel.categorical and panel.levels:
             panel_ax.set_xticks(range(len(panel.levels)), panel.levels)
             panel_ax.set_xlim(-0.5, len(panel.levels) - 0.5)
         if not (panel.count > 0).any():

@@ -1,0 +1,134 @@
+"""plot_param_importance: bars from a table or a param_importance frame, drawing lightly, no global state touched."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+import hpo_analytics as ha
+from hpo_analytics.analysis import param_importance
+from hpo_analytics.errors import ConfigurationError
+from hpo_analytics.plots import plot_param_importance
+from hpo_analytics.plots.importance import _importance_data
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
+
+
+def importance_frame() -> pd.DataFrame:
+    # Deliberately out of order, as a frame edited by hand might be.
+    out = pd.DataFrame({
+        "param": ["b", "a", "const", "c"],
+        "importance": [0.25, 0.6, 0.0, 0.15],
+        "ci_low": [0.1, 0.5, 0.0, 0.05],
+        "ci_high": [0.4, 0.7, 0.0, 0.3],
+        "rank": [2, 1, 4, 3],
+        "rank_stability": [0.8, 1.0, 1.0, 0.8],
+        "kind": ["numeric", "log", "constant", "categorical"],
+    })
+    out.attrs["hpo_analytics.analysis"] = {"metric": "acc", "mode": "max", "method": "binned", "n_trials": 40,
+                                           "n_bootstrap": 200, "confidence": 0.9}
+    return out
+
+
+def trials() -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    a, b, c = rng.random(50), rng.random(50), rng.random(50)
+    return pd.DataFrame({"trial_id": [f"t{i}" for i in range(50)], "trial_index": range(50),
+                         "acc": 4 * a + b, "param/a": a, "param/b": b, "param/c": c})
+
+
+def test_data_from_a_frame_is_sorted_and_cut() -> None:
+    d = _importance_data(importance_frame())
+    assert d.params == ("a", "b", "c", "const")
+    np.testing.assert_array_equal(d.importance, [0.6, 0.25, 0.15, 0.0])
+    np.testing.assert_array_equal(d.ci_low, [0.5, 0.1, 0.05, 0.0])
+    np.testing.assert_array_equal(d.ci_high, [0.7, 0.4, 0.3, 0.0])
+    assert d.constant.tolist() == [False, False, False, True]
+    assert (d.method, d.metric, d.n_trials, d.confidence) == ("binned", "acc", 40, 0.9)
+    top = _importance_data(importance_frame(), top=2)
+    assert top.params == ("a", "b")
+
+
+def test_data_from_a_table_is_param_importance() -> None:
+    d = _importance_data(trials(), metric="acc", method="spearman", n_bootstrap=20, seed=3)
+    expected = param_importance(trials(), metric="acc", method="spearman", n_bootstrap=20, seed=3)
+    assert d.params == tuple(expected["param"])
+    np.testing.assert_array_equal(d.importance, expected["importance"])
+    np.testing.assert_array_equal(d.ci_low, expected["ci_low"])
+    np.testing.assert_array_equal(d.ci_high, expected["ci_high"])
+    assert d.params[0] == "a" and d.method == "spearman" and d.n_trials == 50
+    only = _importance_data(trials(), metric="acc", method="binned", params=["b", "c"])
+    assert set(only.params) == {"b", "c"}
+
+
+def test_errors() -> None:
+    with pytest.raises(ConfigurationError, match="method, seed only apply"):
+        _importance_data(importance_frame(), method="fanova", seed=1)
+    with pytest.raises(ConfigurationError, match="no parameter columns"):
+        _importance_data(trials().drop(columns=["param/a", "param/b", "param/c"]), metric="acc")
+    with pytest.raises(ConfigurationError, match="method must be one of"):
+        _importance_data(trials(), metric="acc", method="shap")
+    with pytest.raises(ConfigurationError, match="top"):
+        _importance_data(importance_frame(), top=0)
+
+
+def test_drawing_bars_intervals_and_png() -> None:
+    before = dict(plt.rcParams)
+    count = len(plt.get_fignums())
+    ax = plot_param_importance(importance_frame())
+    try:
+        assert len(plt.get_fignums()) == count + 1
+        assert ax.get_title() == "Parameter importance (binned, for acc, 40 trials)"
+        assert ax.get_xlabel() == "importance (share of explained variation)"
+        heights = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
+        assert heights == {"a": 3, "b": 2, "c": 1, "const": 0}  # most important on top
+        widths = [p.get_width() for p in ax.patches]
+        assert widths == [0.6, 0.25, 0.15, 0.0]
+        assert ax.patches[3].get_facecolor() != ax.patches[0].get_facecolor()  # the constant one is grey
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["90% interval"]
+        assert [t.get_text() for t in ax.texts] == ["0.60", "0.25", "0.15", "0.00"]
+        ax.figure.savefig(io.BytesIO(), format="png")
+        assert dict(plt.rcParams) == before
+    finally:
+        plt.close(ax.figure)
+
+
+def test_given_ax_is_used_and_no_figure_is_made() -> None:
+    fig, ax = plt.subplots()
+    try:
+        count = len(plt.get_fignums())
+        assert plot_param_importance(trials(), metric="acc", method="binned", ax=ax) is ax
+        assert len(plt.get_fignums()) == count
+        assert "binned" in ax.get_title()
+    finally:
+        plt.close(fig)
+
+
+def test_empty_frame_draws_a_note() -> None:
+    empty = importance_frame().iloc[:0]
+    ax = plot_param_importance(empty)
+    try:
+        assert [t.get_text() for t in ax.texts] == ["no parameters"] and not ax.patches
+    finally:
+        plt.close(ax.figure)
+
+
+def test_synthetic_job_end_to_end() -> None:
+    table = ha.read_trials(DATA / "trials")
+    ax = plot_param_importance(table, metric="acc", method="binned")
+    try:
+        top = max(ax.get_yticklabels(), key=lambda t: t.get_position()[1])
+        assert top.get_text() == "learning_rate"  # the generator's strongest effect, on top
+        assert len(ax.patches) == 6
+        ax.figure.savefig(io.BytesIO(), format="png", dpi=50)
+    finally:
+        plt.close(ax.figure)
