@@ -55,3 +55,62 @@ def test_metric_and_mode_default_to_the_rule_and_errors() -> None:
         replay_log(curves, "median")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="concurrency"):
         replay_log(curves, ThresholdRule(2.0, metric="loss"), concurrency=0)
+
+
+def _replay_oracle(cm, rule, *, mode, order, concurrency):
+    """The replay as first written: the rule sees the whole (truncated) matrix at every step."""
+    n, m = cm.values.shape
+    full_len = cm.last + 1
+    visible = np.zeros(n, dtype=np.int64)
+    stop_col = np.full(n, -1, dtype=np.int64)
+    finished = np.zeros(n, dtype=bool)
+    decisions = []
+    for start in range(0, n, concurrency):
+        wave = order[start:start + concurrency]
+        for col in range(m):
+            running = wave[(stop_col[wave] < 0) & (col < full_len[wave])]
+            if not len(running):
+                break
+            visible[running] = col + 1
+            cands = running[cm.reported[running, col]]
+            if not len(cands):
+                continue
+            d = rule.decide_matrix(cm.truncated(visible), cands, finished, mode)
+            decisions.append(d)
+            stop_col[d.rows[np.asarray(d.stop, dtype=bool)]] = col
+        finished[wave[stop_col[wave] < 0]] = True
+    return stop_col, decisions
+
+
+def test_replay_on_started_trials_only_decides_as_on_the_whole_matrix() -> None:
+    """The replay hands each rule only the trials started so far, up to the current step; every rule
+    must decide exactly as it does on the whole truncated matrix (NaN, ragged lengths, shuffled order)."""
+    from hpo_analytics.stopping import PatienceRule, PercentileRule, SignificanceRule
+    from hpo_analytics.stopping._base import CurveMatrix
+    from hpo_analytics.stopping.backtest import _replay
+
+    ts = generate_trials(60, seed=5, n_iterations=12, error_rate=0.0)
+    rng = np.random.default_rng(5)
+    values = ts.acc.copy()
+    lengths = rng.integers(1, 13, 60)
+    values[np.arange(12)[None, :] >= lengths[:, None]] = np.nan
+    reported = np.arange(12)[None, :] < lengths[:, None]
+    reported[rng.random(reported.shape) < 0.05] = False  # a few skipped steps
+    cm = CurveMatrix.from_arrays(np.where(reported, values, np.nan), reported=reported)
+    order = rng.permutation(60)
+    rules = [MedianStoppingRule(grace_period=2, min_samples=3), MedianStoppingRule(semantics="ray", min_samples=3),
+             PercentileRule(25.0, min_samples=2), SuccessiveHalvingRule(), ThresholdRule(0.6, grace_period=3),
+             PatienceRule(patience=2), SignificanceRule(grace_period=2, alpha=0.2, min_samples=3)]
+    for rule in rules:
+        for mode in ("max", "min"):
+            log: list = []
+            got = _replay(cm, rule, mode=mode, order=order, concurrency=3, log=log)
+            expected, oracle = _replay_oracle(cm, rule, mode=mode, order=order, concurrency=3)
+            np.testing.assert_array_equal(got, expected, err_msg=repr(rule))
+            assert len(log) == len(oracle)
+            for a, b in zip(log, oracle):
+                np.testing.assert_array_equal(a.rows, b.rows)
+                np.testing.assert_array_equal(a.stop, b.stop)
+                np.testing.assert_array_equal(a.value, b.value)
+                np.testing.assert_array_equal(a.reference, b.reference)
+                assert a.reason == b.reason, repr(rule)

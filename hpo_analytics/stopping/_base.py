@@ -300,8 +300,10 @@ def gate(cm: CurveMatrix, candidates: np.ndarray, grace_period: int, interval: i
     below its latest step (Optuna's ``_is_first_in_interval_step``).
     ``reasons`` holds a sentence for those not due, ``None`` for those due.
     """
-    last = cm.last[candidates]
-    second = cm.second_last[candidates]
+    # only the candidates' rows: the back-test asks about a few trials of a large matrix at a time
+    mine = CurveMatrix(cm.trial_ids[candidates], cm.steps, cm.values[candidates], cm.reported[candidates])
+    last = mine.last
+    second = mine.second_last
     has = last >= 0
     step = np.where(has, cm.steps[np.maximum(last, 0)] if len(cm.steps) else 0, -1)
     prev = np.where(second >= 0, cm.steps[np.maximum(second, 0)] if len(cm.steps) else 0, -1)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from ..errors import ConfigurationError
-from ._base import CurveMatrix, Decisions, Rule, best_so_far, check_float, check_int, fmt, gate
+from ._base import CurveMatrix, Decisions, Rule, check_float, check_int, fmt, gate
 
 __all__ = ["PercentileRule"]
 
@@ -83,15 +83,15 @@ class PercentileRule(Rule):
         due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
         stop = np.zeros(n, dtype=bool)
         ref_val = np.full(n, np.nan)
-        best = best_so_far(cm, sign)
-        mine = best[candidates, np.maximum(last, 0)] if cm.values.shape[1] else np.full(n, np.nan)
+        best = np.fmax.accumulate(sign * cm.values[candidates], axis=1) if cm.values.shape[1] else None
+        mine = best[np.arange(n), np.maximum(last, 0)] if best is not None else np.full(n, np.nan)
         mine = np.where(last >= 0, mine, np.nan)
         step = np.where(last >= 0, cm.steps[np.maximum(last, 0)] if len(cm.steps) else -1, -1)
         q = 100.0 - self.percentile
         kind = "median" if self.percentile == 50.0 else f"{q:g}th percentile"
         if self.semantics == "optuna":
             n_ref = int(reference.sum())
-            count, refq = _column_percentiles(sign * cm.values[reference], q)
+            count, refq = _column_percentiles(sign * cm.values[reference], q, np.unique(last[due]))
             for k in np.flatnonzero(due):
                 j = last[k]
                 if n_ref < self.min_samples:
@@ -142,14 +142,29 @@ class PercentileRule(Rule):
         return Decisions(candidates, stop, step, sign * mine, sign * ref_val, [r or "" for r in reasons])
 
 
-def _column_percentiles(block: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per column: the number of non-NaN cells, and their ``q``-th percentile (NaN when none)."""
-    count = (~np.isnan(block)).sum(axis=0) if block.size else np.zeros(block.shape[1], dtype=np.int64)
+def _column_percentiles(block: np.ndarray, q: float, columns: np.ndarray | None = None
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Per column: the number of non-NaN cells, and their ``q``-th percentile (NaN when none).
+
+    Only ``columns`` (default: all) are computed; the others read 0 and NaN.
+    ``nanpercentile`` loops over columns in Python, so a decision about
+    trials at one step should not pay for every step (the back-test asks once
+    per step and wave).
+    """
+    m = block.shape[1]
+    cols = np.arange(m) if columns is None else np.asarray(columns, dtype=np.int64)
+    count = np.zeros(m, dtype=np.int64)
+    refq = np.full(m, np.nan)
+    if not len(cols):
+        return count, refq
+    sub = block[:, cols]
+    count[cols] = (~np.isnan(sub)).sum(axis=0)
     if block.shape[0] == 0:
-        return count, np.full(block.shape[1], np.nan)
+        return count, refq
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return count, np.nanpercentile(block, q, axis=0)
+        refq[cols] = np.nanpercentile(sub, q, axis=0)
+    return count, refq
 
 
 def _running_means(cm: CurveMatrix, sign: float, grace_period: int) -> np.ndarray:

@@ -150,7 +150,15 @@ def _replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None,
             cands = running[cm.reported[running, col]]
             if not len(cands):
                 continue
-            d = rule.decide_matrix(cm.truncated(visible), cands, finished, mode)
+            # The rule sees only the trials started so far (later ones have nothing visible yet): the
+            # same decisions, at a cost that grows with the trials started, not with the whole search.
+            # Every column stays: finished trials are visible to their end.
+            rows = np.flatnonzero(visible > 0)
+            mask = np.arange(m)[None, :] < visible[rows][:, None]
+            view = CurveMatrix(cm.trial_ids[rows], cm.steps, np.where(mask, cm.values[rows], np.nan),
+                               cm.reported[rows] & mask)
+            d = rule.decide_matrix(view, np.searchsorted(rows, cands), finished[rows], mode)
+            d.rows = rows[d.rows]
             if log is not None:
                 log.append(d)
             hit = d.rows[np.asarray(d.stop, dtype=bool)]
