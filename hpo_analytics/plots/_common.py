@@ -176,8 +176,10 @@ def panel_axes(ax: Any, n: int, *, ncols: int = 3, panel_size: tuple[float, floa
                 f"this plot has {n} panels: pass a grid Axes (add_subplot) to split, {n} Axes, or ax=None")
         cols = max(1, min(ncols, n))
         rows = -(-n // cols)
-        grid = spec.subgridspec(rows, cols, wspace=0.35, hspace=0.5)
         fig = ax.figure
+        # A layout engine (constrained) spaces the panels itself; fixed gaps on top of it waste the figure.
+        gaps = {} if fig.get_layout_engine() is not None else {"wspace": 0.35, "hspace": 0.5}
+        grid = spec.subgridspec(rows, cols, **gaps)
         ax.remove()
         return fig, [fig.add_subplot(grid[i // cols, i % cols]) for i in range(n)]
     try:
