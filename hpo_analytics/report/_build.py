@@ -31,6 +31,11 @@ JOB_KEYS = ("trials", "curves", "decisions", "backtest")
 TOP_TRIALS = 20
 #: Stop decisions listed one per row (the rest are counted).
 _MAX_STOP_ROWS = 50
+#: Panels of the per-parameter plots (the most important parameters), axes of the parallel coordinates,
+#: and stop rules drawn one plot each.
+MAX_PANELS = 6
+MAX_PARALLEL = 8
+MAX_RULE_PLOTS = 4
 _MAX_BEST_IDS = 10
 
 
@@ -48,6 +53,9 @@ class _Job:
     decisions: pd.DataFrame | None = None
     backtest: pd.DataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    importance: pd.DataFrame | None = None
+    importance_error: str | None = None
+    params: list[str] = field(default_factory=list)  # most important first
 
 
 def _frame_or_none(value: Any, what: str, required: Sequence[str]) -> pd.DataFrame | None:
@@ -82,6 +90,12 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
         backtest=_frame_or_none(backtest, "backtest", BACKTEST_COLUMNS),
     )
     job.summary = summarize(frame, metric=metric, mode=mode)
+    try:
+        job.importance = param_importance(frame, metric=metric, mode=mode)
+        job.params = job.importance["param"].astype(str).tolist()
+    except HpoAnalyticsError as exc:
+        job.importance_error = str(exc)
+        job.params = [c.removeprefix(PARAM_PREFIX) for c in param_columns(frame)]
     return job
 
 
@@ -137,10 +151,9 @@ def _top_trials_section(job: _Job, top: int) -> str:
 
 
 def _importance_section(job: _Job) -> str:
-    try:
-        imp = param_importance(job.trials, metric=job.metric, mode=job.mode)
-    except HpoAnalyticsError as exc:
-        return _figures.skipped_html("Parameter importance", str(exc))
+    imp = job.importance
+    if imp is None:
+        return _figures.skipped_html("Parameter importance", job.importance_error or "unknown error")
     if imp.empty:
         return '<p class="note">No parameter columns (<code>param/...</code>) in the trials.</p>'
     info = imp.attrs.get("hpo_analytics.analysis", {})
@@ -194,74 +207,140 @@ def _backtest_section(job: _Job) -> str:
 
 
 @dataclass(frozen=True)
+class _Call:
+    """One drawing: ``plot(*args, **options)`` on one Axes of ``figsize``, or on ``panels`` Axes; or a note."""
+
+    args: tuple[Any, ...] = ()
+    options: dict[str, Any] = field(default_factory=dict)
+    figsize: tuple[float, float] = (7.0, 4.5)
+    panels: int | None = None
+    title: str | None = None
+    caption: str = ""
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class _Plot:
-    """One plot of :mod:`hpo_analytics.plots` and how the report calls it."""
+    """A plot of :mod:`hpo_analytics.plots`, the section it goes in, and the drawings a job gets from it."""
 
     name: str
     title: str
     section: str
-    call: Callable[[_Job], tuple[tuple[Any, ...], dict[str, Any]] | None]
-    figsize: tuple[float, float] = (7.0, 4.5)
+    calls: Callable[[_Job], list[_Call]]
 
 
-def _on_trials(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    return (job.trials,), {"metric": job.metric, "mode": job.mode}
+def _target(job: _Job) -> dict[str, Any]:
+    return {"metric": job.metric, "mode": job.mode}
 
 
-def _on_curves(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    if job.curves is None:
-        return None
+def _curve_target(job: _Job) -> dict[str, Any]:
     metric, mode = _curve_metric(job)
-    return (job.curves,), {"metric": metric, "mode": mode}
+    return {"metric": metric, "mode": mode}
 
 
-def _on_decisions(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+def _status(job: _Job) -> list[_Call]:
+    return [_Call((job.trials,), figsize=(6.5, 3.0))] if "status" in job.trials.columns else []
+
+
+def _on_trials(job: _Job) -> list[_Call]:
+    return [_Call((job.trials,), _target(job))]
+
+
+def _importance_bars(job: _Job) -> list[_Call]:
+    if job.importance is None or job.importance.empty:
+        return []
+    return [_Call((job.importance,), figsize=(7.0, max(2.6, 1.1 + 0.4 * len(job.importance))))]
+
+
+def _params_panels(job: _Job) -> list[_Call]:
+    params = job.params[:MAX_PANELS]
+    if not params:
+        return []
+    caption = (f"The {len(params)} most important of {len(job.params)} parameters."
+               if len(job.params) > len(params) else "Parameters from most to least important.")
+    return [_Call((job.trials,), {"params": params, **_target(job)}, panels=len(params), caption=caption)]
+
+
+def _parallel(job: _Job) -> list[_Call]:
+    params = job.params[:MAX_PARALLEL]
+    if not params:
+        return []
+    return [_Call((job.trials,), {"params": params, **_target(job)}, figsize=(10.0, 4.8))]
+
+
+def _contour(job: _Job) -> list[_Call]:
+    if len(job.params) < 2:
+        return []
+    x, y = job.params[:2]
+    return [_Call((job.trials,), {"x": x, "y": y, **_target(job)}, figsize=(7.0, 5.0),
+                  caption="The two most important parameters.")]
+
+
+def _pareto(job: _Job) -> list[_Call]:
+    if "time_total_s" not in job.trials.columns or job.metric == "time_total_s":
+        return []
+    return [_Call((job.trials,), _target(job), caption=f"{job.metric} against the run time of each trial.")]
+
+
+def _curves(job: _Job) -> list[_Call]:
+    if job.curves is None:
+        return []
+    stopped = {"stopped": job.decisions} if job.decisions is not None else {}
+    return [_Call((job.curves,), {**_curve_target(job), "top_k": 5, **stopped}, figsize=(8.0, 4.8))]
+
+
+def _stop_decisions(job: _Job) -> list[_Call]:
     if job.decisions is None:
-        return None
-    return (job.decisions,), {}
+        return []
+    if job.curves is None:
+        return [_Call(note="the curves are needed to draw the decisions")]
+    rules = sorted(job.decisions["rule"].dropna().astype(str).unique())
+    calls = []
+    for rule in rules[:MAX_RULE_PLOTS]:
+        d = job.decisions[job.decisions["rule"].astype(object) == rule]
+        calls.append(_Call((job.curves,), {"decisions": d, **_curve_target(job)}, figsize=(8.0, 4.8),
+                           title=f"Stop decisions: {rule}" if len(rules) > 1 else None))
+    return calls
 
 
-def _on_backtest(job: _Job) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
-    if job.backtest is None:
-        return None
-    return (job.backtest,), {}
+def _backtest(job: _Job) -> list[_Call]:
+    return [_Call((job.backtest,))] if job.backtest is not None else []
 
 
-_PLOTS: tuple[_Plot, ...] = (
-    _Plot("plot_status", "Trial status", "summary", _on_trials, (6.0, 3.0)),
+#: Every plot of hpo_analytics.plots, in report order.
+PLOTS: tuple[_Plot, ...] = (
+    _Plot("plot_status", "Trials by status", "summary", _status),
     _Plot("plot_optimization_history", "Optimization history", "summary", _on_trials),
-    _Plot("plot_edf", "Empirical distribution of the metric", "summary", _on_trials),
-    _Plot("plot_param_importance", "Parameter importance", "parameters", _on_trials),
-    _Plot("plot_marginals", "Metric by parameter value", "parameters", _on_trials, (10.0, 6.0)),
-    _Plot("plot_slice", "Slice plot", "parameters", _on_trials, (10.0, 6.0)),
-    _Plot("plot_parallel_coordinates", "Parallel coordinates", "parameters", _on_trials, (10.0, 5.0)),
-    _Plot("plot_contour", "Contour of the two most important parameters", "parameters", _on_trials),
-    _Plot("plot_pareto_front", "Pareto front", "parameters", _on_trials),
-    _Plot("plot_learning_curves", "Learning curves", "curves", _on_curves),
-    _Plot("plot_stop_decisions", "Stop decisions", "decisions", _on_decisions),
-    _Plot("plot_backtest", "Back-test of stop rules", "backtest", _on_backtest),
+    _Plot("plot_edf", "Distribution of the metric", "summary", _on_trials),
+    _Plot("plot_param_importance", "Parameter importance", "parameters", _importance_bars),
+    _Plot("plot_marginals", "Metric by parameter value", "parameters", _params_panels),
+    _Plot("plot_slice", "Metric against each parameter", "parameters", _params_panels),
+    _Plot("plot_parallel_coordinates", "Parallel coordinates", "parameters", _parallel),
+    _Plot("plot_contour", "Metric over the two most important parameters", "parameters", _contour),
+    _Plot("plot_pareto_front", "Pareto front", "parameters", _pareto),
+    _Plot("plot_learning_curves", "Learning curves", "curves", _curves),
+    _Plot("plot_stop_decisions", "Stop decisions", "decisions", _stop_decisions),
+    _Plot("plot_backtest", "Back-test of stop rules", "backtest", _backtest),
 )
-
-
-def _filter_options(fn: Callable[..., Any], options: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if _figures._accepts(fn, k)}
 
 
 def _plots_html(job: _Job, section: str) -> str:
     from .. import plots
 
     out = []
-    for spec in _PLOTS:
+    for spec in PLOTS:
         if spec.section != section:
             continue
-        fn = getattr(plots, spec.name, None)
-        if fn is None:
-            continue
-        call = spec.call(job)
-        if call is None:
-            continue
-        args, options = call
-        out.append(_figures.draw(fn, args, _filter_options(fn, options), title=spec.title, figsize=spec.figsize))
+        fn = getattr(plots, spec.name)
+        for call in spec.calls(job):
+            title = call.title or spec.title
+            if call.note is not None:
+                out.append(_figures.skipped_html(title, call.note))
+                continue
+            # Multi-panel figures carry no title of their own: the caption names them.
+            caption = f"{title}. {call.caption}".strip() if call.panels else call.caption
+            out.append(_figures.draw(fn, call.args, call.options, title=title, figsize=call.figsize,
+                                     panels=call.panels, caption=caption))
     return "".join(out)
 
 

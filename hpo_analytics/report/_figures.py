@@ -28,7 +28,7 @@ from typing import Any
 from ..errors import HpoAnalyticsError
 from ._html import text
 
-__all__ = ["DPI", "draw", "figure_html", "png_size", "render_png", "skipped_html"]
+__all__ = ["DPI", "PANEL_SIZE", "draw", "figure_html", "png_size", "render_png", "skipped_html"]
 
 #: Pixels per inch of every embedded image (a 7 x 4.5 in figure is 700 x 450 px).
 DPI = 100
@@ -57,22 +57,49 @@ def _close_foreign(fig: Any) -> None:
         pyplot.close(fig)
 
 
-def render_png(plot: Callable[..., Any], args: tuple[Any, ...], options: Mapping[str, Any], *,
-               figsize: tuple[float, float]) -> bytes:
-    """Call ``plot(*args, **options, ax=<a fresh Axes>)`` and return the drawn figure as PNG bytes.
+#: Size of one panel of a multi-panel plot and the fixed margins around the grid, in inches. Fixed
+#: margins, not constrained layout: measuring every tick label of six panels doubles the save time.
+PANEL_SIZE = (3.4, 2.8)
+_MARGINS = {"left": 0.75, "right": 1.1, "bottom": 0.55, "top": 0.45, "wgap": 0.65, "hgap": 0.7}
 
-    A plot that does not take ``ax=`` (or returns a Figure of its own) is
-    saved from the figure it returns, which is then closed.
+
+def _panel_figure(n: int, ncols: int) -> tuple[Any, list[Any]]:
+    """A Figure (not pyplot's) with ``n`` Axes in rows of ``ncols``; the right margin leaves room for a colorbar."""
+    from matplotlib.figure import Figure
+
+    m = _MARGINS
+    cols = max(1, min(ncols, n))
+    rows = -(-n // cols)
+    width = m["left"] + m["right"] + cols * PANEL_SIZE[0] + (cols - 1) * m["wgap"]
+    height = m["bottom"] + m["top"] + rows * PANEL_SIZE[1] + (rows - 1) * m["hgap"]
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    fig.subplots_adjust(left=m["left"] / width, right=1 - m["right"] / width, bottom=m["bottom"] / height,
+                        top=1 - m["top"] / height, wspace=m["wgap"] / PANEL_SIZE[0], hspace=m["hgap"] / PANEL_SIZE[1])
+    return fig, [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
+
+
+def render_png(plot: Callable[..., Any], args: tuple[Any, ...], options: Mapping[str, Any], *,
+               figsize: tuple[float, float] = (7.0, 4.5), panels: int | None = None, ncols: int = 3) -> bytes:
+    """Call ``plot(*args, **options, ax=...)`` on a fresh Figure and return the drawn figure as PNG bytes.
+
+    ``panels=None``: one Axes of a ``figsize`` figure (constrained layout);
+    ``panels=n``: a list of ``n`` Axes in rows of ``ncols``, the figure sized
+    to fit them. A plot that does not take ``ax=`` (or returns a Figure of its
+    own) is saved from the figure it returns, which is then closed.
     """
     from matplotlib.axes import Axes
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    own = Figure(figsize=figsize, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(own)
     kwargs = dict(options)
-    if _accepts(plot, "ax"):
-        kwargs["ax"] = own.add_subplot()
+    if panels is None:
+        own = Figure(figsize=figsize, dpi=DPI, layout="constrained")
+        if _accepts(plot, "ax"):
+            kwargs["ax"] = own.add_subplot()
+    else:
+        own, axes = _panel_figure(panels, ncols)
+        kwargs["ax"] = axes
+    FigureCanvasAgg(own)
     result = plot(*args, **kwargs)
     if isinstance(result, Axes):
         fig = result.figure
@@ -108,13 +135,13 @@ def skipped_html(title: str, reason: str) -> str:
 
 
 def draw(plot: Callable[..., Any], args: tuple[Any, ...], options: Mapping[str, Any], *, title: str,
-         figsize: tuple[float, float], caption: str = "") -> str:
+         figsize: tuple[float, float] = (7.0, 4.5), panels: int | None = None, caption: str = "") -> str:
     """A plot as embedded HTML, or a note when it refuses the data with an :class:`HpoAnalyticsError`.
 
     Any other exception is a bug and propagates.
     """
     try:
-        png = render_png(plot, args, options, figsize=figsize)
+        png = render_png(plot, args, options, figsize=figsize, panels=panels)
     except HpoAnalyticsError as exc:
         return skipped_html(title, str(exc))
     return figure_html(png, title=title, caption=caption)

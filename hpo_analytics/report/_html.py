@@ -56,6 +56,8 @@ td.num { text-align: right; white-space: nowrap; }
 tr.best td { background: #fff8c5; }
 tr.stop td { background: #ffebe9; }
 table.kv th { width: 180px; }
+table.kv td.num { text-align: left; }
+div.wide { overflow-x: auto; }
 figure { margin: 12px 0 20px; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eaeef2; }
 figcaption { color: #57606a; font-size: 13px; }
@@ -135,7 +137,8 @@ def table(header: Sequence[str], rows: Iterable[Sequence[Any]], *, row_classes: 
         attr = f' class="{text(cls)}"' if cls else ""
         body.append(f"<tr{attr}>" + "".join(_td(v) for v in row) + "</tr>")
     table_attr = f' class="{text(css_class)}"' if css_class else ""
-    return f"<table{table_attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="wide"><table{table_attr}><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def key_values(pairs: Mapping[str, Any]) -> str:

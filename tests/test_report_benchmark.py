@@ -1,0 +1,43 @@
+"""Smoke test of benchmarks/report.py at a tiny size (so the script doesn't rot)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from hpo_analytics.report import _build
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "report.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("hpo_bench_report", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+def test_job_curves_match_trials_and_decisions_stop_some(bench) -> None:
+    job = bench.make_job(80, steps=12, running=20, backtest_trials=30)
+    trials, curves = job["trials"], job["curves"]
+    assert trials.num_rows == 80
+    assert set(curves["trial_id"].to_pylist()) <= set(trials["trial_id"].to_pylist())
+    assert curves.num_rows > 12 * 60  # most trials report every step; failed ones fewer
+    assert len(job["decisions"]) == 20 and job["decisions"]["stop"].any()
+    assert job["backtest"]["trials"].max() <= 30
+
+
+def test_tiny_run_prints_medians_ratio_and_breakdown(bench, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(_build, "PLOTS", tuple(p for p in _build.PLOTS if p.name == "plot_optimization_history"))
+    code = bench.main(["--trials", "60", "--baseline-trials", "30", "--steps", "6", "--running", "10",
+                       "--backtest-trials", "20", "--reps", "1"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "ratio: 2x the trials take" in out
+    assert "Optimization history" in out and "target < 30 s at 60 trials: PASS" in out
