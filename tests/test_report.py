@@ -226,6 +226,18 @@ def test_metric_and_mode_defaults_and_top(tmp_path, job, only_plots) -> None:
     assert rows == ranked["trial_id"].head(3).tolist()
 
 
+def test_degenerate_jobs_still_give_a_report(tmp_path, job, only_plots) -> None:
+    trials = job["trials"]
+    page = build_report(trials.slice(0, 0), out=tmp_path / "empty.html", metric="acc").read_text()
+    assert '<section id="top-trials"><h2>Top trials</h2><p class="note">No trials.</p></section>' in page
+    assert "No parameter explains any of the variation of acc over 0 scored trials" in page
+    assert 'class="skipped"' not in page and page.count("<img ") == 9  # the plots draw their "no trials" note
+    only_plots()
+    bare = build_report(trials.select(["trial_id", "acc"]), out=tmp_path / "bare.html", metric="acc").read_text()
+    assert "No parameter columns" in bare and "<th>status</th>" not in section(bare, "top-trials")
+    assert "<th>total run time</th><td>\u2014</td>" in bare
+
+
 # --------------------------------------------------------------------------- several jobs
 
 

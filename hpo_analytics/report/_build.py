@@ -55,7 +55,8 @@ class _Job:
     summary: dict[str, Any] = field(default_factory=dict)
     importance: pd.DataFrame | None = None
     importance_error: str | None = None
-    params: list[str] = field(default_factory=list)  # most important first
+    params: list[str] = field(default_factory=list)  # most important first, when ranked
+    ranked: bool = False  # whether params are in order of importance (else table order)
 
 
 def _frame_or_none(value: Any, what: str, required: Sequence[str]) -> pd.DataFrame | None:
@@ -92,9 +93,13 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
     job.summary = summarize(frame, metric=metric, mode=mode)
     try:
         job.importance = param_importance(frame, metric=metric, mode=mode)
-        job.params = job.importance["param"].astype(str).tolist()
+        job.ranked = bool((job.importance["importance"] > 0).any())
     except HpoAnalyticsError as exc:
         job.importance_error = str(exc)
+    if job.ranked:
+        assert job.importance is not None
+        job.params = job.importance["param"].astype(str).tolist()
+    else:
         job.params = [c.removeprefix(PARAM_PREFIX) for c in param_columns(frame)]
     return job
 
@@ -135,6 +140,8 @@ def _summary_section(job: _Job) -> str:
 
 def _top_trials_section(job: _Job, top: int) -> str:
     ranked = rank_trials(job.trials, metric=job.metric, mode=job.mode)
+    if not len(ranked):
+        return '<p class="note">No trials.</p>'
     shown = ranked.head(top)
     params = param_columns(shown)
     columns = ["rank", "trial_id"]
@@ -164,6 +171,9 @@ def _importance_section(job: _Job) -> str:
     note = (f'<p class="note">Method {text(info.get("method", "?"))} over {text(info.get("n_trials", "?"))} '
             f'scored trials; intervals from {text(info.get("n_bootstrap", "?"))} bootstrap resamples; rank '
             "stability is the share of resamples that gave the same rank. Importances sum to 1.</p>")
+    if not job.ranked:
+        note = (f'<p class="note">No parameter explains any of the variation of {text(job.metric)} over '
+                f'{text(info.get("n_trials", "?"))} scored trials (too few trials, or a constant metric).</p>')
     return note + table(header, rows)
 
 
@@ -256,8 +266,13 @@ def _params_panels(job: _Job) -> list[_Call]:
     params = job.params[:MAX_PANELS]
     if not params:
         return []
-    caption = (f"The {len(params)} most important of {len(job.params)} parameters."
-               if len(job.params) > len(params) else "Parameters from most to least important.")
+    if not job.ranked:
+        caption = "Parameters in table order" + (f" (the first {len(params)})." if len(job.params) > len(params)
+                                                 else ".")
+    elif len(job.params) > len(params):
+        caption = f"The {len(params)} most important of {len(job.params)} parameters."
+    else:
+        caption = "Parameters from most to least important."
     return [_Call((job.trials,), {"params": params, **_target(job)}, panels=len(params), caption=caption)]
 
 
@@ -273,7 +288,7 @@ def _contour(job: _Job) -> list[_Call]:
         return []
     x, y = job.params[:2]
     return [_Call((job.trials,), {"x": x, "y": y, **_target(job)}, figsize=(7.0, 5.0),
-                  caption="The two most important parameters.")]
+                  caption="The two most important parameters." if job.ranked else "The first two parameters.")]
 
 
 def _pareto(job: _Job) -> list[_Call]:
@@ -316,7 +331,7 @@ PLOTS: tuple[_Plot, ...] = (
     _Plot("plot_marginals", "Metric by parameter value", "parameters", _params_panels),
     _Plot("plot_slice", "Metric against each parameter", "parameters", _params_panels),
     _Plot("plot_parallel_coordinates", "Parallel coordinates", "parameters", _parallel),
-    _Plot("plot_contour", "Metric over the two most important parameters", "parameters", _contour),
+    _Plot("plot_contour", "Metric over two parameters", "parameters", _contour),
     _Plot("plot_pareto_front", "Pareto front", "parameters", _pareto),
     _Plot("plot_learning_curves", "Learning curves", "curves", _curves),
     _Plot("plot_stop_decisions", "Stop decisions", "decisions", _stop_decisions),
