@@ -48,20 +48,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from hpo_analytics import plots  # noqa: E402
-from hpo_analytics.plots.parallel import _parallel_coordinates_data  # noqa: E402
-from hpo_analytics.stopping import (  # noqa: E402
+from hpo_analytics import plots
+from hpo_analytics.plots.parallel import _parallel_coordinates_data
+from hpo_analytics.stopping import (
     CurveMatrix,
     MedianStoppingRule,
     SignificanceRule,
     SuccessiveHalvingRule,
     backtest,
 )
-from hpo_analytics.synthetic import generate_trials  # noqa: E402
+from hpo_analytics.synthetic import generate_trials
 
 METRIC = {"metric": "acc", "mode": "max"}
 

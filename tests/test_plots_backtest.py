@@ -9,18 +9,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
 
-import hpo_analytics as ha  # noqa: E402
-from hpo_analytics.errors import ConfigurationError  # noqa: E402
-from hpo_analytics.plots import plot_backtest  # noqa: E402
-from hpo_analytics.plots._common import identity_colors  # noqa: E402
-from hpo_analytics.plots.backtest import _backtest_data  # noqa: E402
-from hpo_analytics.stopping import MedianStoppingRule, SignificanceRule, ThresholdRule, backtest  # noqa: E402
+import hpo_analytics as ha
+from hpo_analytics.errors import ConfigurationError
+from hpo_analytics.plots import plot_backtest
+from hpo_analytics.plots._common import identity_colors
+from hpo_analytics.plots.backtest import _backtest_data
+from hpo_analytics.stopping import MedianStoppingRule, ThresholdRule, backtest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
 
@@ -84,8 +84,7 @@ def test_given_ax_empty_note_and_errors() -> None:
 
 def test_synthetic_job_end_to_end() -> None:
     curves = ha.read_curves(DATA / "histories")
-    rules = {"median": MedianStoppingRule(grace_period=3), "significance": SignificanceRule(grace_period=3),
-             "threshold 0.95": ThresholdRule(0.95, grace_period=1)}
+    rules = {"median": MedianStoppingRule(grace_period=3), "threshold 0.95": ThresholdRule(0.95, grace_period=1)}
     table = backtest(curves, rules, metric="acc", mode="max")
     d = _backtest_data(table)
     assert d.rule == tuple(rules)
@@ -93,7 +92,7 @@ def test_synthetic_job_end_to_end() -> None:
     assert d.undefined == ("threshold 0.95",)  # nothing reaches 0.95 by step 1
     ax = plot_backtest(table)
     try:
-        assert len(ax.collections) == 3
+        assert len(ax.collections) == 2
         ax.figure.savefig(io.BytesIO(), format="png")
     finally:
         plt.close(ax.figure)

@@ -9,17 +9,17 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection
 
-import hpo_analytics as ha  # noqa: E402
-from hpo_analytics.errors import ConfigurationError  # noqa: E402
-from hpo_analytics.plots import plot_learning_curves  # noqa: E402
-from hpo_analytics.plots.curves import _learning_curves_data, _mass_alpha, stop_steps  # noqa: E402
-from hpo_analytics.stopping import MedianStoppingRule, backtest  # noqa: E402
+import hpo_analytics as ha
+from hpo_analytics.errors import ConfigurationError
+from hpo_analytics.plots import plot_learning_curves
+from hpo_analytics.plots.curves import _learning_curves_data, _mass_alpha, stop_steps
+from hpo_analytics.stopping import MedianStoppingRule, backtest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
 nan = np.nan

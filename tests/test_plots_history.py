@@ -9,15 +9,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
 
-import hpo_analytics as ha  # noqa: E402
-from hpo_analytics.errors import ConfigurationError  # noqa: E402
-from hpo_analytics.plots import plot_optimization_history  # noqa: E402
-from hpo_analytics.plots.history import _optimization_history_data  # noqa: E402
+import hpo_analytics as ha
+from hpo_analytics.errors import ConfigurationError
+from hpo_analytics.plots import plot_optimization_history
+from hpo_analytics.plots.history import _optimization_history_data
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
 

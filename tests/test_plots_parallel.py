@@ -9,16 +9,16 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import LineCollection
 
-import hpo_analytics as ha  # noqa: E402
-from hpo_analytics.errors import ConfigurationError  # noqa: E402
-from hpo_analytics.plots import plot_parallel_coordinates  # noqa: E402
-from hpo_analytics.plots.parallel import (  # noqa: E402
+import hpo_analytics as ha
+from hpo_analytics.errors import ConfigurationError
+from hpo_analytics.plots import plot_parallel_coordinates
+from hpo_analytics.plots.parallel import (
     AxisInfo,
     _parallel_coordinates_data,
     density_raster,

@@ -89,15 +89,15 @@ def test_replay_on_started_trials_only_decides_as_on_the_whole_matrix() -> None:
     from hpo_analytics.stopping._base import CurveMatrix
     from hpo_analytics.stopping.backtest import _replay
 
-    ts = generate_trials(60, seed=5, n_iterations=12, error_rate=0.0)
+    ts = generate_trials(40, seed=5, n_iterations=12, error_rate=0.0)
     rng = np.random.default_rng(5)
     values = ts.acc.copy()
-    lengths = rng.integers(1, 13, 60)
+    lengths = rng.integers(1, 13, 40)
     values[np.arange(12)[None, :] >= lengths[:, None]] = np.nan
     reported = np.arange(12)[None, :] < lengths[:, None]
     reported[rng.random(reported.shape) < 0.05] = False  # a few skipped steps
     cm = CurveMatrix.from_arrays(np.where(reported, values, np.nan), reported=reported)
-    order = rng.permutation(60)
+    order = rng.permutation(40)
     rules = [MedianStoppingRule(grace_period=2, min_samples=3), MedianStoppingRule(semantics="ray", min_samples=3),
              PercentileRule(25.0, min_samples=2), SuccessiveHalvingRule(), ThresholdRule(0.6, grace_period=3),
              PatienceRule(patience=2), SignificanceRule(grace_period=2, alpha=0.2, min_samples=3)]
