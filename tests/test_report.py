@@ -257,6 +257,7 @@ def test_build_reports_writes_one_page_per_job_and_an_index(tmp_path, job, only_
                             "script_alert_x_script.html"])
     text = index.read_text()
     assert "<script" not in text and EVIL_SHOWN in text
+    assert [alt for alt, *_ in images(text)] == ["Distribution of the metric by job"]
     for stem in ("search_A_1", "search_A_1-2", "index-2", "script_alert_x_script"):
         assert f'<a href="{stem}.html">' in text
         assert '<a href="index.html">All jobs</a>' in (tmp_path / "site" / f"{stem}.html").read_text()
@@ -266,10 +267,25 @@ def test_build_reports_writes_one_page_per_job_and_an_index(tmp_path, job, only_
     assert s["time_total_s"] == 51.0 and "51 s" in text
     # the same metric everywhere: the job with the best value (the small job's 0.95 beats 0.916) is highlighted
     best_rows = re.findall(r'<tr class="best"><td><a href="([^"]+)"', text)
-    assert best_rows == ["search_A_1-2.html"]
+    assert best_rows == ["search_A_1-2.html", "script_alert_x_script.html"]  # the same trials: tied
     first = (tmp_path / "site" / "search_A_1.html").read_text()
     assert first.count('id="backtest"') == 1 and 'id="curves"' not in first
     assert [alt for alt, *_ in images(first)] == ["Trials by status"]
+
+
+def test_index_compares_distributions_only_when_the_jobs_share_a_metric(tmp_path, only_plots) -> None:
+    only_plots()
+    trials = small_job()["trials"]
+    acc, loss = trials.copy(), trials.assign(loss=trials["acc"] * 2)
+    acc.attrs = {"hpo_analytics": {"metric": "acc", "mode": "max"}}
+    loss.attrs = {"hpo_analytics": {"metric": "loss", "mode": "min"}}
+    text = build_reports({"a": {"trials": acc}, "b": {"trials": loss}}, out_dir=tmp_path / "mixed").read_text()
+    assert "<img" not in text and 'class="best"' not in text
+    assert "<td>acc (max)</td>" in text and "<td>loss (min)</td>" in text
+    many = {f"job {i}": {"trials": acc} for i in range(13)}
+    text = build_reports(many, out_dir=tmp_path / "many").read_text()
+    assert "<img" not in text and "Distribution of the metric by job: not drawn (more than 12 jobs)" in text
+    assert text.count('<tr class="best">') == 13  # all tie for best
 
 
 def test_safe_names() -> None:
@@ -290,6 +306,8 @@ def test_bad_arguments_raise_configuration_errors(tmp_path, job) -> None:
         build_report(trials, decisions=job["decisions"].drop(columns=["reason"]), out=tmp_path / "r.html")
     with pytest.raises(ConfigurationError, match="backtest table lacks"):
         build_report(trials, backtest=job["decisions"], out=tmp_path / "r.html")
+    with pytest.raises(ConfigurationError, match="curves table lacks column.*loss"):
+        build_report(trials, curves=job["curves"].drop_columns(["loss"]), metric="loss", out=tmp_path / "r.html")
     with pytest.raises(ConfigurationError, match="curves must be a pyarrow.Table"):
         build_report(trials, curves=[1, 2], out=tmp_path / "r.html")
     with pytest.raises(ConfigurationError, match="trials is required"):

@@ -36,6 +36,8 @@ _MAX_STOP_ROWS = 50
 MAX_PANELS = 6
 MAX_PARALLEL = 8
 MAX_RULE_PLOTS = 4
+#: Jobs the index page draws one distribution curve each for (beyond that the legend is unreadable).
+MAX_INDEX_CURVES = 12
 _MAX_BEST_IDS = 10
 
 
@@ -81,7 +83,7 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
     frame = _frame_or_none(trials, "trials", ("trial_id",))
     assert frame is not None
     metric, mode = resolve_metric(frame, metric, mode)
-    curve_frame = _frame_or_none(curves, "curves", ("trial_id", "training_iteration"))
+    curve_frame = _frame_or_none(curves, "curves", ("trial_id", "training_iteration", metric))
     job = _Job(
         trials=frame,
         metric=metric,
@@ -102,14 +104,6 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
     else:
         job.params = [c.removeprefix(PARAM_PREFIX) for c in param_columns(frame)]
     return job
-
-
-def _curve_metric(job: _Job) -> tuple[str, str]:
-    """The curves' metric: the trials' metric when the curves have it, else the curves' own default."""
-    assert job.curves is not None
-    if job.metric in job.curves.columns:
-        return job.metric, job.mode
-    return resolve_metric(job.curves, None, None)
 
 
 # --------------------------------------------------------------------------- sections
@@ -243,11 +237,6 @@ def _target(job: _Job) -> dict[str, Any]:
     return {"metric": job.metric, "mode": job.mode}
 
 
-def _curve_target(job: _Job) -> dict[str, Any]:
-    metric, mode = _curve_metric(job)
-    return {"metric": metric, "mode": mode}
-
-
 def _status(job: _Job) -> list[_Call]:
     return [_Call((job.trials,), figsize=(6.5, 3.0))] if "status" in job.trials.columns else []
 
@@ -301,7 +290,7 @@ def _curves(job: _Job) -> list[_Call]:
     if job.curves is None:
         return []
     stopped = {"stopped": job.decisions} if job.decisions is not None else {}
-    return [_Call((job.curves,), {**_curve_target(job), "top_k": 5, **stopped}, figsize=(8.0, 4.8))]
+    return [_Call((job.curves,), {**_target(job), "top_k": 5, **stopped}, figsize=(8.0, 4.8))]
 
 
 def _stop_decisions(job: _Job) -> list[_Call]:
@@ -313,7 +302,7 @@ def _stop_decisions(job: _Job) -> list[_Call]:
     calls = []
     for rule in rules[:MAX_RULE_PLOTS]:
         d = job.decisions[job.decisions["rule"].astype(object) == rule]
-        calls.append(_Call((job.curves,), {"decisions": d, **_curve_target(job)}, figsize=(8.0, 4.8),
+        calls.append(_Call((job.curves,), {"decisions": d, **_target(job)}, figsize=(8.0, 4.8),
                            title=f"Stop decisions: {rule}" if len(rules) > 1 else None))
     return calls
 
@@ -476,12 +465,12 @@ def _index_body(rows: list[tuple[str, str, _Job]]) -> str:
             statuses[k] = statuses.get(k, 0) + v
     status_cols = sorted(statuses, key=lambda k: (-statuses[k], k))
     targets = {(job.metric, job.mode) for _, _, job in rows}
-    best_job = None
+    best = np.zeros(len(rows), dtype=bool)  # every job tied for the best value, when comparable
     if len(targets) == 1:
         sign = 1.0 if next(iter(targets))[1] == "max" else -1.0
-        values = [sign * job.summary["best_value"] for _, _, job in rows]
+        values = np.array([sign * job.summary["best_value"] for _, _, job in rows], dtype=float)
         if np.isfinite(values).any():
-            best_job = int(np.nanargmax(np.where(np.isfinite(values), values, np.nan)))
+            best = values == np.nanmax(np.where(np.isfinite(values), values, np.nan))
     header = ["job", "metric", "best value", "best trial", "trials", "with a score", *status_cols,
               "total run time"]
     body, classes = [], []
@@ -493,11 +482,25 @@ def _index_body(rows: list[tuple[str, str, _Job]]) -> str:
         body.append([link, f"{s['metric']} ({s['mode']})", s["best_value"], best_id, s["n_trials"], s["n_scored"],
                      *[s["status_counts"].get(k, 0) for k in status_cols],
                      Cell(text(fmt_duration(s["time_total_s"])), numeric=True)])
-        classes.append("best" if i == best_job else "")
-    note = ('<p class="note">One report per job; the highlighted job has the best value '
-            "(when all jobs share a metric and direction).</p>") if best_job is not None else ""
+        classes.append("best" if best[i] else "")
+    note = ('<p class="note">One report per job; highlighted: the best value (all jobs share the metric and '
+            "its direction).</p>") if best.any() else ""
     return (f"<header><h1>Hyperparameter searches</h1><p class=\"sub\">{len(rows)} jobs</p></header>"
-            + note + table(header, body, row_classes=classes))
+            + note + table(header, body, row_classes=classes) + _index_figure(rows, targets))
+
+
+def _index_figure(rows: list[tuple[str, str, _Job]], targets: set[tuple[str, str]]) -> str:
+    """The metric's distribution per job, one curve each, when the jobs share a metric and direction."""
+    title = "Distribution of the metric by job"
+    if len(targets) != 1:
+        return ""
+    if len(rows) > MAX_INDEX_CURVES:
+        return _figures.skipped_html(title, f"more than {MAX_INDEX_CURVES} jobs")
+    from ..plots import plot_edf
+
+    metric, mode = next(iter(targets))
+    by_job = {name: job.trials for name, _, job in rows}
+    return _figures.draw(plot_edf, (by_job,), {"metric": metric, "mode": mode}, title=title, figsize=(8.0, 4.8))
 
 
 def build_reports(
@@ -514,8 +517,10 @@ def build_reports(
     Each report goes to ``<out_dir>/<safe name>.html`` (see :func:`safe_names`)
     and links back to ``<out_dir>/index.html``, which lists every job's
     metric, best value and trial, number of trials, status counts and total
-    run time (sum of ``time_total_s``), with a link to its report. Every job
-    is validated before anything is written.
+    run time (sum of ``time_total_s``), with a link to its report, and, when
+    the jobs share a metric and direction, highlights the best job and draws
+    the metric's distribution per job (up to :data:`MAX_INDEX_CURVES` jobs).
+    Every job is validated before anything is written.
     """
     if not isinstance(jobs, Mapping) or not jobs:
         raise ConfigurationError("jobs must be a non-empty mapping of job name -> {'trials': ..., ...}")
