@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 
 import hpo_analytics as ha
-import hpo_analytics.plots as plots
+from hpo_analytics import plots
 from hpo_analytics.errors import ConfigurationError, HpoAnalyticsError
-from hpo_analytics.report import build_report, build_reports, safe_names
-from hpo_analytics.report import _build, _figures
+from hpo_analytics.report import _build, _figures, build_report, build_reports, safe_names
 from hpo_analytics.stopping import MedianStoppingRule, ThresholdRule, backtest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
@@ -85,7 +84,7 @@ def images(page: str) -> list[tuple[str, int, int, bytes]]:
 
 
 def section(page: str, anchor: str) -> str:
-    match = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.S)
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', page, re.DOTALL)
     assert match, anchor
     return match.group(1)
 
@@ -171,7 +170,7 @@ def test_plot_sections_follow_the_inputs(tmp_path, job, only_plots) -> None:
 
 def test_page_is_self_contained(full) -> None:
     assert "<script" not in full.lower()
-    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", full, re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", full, re.IGNORECASE)
     assert "http://" not in full and "https://" not in full
     assert "url(" not in full and "@import" not in full
     assert "default-src 'none'; img-src data:" in full  # CSP: nothing may be fetched

@@ -75,9 +75,9 @@ def open_in_chromium(path: Path) -> dict:
         proc = subprocess.run(
             [chromium(), *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom",
              path.as_uri()],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True, text=True, timeout=120, check=False,  # the DOM dump says what went wrong
         )
-    match = re.search(r'<pre id="report-check">(.*?)</pre>', proc.stdout, re.S)
+    match = re.search(r'<pre id="report-check">(.*?)</pre>', proc.stdout, re.DOTALL)
     assert match, f"no check result in the DOM (exit {proc.returncode}); stderr tail:\n{proc.stderr[-2000:]}"
     return json.loads(html.unescape(match.group(1)))
 
