@@ -158,7 +158,7 @@ def test_given_ax_empty_note_and_errors() -> None:
 def test_synthetic_job_end_to_end() -> None:
     curves = ha.read_curves(DATA / "histories")
     ax = plot_stop_decisions(curves, MedianStoppingRule(grace_period=3, metric="acc", mode="max"),
-                             trials=["438c6e2d"])
+                             highlight=["438c6e2d"])
     try:
         labels = [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
         assert any(label.startswith("438c6e2d stopped at step 3") for label in labels)

@@ -182,7 +182,7 @@ def _stop_decisions_data(curves: Any, rule: Rule | None = None, *, decisions: An
 
 
 def plot_stop_decisions(curves: Any, rule: Rule | None = None, *, decisions: Any = None,
-                        trials: Iterable[str] | None = None, metric: str | None = None, mode: str | None = None,
+                        highlight: Iterable[str] | None = None, metric: str | None = None, mode: str | None = None,
                         concurrency: int = 4, explain: int = 3, ax: Any = None) -> Any:
     """The picture that answers "why was my trial stopped?".
 
@@ -199,18 +199,18 @@ def plot_stop_decisions(curves: Any, rule: Rule | None = None, *, decisions: Any
     nothing per step for rules that compare a trial with its own past), each
     stop as an ``x`` at the value the rule compared, joined to the reference
     it was compared with. The reasons of a few trials are spelled out in the
-    legend, their curves in matching colours: ``trials`` (ids; a trial that
-    was not stopped shows the rule's last word on it), else the ``explain``
+    legend, their curves in matching colours: ``highlight`` (trial ids; a
+    trial that was not stopped shows the rule's last word on it), else the ``explain``
     stopped trials that would have ended best. A curve table without
     reports draws a "no trials" note. Raises
     :class:`~hpo_analytics.errors.ConfigurationError` when both or neither of
-    ``rule``/``decisions`` are given, or a ``trials`` id has no curve.
+    ``rule``/``decisions`` are given, or a ``highlight`` id has no curve.
     Returns the Axes.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D
 
-    data = _stop_decisions_data(curves, rule, decisions=decisions, highlight=trials, metric=metric, mode=mode,
+    data = _stop_decisions_data(curves, rule, decisions=decisions, highlight=highlight, metric=metric, mode=mode,
                                 concurrency=concurrency, explain=explain)
     check_ax(ax)
     if ax is None:
