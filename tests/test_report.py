@@ -376,3 +376,20 @@ def test_import_does_not_load_matplotlib() -> None:
             "assert callable(hpo_analytics.build_reports); print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_report_file_is_readable_like_any_file_the_user_writes(tmp_path) -> None:
+    """The atomic write must not leave the owner-only mode of a temporary file on the report."""
+    import os
+    import stat
+
+    import hpo_analytics as ha
+
+    trials = ha.read_trials(Path(__file__).resolve().parents[1] / "data" / "seed_trials.json")
+    old = os.umask(0o022)
+    try:
+        path = ha.build_report(trials, out=tmp_path / "r.html")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temporary file left behind
