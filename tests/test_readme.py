@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,34 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
 
 
-def test_main_command_names_bundled_data() -> None:
+def test_main_command_is_the_demo() -> None:
+    """The first command installs the package and runs ``hpo-analytics demo`` (run for real in test_cli_commands)."""
     marker = README.split("<!-- main-command -->", 1)[1]
     command = re.search(r"```bash\n(.*?)\n```", marker, flags=re.S).group(1)
-    match = re.search(r"hpo-analytics normalize (\S+)", command)
-    assert match and (ROOT / match.group(1)).exists()
+    assert "pip install" in command and command.rstrip().endswith("hpo-analytics demo")
+
+
+def _offline_command_lines() -> list[str]:
+    """The README's ``hpo-analytics ...`` lines that need no service (no JOB_ID, no fetched jobs)."""
+    lines = []
+    for block in _blocks("bash"):
+        for line in block.splitlines():
+            line = line.split("  #", 1)[0].strip()
+            if line.startswith("hpo-analytics ") and not re.search(r"JOB_ID|jobs/|--port|touch", line):
+                lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("line", _offline_command_lines())
+def test_offline_command_lines_run(line: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from hpo_analytics.cli import main
+
+    monkeypatch.chdir(ROOT)
+    status = main(shlex.split(line)[1:])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert out.strip()
+
+
+def test_readme_has_offline_command_lines_to_check() -> None:
+    assert {line.split()[1] for line in _offline_command_lines()} >= {"report", "rank", "importance", "backtest"}
