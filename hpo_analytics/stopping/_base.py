@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import abc
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -49,6 +49,12 @@ class CurveMatrix:
     ``values`` holds the metric (NaN where nothing was reported *or* a NaN
     was reported); ``reported`` tells the two apart. ``done``/``status`` are
     the trial's latest row's cells when the table has them (else ``None``).
+
+    ``memo``/``settled`` are set only in the back-test's views of the past
+    (else ``None``/0): every view of one replay shares ``memo``, later views
+    only add cells to rows ``>= settled`` and rows after them, and rows
+    ``< settled`` never change again. A rule may keep in ``memo``, under a
+    key of its own, what it derived from those settled rows.
     """
 
     trial_ids: np.ndarray
@@ -57,6 +63,8 @@ class CurveMatrix:
     reported: np.ndarray
     done: np.ndarray | None = None
     status: np.ndarray | None = None
+    settled: int = 0
+    memo: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, metric: str) -> CurveMatrix:
@@ -200,6 +208,10 @@ class Rule(abc.ABC):
     """
 
     name: ClassVar[str] = "rule"
+    #: True when a decision about a trial reads nothing but that trial's own curve (never other rows,
+    #: never ``reference``). The back-test then asks about every trial at a step in one call
+    #: instead of once per wave and step.
+    independent: ClassVar[bool] = False
 
     def __init__(self, *, metric: str | None = None, mode: str | None = None) -> None:
         if mode is not None and mode not in ("max", "min"):
@@ -329,11 +341,16 @@ def member(ids: np.ndarray, among: Any) -> np.ndarray:
     return pd.Index(ids, dtype=object).isin(pd.Index([str(x) for x in among], dtype=object))
 
 
-def best_so_far(cm: CurveMatrix, sign: float) -> np.ndarray:
-    """Running NaN-ignoring best of ``sign * values`` along each row (NaN until a number is seen)."""
-    if cm.values.shape[1] == 0:
-        return cm.values.copy()
-    return np.fmax.accumulate(sign * cm.values, axis=1)
+def best_so_far(cm: CurveMatrix, sign: float, *, rows: np.ndarray | None = None) -> np.ndarray:
+    """Running NaN-ignoring best of ``sign * values`` along each row (NaN until a number is seen).
+
+    ``rows``: only these rows, in this order (a rule deciding about a few
+    trials of a large matrix should not pay for every row).
+    """
+    values = cm.values if rows is None else cm.values[rows]
+    if values.shape[1] == 0:
+        return values.copy()
+    return np.fmax.accumulate(sign * values, axis=1)
 
 
 def step_values(step_cols: np.ndarray, steps: np.ndarray) -> np.ndarray:

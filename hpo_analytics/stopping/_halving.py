@@ -59,41 +59,45 @@ class SuccessiveHalvingRule(Rule):
 
     def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
         n = len(candidates)
-        last = cm.last
         steps = cm.steps
         stop = np.zeros(n, dtype=bool)
         value = np.full(n, np.nan)
         ref = np.full(n, np.nan)
-        cstep = np.where(last[candidates] >= 0, steps[np.maximum(last[candidates], 0)] if len(steps) else -1, -1)
+        # only the pool's rows (reference and candidates) matter: the back-test's matrices hold many more
+        pool = reference.copy()
+        pool[candidates] = True
+        rows = np.flatnonzero(pool)
+        mine = np.searchsorted(rows, candidates)
+        reported = cm.reported[rows]
+        last = CurveMatrix(cm.trial_ids[rows], steps, cm.values[rows], reported).last
+        cstep = np.where(last[mine] >= 0, steps[np.maximum(last[mine], 0)] if len(steps) else -1, -1)
         reasons = ["no report yet" if s < 0 else f"step {s} is below the first rung ({self.min_resource})"
                    for s in cstep.tolist()]
         if not len(steps):
             return Decisions(candidates, stop, cstep, value, ref, reasons)
-        pool = reference.copy()
-        pool[candidates] = True
         last_step = np.where(last >= 0, steps[np.maximum(last, 0)], -1)
         rungs = self.rungs(int(steps.max()))
         q = 100.0 * (1.0 - 1.0 / self.reduction_factor)
         judged = np.zeros(n, dtype=bool)
-        vals = sign * cm.values
+        vals = sign * cm.values[rows]
         for r in rungs[::-1]:
             # value at rung r: the report at the latest step <= r (LOCF over missing steps)
             col = int(np.searchsorted(steps, r, side="right")) - 1
-            if col < 0:
+            judge = np.flatnonzero((cstep >= r) & ~judged)
+            if col < 0 or not len(judge):
                 continue
-            upto = cm.reported[:, : col + 1]
+            judged[judge] = True
+            upto = reported[:, : col + 1]
             has = upto.any(axis=1)
             lc = np.where(has, col - upto[:, ::-1].argmax(axis=1), 0)
             at = np.where(has, vals[np.arange(len(vals)), lc], np.nan)
-            reached = pool & (last_step >= r)
+            reached = last_step >= r
             population = at[reached & ~np.isnan(at)]
             cutoff = float(np.percentile(population, q)) if len(population) else np.nan
-            judge = np.flatnonzero((cstep >= r) & ~judged)
-            judged[judge] = True
             for k in judge:
-                row = candidates[k]
-                value[k] = at[row]
-                if np.isnan(at[row]):
+                v = at[mine[k]]
+                value[k] = v
+                if np.isnan(v):
                     stop[k] = True
                     reasons[k] = f"value at rung {r} is NaN (diverged)"
                     continue
@@ -102,9 +106,9 @@ class SuccessiveHalvingRule(Rule):
                                   f"(fewer than min_samples={self.min_samples}); promoted")
                     continue
                 ref[k] = cutoff
-                stop[k] = at[row] < ref[k]
+                stop[k] = v < ref[k]
                 verdict = "below" if stop[k] else "not below"
-                reasons[k] = (f"value {fmt(sign * at[row])} at rung {r} is {verdict} the cutoff "
+                reasons[k] = (f"value {fmt(sign * v)} at rung {r} is {verdict} the cutoff "
                               f"{fmt(sign * ref[k])} for the top 1/{self.reduction_factor} of "
                               f"{len(population)} trials")
         return Decisions(candidates, stop, cstep, sign * value, sign * ref, reasons)

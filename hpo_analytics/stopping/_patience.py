@@ -33,6 +33,7 @@ class PatienceRule(Rule):
     """
 
     name: ClassVar[str] = "patience"
+    independent: ClassVar[bool] = True
 
     def __init__(self, *, patience: int = 5, min_delta: float = 0.0, grace_period: int = 0, interval: int = 1,
                  metric: str | None = None, mode: str | None = None) -> None:
@@ -55,13 +56,13 @@ class PatienceRule(Rule):
         before = np.full(n, np.nan)
         step = np.where(last >= 0, steps[np.maximum(last, 0)] if len(steps) else -1, -1)
         if len(steps):
-            best = best_so_far(cm, sign)
+            best = best_so_far(cm, sign, rows=candidates)
             first = cm.reported[candidates].argmax(axis=1)
             first_step = steps[first]
-            now = np.where(last >= 0, best[candidates, np.maximum(last, 0)], np.nan)
+            now = np.where(last >= 0, best[np.arange(n), np.maximum(last, 0)], np.nan)
             bcol = np.searchsorted(steps, step - self.patience, side="right") - 1
             early = due & (step - self.patience < first_step)
-            before = np.where(bcol >= 0, best[candidates, np.maximum(bcol, 0)], np.nan)
+            before = np.where(bcol >= 0, best[np.arange(n), np.maximum(bcol, 0)], np.nan)
             gain = now - before
             both_nan = np.isnan(now) & np.isnan(before)
             stop = due & ~early & (both_nan | (gain <= self.min_delta))

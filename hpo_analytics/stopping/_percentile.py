@@ -90,8 +90,12 @@ class PercentileRule(Rule):
         q = 100.0 - self.percentile
         kind = "median" if self.percentile == 50.0 else f"{q:g}th percentile"
         if self.semantics == "optuna":
-            n_ref = int(reference.sum())
-            count, refq = _column_percentiles(sign * cm.values[reference], q, np.unique(last[due]))
+            ref_rows = np.flatnonzero(reference)
+            n_ref = len(ref_rows)
+            # only the columns being decided at: the back-test asks about a few trials at one step
+            cols = np.unique(last[due])
+            count, refq = np.zeros(cm.values.shape[1], dtype=np.int64), np.full(cm.values.shape[1], np.nan)
+            count[cols], refq[cols] = _column_percentiles(sign * cm.values[np.ix_(ref_rows, cols)], q)
             for k in np.flatnonzero(due):
                 j = last[k]
                 if n_ref < self.min_samples:
@@ -110,15 +114,17 @@ class PercentileRule(Rule):
         else:
             pool = reference.copy()
             pool[candidates] = True
-            means = _running_means(cm, sign, self.grace_period)
-            all_last = cm.last
             for j in np.unique(last[due]):
                 ks = np.flatnonzero(due & (last == j))
-                others = pool & (all_last >= j) & ~np.isnan(means[:, j])
-                s = np.sort(means[others, j])
-                for k in ks:
-                    row = candidates[k]
-                    own = bool(others[row])
+                # the pool's trials whose latest report is at or after column j, and their running means there
+                reached = np.flatnonzero(pool)
+                reached = reached[cm.reported[reached, j:].any(axis=1)]
+                means = _running_means(cm.values[reached, : j + 1], cm.steps[: j + 1], sign, self.grace_period)[:, j]
+                has_mean = ~np.isnan(means)
+                s = np.sort(means[has_mean])
+                at = np.searchsorted(reached, candidates[ks])
+                for k, i in zip(ks, at):
+                    own = bool(has_mean[i])
                     m = len(s) - own
                     if m < self.min_samples:
                         reasons[k] = (f"only {m} other trials reached step {step[k]} "
@@ -128,7 +134,7 @@ class PercentileRule(Rule):
                         stop[k] = True
                         reasons[k] = f"every value up to step {step[k]} is NaN (diverged)"
                         continue
-                    rank = int(np.searchsorted(s, means[row, j])) if own else -1
+                    rank = int(np.searchsorted(s, means[i])) if own else -1
                     ref_val[k] = _quantile_excluding(s, q / 100.0, rank)
                     stop[k] = mine[k] < ref_val[k]
         for k in np.flatnonzero(due & ~np.isnan(ref_val)):
@@ -142,35 +148,24 @@ class PercentileRule(Rule):
         return Decisions(candidates, stop, step, sign * mine, sign * ref_val, [r or "" for r in reasons])
 
 
-def _column_percentiles(block: np.ndarray, q: float, columns: np.ndarray | None = None
-                        ) -> tuple[np.ndarray, np.ndarray]:
+def _column_percentiles(block: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
     """Per column: the number of non-NaN cells, and their ``q``-th percentile (NaN when none).
 
-    Only ``columns`` (default: all) are computed; the others read 0 and NaN.
-    ``nanpercentile`` loops over columns in Python, so a decision about
-    trials at one step should not pay for every step (the back-test asks once
-    per step and wave).
+    ``nanpercentile`` loops over columns in Python, so callers pass only the
+    columns being decided at (the back-test asks once per step and wave).
     """
-    m = block.shape[1]
-    cols = np.arange(m) if columns is None else np.asarray(columns, dtype=np.int64)
-    count = np.zeros(m, dtype=np.int64)
-    refq = np.full(m, np.nan)
-    if not len(cols):
-        return count, refq
-    sub = block[:, cols]
-    count[cols] = (~np.isnan(sub)).sum(axis=0)
-    if block.shape[0] == 0:
-        return count, refq
+    count = (~np.isnan(block)).sum(axis=0)
+    if block.shape[0] == 0 or block.shape[1] == 0:
+        return count, np.full(block.shape[1], np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        refq[cols] = np.nanpercentile(sub, q, axis=0)
-    return count, refq
+        return count, np.nanpercentile(block, q, axis=0)
 
 
-def _running_means(cm: CurveMatrix, sign: float, grace_period: int) -> np.ndarray:
-    """Mean of each trial's non-NaN ``sign * values`` over steps ``grace_period..step`` (NaN when none)."""
-    inside = (cm.steps >= grace_period)[None, :]
-    vals = sign * cm.values
+def _running_means(values: np.ndarray, steps: np.ndarray, sign: float, grace_period: int) -> np.ndarray:
+    """Mean of each row's non-NaN ``sign * values`` over steps ``grace_period..step`` (NaN when none)."""
+    inside = (steps >= grace_period)[None, :]
+    vals = sign * values
     ok = inside & ~np.isnan(vals)
     total = np.cumsum(np.where(ok, vals, 0.0), axis=1)
     count = np.cumsum(ok, axis=1)

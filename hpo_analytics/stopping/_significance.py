@@ -84,25 +84,29 @@ class SignificanceRule(Rule):
         refv = np.full(n, np.nan)
         if not due.any():
             return Decisions(candidates, stop, step, value, refv, [r or "" for r in reasons])
-        vals = sign * cm.values
-        block = vals[reference]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            count = (~np.isnan(block)).sum(axis=0)
-            med = np.nanpercentile(block, 100.0 - self.percentile, axis=0) if block.shape[0] else \
-                np.full(len(steps), np.nan)
-            mad = np.nanmedian(np.abs(block - np.nanmedian(block, axis=0)), axis=0) if block.shape[0] else \
-                np.full(len(steps), np.nan)
-        se_med = np.sqrt(np.pi / 2) * 1.4826 * mad / np.sqrt(np.maximum(count, 1))
-        usable = (count >= self.min_samples) & (steps >= self.grace_period)
-        sigma = noise_sd(cm.values)
-
         ks = np.flatnonzero(due)
         rows = candidates[ks]
         cols = last[ks][:, None] - np.arange(self.window)[::-1][None, :]
         inwin = cols >= 0
         cols_c = np.maximum(cols, 0)
-        y = vals[rows[:, None], cols_c]
+
+        # the reference levels only at the columns in some window (nanpercentile loops over columns)
+        needed = np.unique(cols_c)
+        block = sign * cm.values[np.ix_(np.flatnonzero(reference), needed)]
+        count = np.zeros(len(steps), dtype=np.int64)
+        med = np.full(len(steps), np.nan)
+        mad = np.full(len(steps), np.nan)
+        count[needed] = (~np.isnan(block)).sum(axis=0)
+        if block.shape[0]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med[needed] = np.nanpercentile(block, 100.0 - self.percentile, axis=0)
+                mad[needed] = np.nanmedian(np.abs(block - np.nanmedian(block, axis=0)), axis=0)
+        se_med = np.sqrt(np.pi / 2) * 1.4826 * mad / np.sqrt(np.maximum(count, 1))
+        usable = (count >= self.min_samples) & (steps >= self.grace_period)
+        sigma = _pooled_noise(cm)
+
+        y = sign * cm.values[rows[:, None], cols_c]
         rep = cm.reported[rows[:, None], cols_c] & inwin & (steps[cols_c] >= self.grace_period)
         all_nan = rep.any(axis=1) & np.all(~rep | np.isnan(y), axis=1)
         ok = rep & ~np.isnan(y) & usable[cols_c]
@@ -144,13 +148,52 @@ class SignificanceRule(Rule):
 
 def noise_sd(values: np.ndarray) -> float:
     """Pooled per-report noise from second differences along each row (NaN when there are none)."""
-    if values.shape[1] < 3:
-        return float("nan")
-    d2 = values[:, 2:] - 2 * values[:, 1:-1] + values[:, :-2]
-    d2 = np.abs(d2[~np.isnan(d2)])
+    d2 = _second_differences(values)
     if d2.size == 0:
         return float("nan")
-    return float(1.4826 * np.median(d2) / np.sqrt(6.0))
+    return _noise_from_median(np.median(d2))
+
+
+def _second_differences(values: np.ndarray) -> np.ndarray:
+    """``|y[t+1] - 2 y[t] + y[t-1]|`` along each row, NaNs left out (flat)."""
+    if values.shape[1] < 3:
+        return np.zeros(0)
+    d2 = values[:, 2:] - 2 * values[:, 1:-1] + values[:, :-2]
+    return np.abs(d2[~np.isnan(d2)])
+
+
+def _noise_from_median(median: float) -> float:
+    return float(1.4826 * median / np.sqrt(6.0))
+
+
+def _pooled_noise(cm: CurveMatrix) -> float:
+    """:func:`noise_sd` of ``cm.values``; in a back-test replay (``cm.memo``), the settled rows'
+    second differences are kept sorted in the memo and only the rows still running are added."""
+    if cm.memo is None or cm.settled == 0:
+        return noise_sd(cm.values)
+    done, kept = cm.memo.get("significance.d2", (0, np.zeros(0)))
+    if done != cm.settled:
+        new = np.sort(_second_differences(cm.values[done:cm.settled]))
+        kept = np.insert(kept, np.searchsorted(kept, new), new)
+        cm.memo["significance.d2"] = (cm.settled, kept)
+    live = np.sort(_second_differences(cm.values[cm.settled:]))
+    total = len(kept) + len(live)
+    if total == 0:
+        return float("nan")
+    low, high = _kth_of_union(kept, live, (total - 1) // 2), _kth_of_union(kept, live, total // 2)
+    # as np.median: the middle element, or the mean of the two middle ones
+    return _noise_from_median(low if total % 2 else (low + high) / 2.0)
+
+
+def _kth_of_union(big: np.ndarray, small: np.ndarray, k: int) -> np.float64:
+    """The ``k``-th smallest (from 0) of two sorted arrays together, in O(len(small) log len(small)).
+
+    At most ``len(small)`` elements of ``small`` come before it, so it is among
+    ``big[k - len(small) : k + 1]`` and ``small``.
+    """
+    lo = max(0, k - len(small))
+    window = np.sort(np.concatenate([big[lo:k + 1], small]))
+    return window[k - lo]
 
 
 def normal_cdf(z: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ class ThresholdRule(Rule):
     """
 
     name: ClassVar[str] = "threshold"
+    independent: ClassVar[bool] = True
 
     def __init__(self, threshold: float, *, grace_period: int = 0, interval: int = 1, use_best: bool = True,
                  metric: str | None = None, mode: str | None = None) -> None:
@@ -46,8 +47,8 @@ class ThresholdRule(Rule):
     def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
         due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
         n = len(candidates)
-        src = best_so_far(cm, sign) if self.use_best else sign * cm.values
-        mine = src[candidates, np.maximum(last, 0)] if cm.values.shape[1] else np.full(n, np.nan)
+        src = best_so_far(cm, sign, rows=candidates) if self.use_best else sign * cm.values[candidates]
+        mine = src[np.arange(n), np.maximum(last, 0)] if cm.values.shape[1] else np.full(n, np.nan)
         mine = np.where(last >= 0, mine, np.nan)
         step = np.where(last >= 0, cm.steps[np.maximum(last, 0)] if len(cm.steps) else -1, -1)
         t = sign * self.threshold

@@ -91,7 +91,13 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
 
 def replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None = None,
            concurrency: int = 4) -> np.ndarray:
-    """The column at which each trial (row) would have been stopped, ``-1`` when never (see the module doc)."""
+    """The column at which each trial (row) would have been stopped, ``-1`` when never (see the module doc).
+
+    ``order``: the rows in start order, a permutation of ``range(len(cm.trial_ids))`` (default: row order).
+    """
+    concurrency = check_int("concurrency", concurrency, low=1)
+    if mode not in ("max", "min"):
+        raise ConfigurationError(f"mode must be 'max' or 'min', not {mode!r}")
     return _replay(cm, rule, mode=mode, order=order, concurrency=concurrency, log=None)
 
 
@@ -134,37 +140,117 @@ def replay_log(curves: Any, rule: Rule, *, metric: str | None = None, mode: str 
 
 def _replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None, concurrency: int,
             log: list[Decisions] | None) -> np.ndarray:
+    n = cm.values.shape[0]
+    if order is None:
+        order = np.arange(n)
+    else:
+        order = np.asarray(order, dtype=np.int64)
+        if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+            raise ConfigurationError(f"order must be a permutation of the {n} rows")
+    if rule.independent:
+        return _replay_independent(cm, rule, mode=mode, order=order, concurrency=concurrency, log=log)
+    return _replay_waves(cm, rule, mode=mode, order=order, concurrency=concurrency, log=log)
+
+
+def _replay_waves(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray, concurrency: int,
+                  log: list[Decisions] | None) -> np.ndarray:
+    """The replay as the module doc tells it: wave after wave, step after step."""
     n, m = cm.values.shape
-    order = np.arange(n) if order is None else np.asarray(order)
     full_len = cm.last + 1
-    visible = np.zeros(n, dtype=np.int64)
     stop_col = np.full(n, -1, dtype=np.int64)
-    finished = np.zeros(n, dtype=bool)
+    # The rule sees only the trials started so far, each up to its current step. Rows are kept in
+    # start order, so the started trials are a prefix and each view is a slice of two buffers that
+    # grow one wave and one column at a time (a trial's cells are written once, when it reaches them;
+    # a row's order does not change a decision). Trials with no report are never visible: left out.
+    perm = order[full_len[order] > 0]
+    pos = np.full(n, -1, dtype=np.int64)
+    pos[perm] = np.arange(len(perm))
+    ids = cm.trial_ids[perm]
+    seen = np.full((len(perm), m), np.nan)
+    seen_rep = np.zeros((len(perm), m), dtype=bool)
+    finished = np.zeros(len(perm), dtype=bool)
+    memo: dict[str, Any] = {}
+    started = 0
     for start in range(0, n, concurrency):
         wave = order[start:start + concurrency]
+        wave = wave[full_len[wave] > 0]
+        if not len(wave):
+            continue
+        settled, started = started, started + len(wave)
+        view = CurveMatrix(ids[:started], cm.steps, seen[:started], seen_rep[:started], settled=settled, memo=memo)
+        done_so_far = finished[:started]
+        wpos = pos[wave]
+        wave_len = full_len[wave]
         for col in range(m):
-            running = wave[(stop_col[wave] < 0) & (col < full_len[wave])]
-            if not len(running):
+            live = (stop_col[wave] < 0) & (col < wave_len)
+            if not live.any():
                 break
-            visible[running] = col + 1
-            cands = running[cm.reported[running, col]]
-            if not len(cands):
+            running, rpos = wave[live], wpos[live]
+            seen[rpos, col] = cm.values[running, col]
+            rep = cm.reported[running, col]
+            seen_rep[rpos, col] = rep
+            if not rep.any():
                 continue
-            # The rule sees only the trials started so far (later ones have nothing visible yet): the
-            # same decisions, at a cost that grows with the trials started, not with the whole search.
-            # Every column stays: finished trials are visible to their end.
-            rows = np.flatnonzero(visible > 0)
-            mask = np.arange(m)[None, :] < visible[rows][:, None]
-            view = CurveMatrix(cm.trial_ids[rows], cm.steps, np.where(mask, cm.values[rows], np.nan),
-                               cm.reported[rows] & mask)
-            d = rule.decide_matrix(view, np.searchsorted(rows, cands), finished[rows], mode)
-            d.rows = rows[d.rows]
+            d = rule.decide_matrix(view, rpos[rep], done_so_far, mode)
+            d.rows = perm[d.rows]
             if log is not None:
                 log.append(d)
-            hit = d.rows[np.asarray(d.stop, dtype=bool)]
-            stop_col[hit] = col
-        finished[wave[stop_col[wave] < 0]] = True
+            stop_col[d.rows[np.asarray(d.stop, dtype=bool)]] = col
+        finished[wpos[stop_col[wave] < 0]] = True
     return stop_col
+
+
+def _replay_independent(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray, concurrency: int,
+                        log: list[Decisions] | None) -> np.ndarray:
+    """The same replay for a rule that judges each trial on its own curve (:attr:`Rule.independent`).
+
+    Waves do not change such a rule's decisions, so it is asked once per step
+    about every trial still running and reporting there (each seen up to that
+    step); the decisions are then put back in the order the wave replay asks.
+    """
+    n, m = cm.values.shape
+    full_len = cm.last + 1
+    stop_col = np.full(n, -1, dtype=np.int64)
+    asked: list[tuple[int, Decisions]] = []
+    for col in range(m):
+        rows = np.flatnonzero((stop_col < 0) & (col < full_len) & cm.reported[:, col])
+        if not len(rows):
+            if not (col < full_len).any():
+                break
+            continue
+        values = cm.values[rows]
+        values[:, col + 1:] = np.nan
+        reported = cm.reported[rows]
+        reported[:, col + 1:] = False
+        view = CurveMatrix(cm.trial_ids[rows], cm.steps, values, reported)
+        d = rule.decide_matrix(view, np.arange(len(rows)), np.zeros(len(rows), dtype=bool), mode)
+        d.rows = rows[d.rows]
+        stop_col[d.rows[np.asarray(d.stop, dtype=bool)]] = col
+        asked.append((col, d))
+    if log is not None and asked:
+        log.extend(_in_wave_order(asked, order, concurrency))
+    return stop_col
+
+
+def _in_wave_order(asked: list[tuple[int, Decisions]], order: np.ndarray, concurrency: int) -> list[Decisions]:
+    """Decisions made step by step over all trials, regrouped as the wave replay makes them:
+    one :class:`Decisions` per (wave, step), trials in start order."""
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    rows = np.concatenate([d.rows for _, d in asked])
+    cols = np.concatenate([np.full(len(d.rows), c, dtype=np.int64) for c, d in asked])
+    fields = {f: np.concatenate([np.asarray(getattr(d, f)) for _, d in asked])
+              for f in ("stop", "step", "value", "reference")}
+    reasons = [r for _, d in asked for r in d.reason]
+    wave = rank[rows] // concurrency
+    sequence = np.lexsort((rank[rows], cols, wave))
+    wave, cols = wave[sequence], cols[sequence]
+    cuts = np.flatnonzero((np.diff(wave) != 0) | (np.diff(cols) != 0)) + 1
+    out = []
+    for part in np.split(sequence, cuts):
+        out.append(Decisions(rows[part], fields["stop"][part], fields["step"][part], fields["value"][part],
+                             fields["reference"][part], [reasons[i] for i in part.tolist()]))
+    return out
 
 
 def _labelled(rules: Any) -> dict[str, Rule]:
