@@ -8,14 +8,17 @@ Cases (every timing covers the whole call *and* ``savefig`` of a PNG into a
   trials, the best 100 as lines) against a naive loop drawing one
   ``ax.plot`` line per trial coloured by the metric (same normalised data,
   computed inside the timing too). The naive loop takes ~100 s at 100,000
-  trials, so it runs ``--naive-reps`` times (default 1; 0 skips the naive
-  runs at full size, for both cases), and is also timed on ``--naive-sample``
-  trials and scaled linearly to the full size, printed as an *estimate*. The
-  ratio uses the measured naive time when there is one, else the estimate
-  (and says so).
+  trials, so it runs ``--naive-reps`` times (default 1; 0 skips it), and is
+  also timed on ``--naive-sample`` trials and scaled linearly to the full
+  size, printed as an *estimate*. The ratio uses the measured naive time
+  when there is one, else the estimate (and says so).
 * **learning curves** of ``--curve-trials`` x ``--steps`` (10,000 x 100):
-  ``plot_learning_curves`` (one ``LineCollection``) against one ``ax.plot``
-  per trial (no legend: a legend would only make the naive version slower).
+  ``plot_learning_curves`` as called by default (above 2,000 curves the mass
+  is a density raster of its segments) against one ``ax.plot`` per trial
+  (no legend: a legend would only make the naive version slower), which runs
+  ``--naive-curve-reps`` times (default 3; 0 skips it). The same call forced
+  to draw the mass as one ``LineCollection`` (``density=False``) is timed
+  too and printed for information (no target).
 * **every function in** ``hpo_analytics.plots.__all__`` at ``--small``
   (2,000) trials, called as the table :data:`CALLS` says (a function not in
   it gets ``(trials, metric="acc", mode="max")``); curves for it are
@@ -29,8 +32,9 @@ The exit status is 1 when a target fails. ``--quick`` runs tiny sizes once
 
 Usage::
 
-    python benchmarks/plots.py [--reps 3] [--naive-reps 1] [--naive-sample 5000] [--par-trials 100000]
-                               [--curve-trials 10000] [--steps 100] [--small 2000] [--small-steps 12] [--quick]
+    python benchmarks/plots.py [--reps 3] [--naive-reps 1] [--naive-curve-reps 3] [--naive-sample 5000]
+                               [--par-trials 100000] [--curve-trials 10000] [--steps 100] [--small 2000]
+                               [--small-steps 12] [--plots NAMES] [--quick]
 """
 
 from __future__ import annotations
@@ -140,6 +144,16 @@ def naive_curves(curves: pd.DataFrame) -> Any:
     return fig
 
 
+def mass_drawing(ax: Any) -> str:
+    """How a ``plot_learning_curves`` Axes drew the mass ("density raster" or "LineCollection"); closes it."""
+    from matplotlib.collections import LineCollection
+
+    how = "density raster" if ax.images else \
+        "LineCollection" if any(isinstance(c, LineCollection) for c in ax.collections) else "no mass"
+    plt.close(ax.figure)
+    return how
+
+
 # ---------------------------------------------------------------------------------------------- how to call each
 
 
@@ -195,8 +209,10 @@ def run_interleaved(cases: dict[str, Callable[[], Any]], reps: dict[str, int]) -
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3, help="repetitions of our plots (3)")
-    parser.add_argument("--naive-reps", type=int, default=1, help="repetitions of the naive plots at full size "
-                        "(1; 0 skips them: the parallel ratio then uses the scaled estimate, the curves get none)")
+    parser.add_argument("--naive-reps", type=int, default=1, help="repetitions of the naive parallel coordinates "
+                        "at full size (1; 0 skips them: the ratio then uses the scaled estimate)")
+    parser.add_argument("--naive-curve-reps", type=int, default=3,
+                        help="repetitions of the naive learning curves (3; 0 skips them: no ratio)")
     parser.add_argument("--naive-sample", type=int, default=5_000,
                         help="trials the naive parallel plot is also timed on, scaled to the full size (5000)")
     parser.add_argument("--par-trials", type=int, default=100_000)
@@ -210,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="tiny sizes, one repetition, naive plots only on the sample, no verdicts")
     args = parser.parse_args(argv)
     if args.quick:
-        args.reps, args.naive_reps, args.naive_sample = 1, 0, 100
-        args.par_trials, args.curve_trials, args.steps, args.small, args.small_steps = 2_100, 100, 10, 60, 5
+        args.reps, args.naive_reps, args.naive_curve_reps, args.naive_sample = 1, 0, 0, 100
+        args.par_trials, args.curve_trials, args.steps, args.small, args.small_steps = 2_100, 2_100, 10, 60, 5
     names = sorted(plots.__all__) if args.plots is None else [n.strip() for n in args.plots.split(",") if n.strip()]
     unknown = [n for n in names if n not in plots.__all__]
     if unknown:
@@ -230,15 +246,19 @@ def main(argv: list[str] | None = None) -> int:
 
     par = f"parallel coordinates {args.par_trials:,}"
     cur = f"learning curves {args.curve_trials:,} x {args.steps}"
+    cur_lines = f"{cur}, LineCollection"
+    cur_mass = mass_drawing(plots.plot_learning_curves(big_curves, **METRIC))  # untimed: what the default draws
     big: dict[str, Callable[[], Any]] = {
         par: lambda: plots.plot_parallel_coordinates(par_trials, **METRIC),
         f"naive {par}": lambda: naive_parallel(par_trials),
         f"naive parallel, {len(sample):,}-trial sample": lambda: naive_parallel(sample),
         cur: lambda: plots.plot_learning_curves(big_curves, **METRIC),
+        cur_lines: lambda: plots.plot_learning_curves(big_curves, density=False, **METRIC),
         f"naive {cur}": lambda: naive_curves(big_curves),
     }
-    reps = {name: args.naive_reps if name.startswith("naive ") and "sample" not in name else args.reps
-            for name in big}
+    reps = {name: args.reps for name in big}
+    reps[f"naive {par}"] = args.naive_reps
+    reps[f"naive {cur}"] = args.naive_curve_reps
     print("\nlarge plots (PNG to memory; medians of interleaved repetitions):")
     times = run_interleaved(big, reps)
 
@@ -258,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  naive {par}: estimate {estimate:.1f} s (linear from {len(sample):,} trials)")
             if base is None:
                 base, how = estimate, "estimated"
-        line = f"  {label:44s} ours {med[ours]:7.2f} s"
+        line = f"  {label:44s} ours {med[ours]:7.2f} s" + (f" ({cur_mass})" if label == cur else "")
         if base is not None:
             ratio = base / med[ours]
             line += f"   naive ({how}) {base:7.2f} s   ratio {ratio:6.1f}x"
@@ -267,12 +287,16 @@ def main(argv: list[str] | None = None) -> int:
                 ok &= passed
                 line += f"   target < 10 s and >= 10x: {'PASS' if passed else 'FAIL'}"
         else:
-            line += "   naive skipped (--naive-reps 0): no ratio"
+            line += f"   naive skipped ({'--naive-curve-reps' if label == cur else '--naive-reps'} 0): no ratio"
             if verdicts:
                 passed = med[ours] < 10.0
                 ok &= passed
                 line += f"   target < 10 s: {'PASS' if passed else 'FAIL'}"
         print(line)
+    line = f"  {cur_lines:44s} ours {med[cur_lines]:7.2f} s (density=False, for information"
+    if f"naive {cur}" in med:
+        line += f": naive is {med[f'naive {cur}'] / med[cur_lines]:.1f}x it"
+    print(line + ")")
     for name in small:
         line = f"  {name:72s} {med[name]:6.2f} s"
         if verdicts:

@@ -33,7 +33,10 @@ def test_quick_run_as_a_subprocess() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "parallel coordinates 2,100" in out and "estimate" in out and "linear from 100 trials" in out
-    assert "learning curves 100 x 10" in out
+    # the default call draws 2,100 curves as a raster; the forced LineCollection is timed for information
+    assert "learning curves 2,100 x 10 " in out and "(density raster)" in out
+    assert "learning curves 2,100 x 10, LineCollection" in out and "density=False, for information" in out
+    assert "no ratio" in out  # the naive curves are skipped in a quick run
     assert "plot_backtest(backtest table of 3 rules)" in out and "plot_optimization_history(trials)" in out
     assert "no verdicts" in out and "PASS" not in out and "FAIL" not in out
 
@@ -53,6 +56,8 @@ def test_inputs_naive_versions_and_a_call_for_every_plot(bench) -> None:
     assert trials["param/batch_size"].dtype.kind == "i" and pd.api.types.is_string_dtype(trials["param/optimizer"])
     assert bench.render(lambda: bench.naive_parallel(trials)) > 0
     assert bench.render(lambda: bench.naive_curves(curves)) > 0
+    assert bench.mass_drawing(plots.plot_learning_curves(curves, metric="acc", density=True)) == "density raster"
+    assert bench.mass_drawing(plots.plot_learning_curves(curves, metric="acc", density=False)) == "LineCollection"
     for name in plots.__all__:
         description, call = bench.CALLS.get(name) or bench.default_call(name)
         assert description and callable(call)
