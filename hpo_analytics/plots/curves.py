@@ -217,8 +217,10 @@ def segment_density(x: np.ndarray, y: np.ndarray, *, extent: tuple[float, float,
     ``extent = (x0, x1, y0, y1)`` is the grid's data range; ``shape = (rows,
     columns)``. Column ``c`` covers ``x`` in ``[x0 + c dx, x0 + (c+1) dx)``
     (the last one includes ``x1``), row ``r`` likewise ``y`` from ``y0`` (up
-    to a float32 rounding), so row 0 is the bottom (``imshow(origin="lower")``). Returns the int64 counts,
-    ``count[r, c]`` = curves that touch cell ``(r, c)``.
+    to a float32 rounding), so row 0 is the bottom (``imshow(origin="lower")``).
+    Values outside the extent are clipped off. Returns the int64 counts,
+    ``count[r, c]`` = curves that touch cell ``(r, c)``; at most
+    :data:`MAX_CELLS` a side.
 
     Each curve is sampled exactly at every column edge (interpolating the
     segment there) and at its own points; within a column it covers the rows
