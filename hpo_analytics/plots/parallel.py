@@ -258,13 +258,15 @@ def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = Non
                                          label="best trial" if len(best) == 1 else f"best trials ({len(best)} tied)"))
     _draw_axes(ax, data.axes)
     ax.set_xlim(-0.3, k - 1 + 0.3)
-    ax.set_ylim(-0.06, 1.06)
+    # A band above the axes' top tick labels holds the legend, so it covers no axis or label.
+    ax.set_ylim(-0.06, 1.14)
     if colorbar:
         ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=data.metric, pad=0.02)
     note = f"; {data.n_unscored} without a score not shown" if data.n_unscored else ""
     how = f"density of {lines_from} + top {shown} as lines" if use_density and lines_from else f"{n} trials"
     ax.set_title(f"Parallel coordinates ({how}{note})")
-    ax.legend(loc="lower right", fontsize="small", framealpha=0.8)
+    if len(best):
+        ax.legend(loc="upper center", fontsize="small", frameon=False, borderaxespad=0.2)
     return ax
 
 
