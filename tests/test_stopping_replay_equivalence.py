@@ -12,6 +12,8 @@ orders and several concurrencies.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -207,3 +209,34 @@ def test_replay_checks_its_arguments() -> None:
         replay(cm, ThresholdRule(0.5), mode="max", concurrency=0)
     with pytest.raises(ConfigurationError, match="mode"):
         replay(cm, ThresholdRule(0.5), mode="best")
+
+
+def test_column_statistics_are_numpys_numbers() -> None:
+    """The rules' column percentiles and medians (one sort for all columns) give numpy's numbers exactly:
+    ties, NaN, all-NaN columns, a single value, wide magnitudes; infinite and huge cells go to numpy."""
+    from hpo_analytics.stopping._base import column_medians, column_percentiles
+
+    def same(a: np.ndarray, b: np.ndarray) -> bool:
+        # bit for bit, but -0.0 == 0.0: numpy's pick between tied zeros depends on the cells' order too
+        a, b = np.asarray(a, dtype=float) + 0.0, np.asarray(b, dtype=float) + 0.0
+        return np.array_equal(np.isnan(a), np.isnan(b)) and \
+            np.array_equal(np.nan_to_num(a).view(np.int64), np.nan_to_num(b).view(np.int64))
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # numpy's all-NaN slice warnings
+        for i in range(400):
+            k, m = int(rng.integers(1, 14 if i % 20 else 700)), int(rng.integers(1, 5))
+            block = [rng.normal(size=(k, m)), rng.integers(0, 4, (k, m)) * 0.1,
+                     rng.normal(size=(k, m)) * 10.0 ** rng.integers(-300, 309, (k, m))][i % 3]
+            block[rng.random((k, m)) < rng.random()] = np.nan
+            if i % 37 == 0:
+                block[0, 0] = -np.inf
+            for q in (0.0, 12.5, 50.0, 66.7, 75.0, 100.0, float(rng.random() * 100)):
+                assert same(column_percentiles(block, q), np.nanpercentile(block, q, axis=0)), (block, q)
+            assert same(column_medians(block), np.nanmedian(block, axis=0)), block
+            checked += 1
+    assert checked == 400
+    assert np.isnan(column_percentiles(np.zeros((0, 3)), 50.0)).all()
+    assert np.isnan(column_medians(np.zeros((0, 2)))).all()

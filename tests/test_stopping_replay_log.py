@@ -7,7 +7,13 @@ import pandas as pd
 import pytest
 
 from hpo_analytics.errors import ConfigurationError
-from hpo_analytics.stopping import MedianStoppingRule, SuccessiveHalvingRule, ThresholdRule, backtest, replay_log
+from hpo_analytics.stopping import (
+    MedianStoppingRule,
+    SuccessiveHalvingRule,
+    ThresholdRule,
+    backtest,
+    replay_log,
+)
 from hpo_analytics.synthetic import generate_trials
 
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..errors import ConfigurationError
-from ._base import CurveMatrix, Decisions, Rule, check_float, check_int, fmt, gate
+from ._base import (
+    CurveMatrix,
+    Decisions,
+    Rule,
+    check_float,
+    check_int,
+    column_percentiles,
+    fmt,
+    gate,
+)
 
 __all__ = ["PercentileRule"]
 
@@ -151,15 +159,10 @@ class PercentileRule(Rule):
 def _column_percentiles(block: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
     """Per column: the number of non-NaN cells, and their ``q``-th percentile (NaN when none).
 
-    ``nanpercentile`` loops over columns in Python, so callers pass only the
-    columns being decided at (the back-test asks once per step and wave).
+    Callers pass only the columns being decided at (the back-test asks once
+    per step and wave).
     """
-    count = (~np.isnan(block)).sum(axis=0)
-    if block.shape[0] == 0 or block.shape[1] == 0:
-        return count, np.full(block.shape[1], np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return count, np.nanpercentile(block, q, axis=0)
+    return (~np.isnan(block)).sum(axis=0), column_percentiles(block, q)
 
 
 def _running_means(values: np.ndarray, steps: np.ndarray, sign: float, grace_period: int) -> np.ndarray:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import CurveMatrix, Decisions, Rule, check_float, check_int, fmt, gate
+from ._base import (
+    CurveMatrix,
+    Decisions,
+    Rule,
+    check_float,
+    check_int,
+    column_medians,
+    column_percentiles,
+    fmt,
+    gate,
+)
 
 __all__ = ["SignificanceRule", "benjamini_hochberg", "noise_sd", "normal_cdf"]
 
@@ -98,10 +107,8 @@ class SignificanceRule(Rule):
         mad = np.full(len(steps), np.nan)
         count[needed] = (~np.isnan(block)).sum(axis=0)
         if block.shape[0]:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med[needed] = np.nanpercentile(block, 100.0 - self.percentile, axis=0)
-                mad[needed] = np.nanmedian(np.abs(block - np.nanmedian(block, axis=0)), axis=0)
+            med[needed] = column_percentiles(block, 100.0 - self.percentile)
+            mad[needed] = column_medians(np.abs(block - column_medians(block)))
         se_med = np.sqrt(np.pi / 2) * 1.4826 * mad / np.sqrt(np.maximum(count, 1))
         usable = (count >= self.min_samples) & (steps >= self.grace_period)
         sigma = _pooled_noise(cm)

@@ -6,7 +6,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import CurveMatrix, Decisions, Rule, best_so_far, check_float, check_int, fmt, gate
+from ._base import (
+    CurveMatrix,
+    Decisions,
+    Rule,
+    best_so_far,
+    check_float,
+    check_int,
+    fmt,
+    gate,
+)
 
 __all__ = ["ThresholdRule"]
 

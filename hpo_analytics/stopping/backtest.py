@@ -60,7 +60,7 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
         best_full = np.fmax.reduce(sign * cm.values, axis=1) if cm.values.shape[1] else np.full(len(order), np.nan)
     has_number = ~np.isnan(best_full)
     winner = int(np.nanargmax(best_full)) if has_number.any() else -1
-    k = max(1, int(round(top_fraction * int(has_number.sum())))) if has_number.any() else 0
+    k = max(1, round(top_fraction * int(has_number.sum()))) if has_number.any() else 0
     top = np.argsort(-np.where(has_number, best_full, -np.inf), kind="stable")[:k]
     total = int(cm.reported.sum())
     rows = []
