@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_backtest
 from hpo_analytics.plots._common import identity_colors
@@ -42,9 +41,7 @@ def test_data_by_hand_from_pandas_and_arrow() -> None:
 
 
 def test_drawing_points_labels_colours_and_png() -> None:
-    before = dict(plt.rcParams)
-    ax = plot_backtest(HAND)
-    try:
+    with own_figure(plot_backtest, HAND) as ax:
         assert len(ax.collections) == 3
         offsets = [tuple(np.asarray(c.get_offsets())[0]) for c in ax.collections]
         top = ax.get_ylim()[1]
@@ -57,25 +54,13 @@ def test_drawing_points_labels_colours_and_png() -> None:
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
         assert labels == ["median", "threshold", "none survive (no trial survives)", "stops the eventual best"]
         assert ax.get_xlabel().startswith("compute saved") and ax.get_ylabel().startswith("regret")
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_given_ax_empty_note_and_errors() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_backtest(HAND, ax=ax) is ax
-        assert len(plt.get_fignums()) == count
-    finally:
-        plt.close(fig)
-    ax = plot_backtest(HAND.iloc[:0])
-    try:
+    with own_figure(plot_backtest, HAND.iloc[:0]) as ax:
         assert [t.get_text() for t in ax.texts] == ["no rules"]
-    finally:
-        plt.close(ax.figure)
     with pytest.raises(ConfigurationError, match="no 'regret' column"):
         plot_backtest(HAND.drop(columns=["regret"]))
     with pytest.raises(ConfigurationError, match="pyarrow.Table or pandas.DataFrame"):
@@ -90,9 +75,5 @@ def test_synthetic_job_end_to_end() -> None:
     assert d.rule == tuple(rules)
     np.testing.assert_array_equal(d.saved, table["saved"].to_numpy())
     assert d.undefined == ("threshold 0.95",)  # nothing reaches 0.95 by step 1
-    ax = plot_backtest(table)
-    try:
+    with own_figure(plot_backtest, table) as ax:
         assert len(ax.collections) == 2
-        ax.figure.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(ax.figure)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +16,7 @@ from matplotlib.collections import QuadMesh
 from matplotlib.contour import ContourSet
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure, save_png
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_contour
 from hpo_analytics.plots.contour import MAX_POINTS, _contour_data
@@ -129,11 +128,7 @@ def test_errors() -> None:
 
 
 def test_drawing_contours_labels_and_png() -> None:
-    before = dict(plt.rcParams)
-    count = len(plt.get_fignums())
-    ax = plot_contour(linear_and_log(), x="u", y="lr", metric="acc", bins=2)
-    try:
-        assert len(plt.get_fignums()) == count + 1
+    with own_figure(plot_contour, linear_and_log(), x="u", y="lr", metric="acc", bins=2) as ax:
         assert ax.get_xlabel() == "u" and ax.get_ylabel() == "lr" and ax.get_yscale() == "log"
         assert ax.get_title() == "acc (max) over u and lr, binned"
         assert any(isinstance(c, ContourSet) for c in ax.collections)
@@ -141,46 +136,31 @@ def test_drawing_contours_labels_and_png() -> None:
         assert len(ax.figure.axes) == 2 and ax.figure.axes[1].get_ylabel() == "acc"  # the colorbar
         star = next(c for c in ax.collections if c.get_label() == "best")
         np.testing.assert_array_equal(star.get_offsets(), [[4.0, 1.0]])
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_categories_draw_cells_on_a_given_ax() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
-        out = plot_contour(values_and_category(), x="x", y="c", metric="acc", ax=ax)
-        assert out is ax and len(plt.get_fignums()) == count
+    with given_axes() as (fig, ax):
+        assert plot_contour(values_and_category(), x="x", y="c", metric="acc", ax=ax) is ax
         assert any(isinstance(c, QuadMesh) for c in ax.collections)
         assert not any(isinstance(c, ContourSet) for c in ax.collections)
         assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "<NA>"]
-        fig.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(fig)
+        save_png(fig)
 
 
 def test_no_scored_trial_draws_a_note() -> None:
-    ax = plot_contour(linear_and_log().assign(acc=nan), x="u", y="lr", metric="acc")
-    try:
+    with own_figure(plot_contour, linear_and_log().assign(acc=nan), x="u", y="lr", metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"]
         assert not ax.collections
-    finally:
-        plt.close(ax.figure)
 
 
 def test_many_trials_draw_a_sample_of_points() -> None:
     rng = np.random.default_rng(0)
     n = MAX_POINTS + 500
     table = frame(list(rng.random(n)), u=list(rng.random(n)), v=list(rng.random(n)))
-    ax = plot_contour(table, x="u", y="v", metric="acc", points=True)
-    try:
+    with own_figure(plot_contour, table, x="u", y="v", metric="acc", points=True) as ax:
         dots = next(c for c in ax.collections if c.get_label().startswith("trials"))
         assert len(dots.get_offsets()) == MAX_POINTS
         assert dots.get_label() == f"trials ({MAX_POINTS:,} of {n:,})"
-    finally:
-        plt.close(ax.figure)
 
 
 def test_synthetic_job_end_to_end() -> None:
@@ -189,9 +169,6 @@ def test_synthetic_job_end_to_end() -> None:
     # The generator's two strongest effects (see hpo_analytics.synthetic).
     assert {d.x.param, d.y.param} == {"learning_rate", "optimizer"}
     assert int(d.count.sum()) == int(ha.trials_to_pandas(table)["acc"].notna().sum())
-    ax = plot_contour(table, x="learning_rate", y="dropout", metric="acc", method="interpolate")
-    try:
+    with own_figure(plot_contour, table, x="learning_rate", y="dropout", metric="acc", method="interpolate",
+                    png_dpi=50) as ax:
         assert ax.get_xscale() == "log"
-        ax.figure.savefig(io.BytesIO(), format="png", dpi=50)
-    finally:
-        plt.close(ax.figure)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 from pathlib import Path
 
@@ -10,7 +9,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +16,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.colors import to_rgb
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_learning_curves
 from hpo_analytics.plots._common import MASS_COLOR
@@ -104,9 +103,7 @@ def test_alpha_falls_with_the_number_of_curves() -> None:
 
 
 def test_drawing_one_collection_legend_of_top_k_only() -> None:
-    before = dict(plt.rcParams)
-    ax = plot_learning_curves(HAND, metric="acc", top_k=2, stopped={"a": 2})
-    try:
+    with own_figure(plot_learning_curves, HAND, metric="acc", top_k=2, stopped={"a": 2}) as ax:
         collections = [c for c in ax.collections if isinstance(c, LineCollection)]
         assert len(collections) == 1 and len(collections[0].get_segments()) == 2
         assert collections[0].get_rasterized()
@@ -116,25 +113,13 @@ def test_drawing_one_collection_legend_of_top_k_only() -> None:
         assert ax.get_xlabel() == "training_iteration" and ax.get_ylabel() == "acc (higher is better)"
         assert ax.get_title() == "Learning curves (4 trials; top 2 by acc)"
         assert ax.get_ylim()[0] <= 0.1 and ax.get_ylim()[1] >= 0.9
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_given_ax_no_new_figure_and_empty_note() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_learning_curves(HAND, metric="acc", ax=ax) is ax
-        assert len(plt.get_fignums()) == count
-    finally:
-        plt.close(fig)
-    ax = plot_learning_curves(HAND.iloc[:0], metric="acc")
-    try:
+    with own_figure(plot_learning_curves, HAND.iloc[:0], metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"]
-    finally:
-        plt.close(ax.figure)
 
 
 def test_bad_input_raises() -> None:
@@ -152,12 +137,8 @@ def test_synthetic_job_end_to_end() -> None:
     ranked = ha.rank_trials(curves, metric="acc")
     assert d.top_ids.tolist() == ranked["trial_id"].head(5).tolist()
     assert d.n_curves == ranked.shape[0]
-    ax = plot_learning_curves(curves, metric="acc")
-    try:
+    with own_figure(plot_learning_curves, curves, metric="acc") as ax:
         assert len(ax.get_legend().get_texts()) == 6
-        ax.figure.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(ax.figure)
 
 
 # ---------------------------------------------------------------------------------------------- the density raster
@@ -301,8 +282,7 @@ def mass_of(ax):
 
 def test_above_the_threshold_the_mass_is_a_raster() -> None:
     curves = many_curves(2001)
-    ax = plot_learning_curves(curves, metric="acc", top_k=3, stopped={"t00000": 2})
-    try:
+    with own_figure(plot_learning_curves, curves, metric="acc", top_k=3, stopped={"t00000": 2}) as ax:
         images, lines = mass_of(ax)
         assert len(images) == 1 and not lines and len(ax.lines) == 3
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -321,27 +301,18 @@ def test_above_the_threshold_the_mass_is_a_raster() -> None:
                                 shape=data.shape[:2])
         np.testing.assert_array_equal(data[..., 3] > 0, count > 0)
         limits = ax.get_xlim(), ax.get_ylim()
-        ax.figure.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(ax.figure)
     # the limits are the curves' own (with the usual margins), as with the LineCollection
-    ax = plot_learning_curves(curves, metric="acc", top_k=3, density=False)
-    try:
+    with own_figure(plot_learning_curves, curves, metric="acc", top_k=3, density=False) as ax:
         images, lines = mass_of(ax)
         assert not images and len(lines) == 1
         np.testing.assert_allclose((ax.get_xlim(), ax.get_ylim()), limits)
-    finally:
-        plt.close(ax.figure)
 
 
 def test_threshold_and_forcing() -> None:
     def drawn(**kw):
-        ax = plot_learning_curves(HAND, metric="acc", top_k=1, **kw)
-        try:
+        with own_figure(plot_learning_curves, HAND, metric="acc", top_k=1, **kw) as ax:
             images, lines = mass_of(ax)
             return ("raster" if images else "") + ("lines" if lines else ""), len(ax.lines)
-        finally:
-            plt.close(ax.figure)
 
     assert drawn() == ("lines", 1)  # 4 curves: at or below the default threshold
     assert drawn(density_threshold=4) == ("lines", 1)
@@ -355,13 +326,10 @@ def test_threshold_and_forcing() -> None:
 
 
 def test_log_axes_keep_the_line_collection() -> None:
-    fig, ax = plt.subplots()
-    try:
+    with given_axes() as (_, ax):
         ax.set_yscale("log")
         plot_learning_curves(HAND, metric="acc", top_k=1, density_threshold=0, ax=ax)
         images, lines = mass_of(ax)
         assert not images and len(lines) == 1  # the raster is binned in linear data units
         with pytest.raises(ConfigurationError, match="linear axes.*'log'"):
             plot_learning_curves(HAND, metric="acc", density=True, ax=ax)
-    finally:
-        plt.close(fig)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_stop_decisions
 from hpo_analytics.plots.decisions import _stop_decisions_data
@@ -111,9 +110,7 @@ def test_rung_and_own_references() -> None:
 
 
 def test_drawing_labels_legend_and_png() -> None:
-    before = dict(plt.rcParams)
-    ax = plot_stop_decisions(CURVES, RULE, concurrency=1)
-    try:
+    with own_figure(plot_stop_decisions, CURVES, RULE, concurrency=1) as ax:
         collections = [c for c in ax.collections if isinstance(c, LineCollection)]
         assert len(collections) == 3  # curves before the stops, after them, the value-to-reference joins
         assert ax.get_xlabel() == "training_iteration" and ax.get_ylabel() == "acc (higher is better)"
@@ -123,25 +120,13 @@ def test_drawing_labels_legend_and_png() -> None:
                               "median of the finished trials (as the search ended)", "its range during the search",
                               "stopped (1; x = the value compared)"]
         assert labels[5].replace("\n", " ").startswith("b stopped at step 1: best 4")
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_given_ax_empty_note_and_errors() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_stop_decisions(CURVES, RULE, ax=ax) is ax
-        assert len(plt.get_fignums()) == count
-    finally:
-        plt.close(fig)
-    ax = plot_stop_decisions(CURVES.iloc[:0], RULE)
-    try:
+    with own_figure(plot_stop_decisions, CURVES.iloc[:0], RULE) as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"]
-    finally:
-        plt.close(ax.figure)
     with pytest.raises(ConfigurationError, match="exactly one"):
         plot_stop_decisions(CURVES)
     decisions = RULE.decide(CURVES)
@@ -157,11 +142,7 @@ def test_given_ax_empty_note_and_errors() -> None:
 
 def test_synthetic_job_end_to_end() -> None:
     curves = ha.read_curves(DATA / "histories")
-    ax = plot_stop_decisions(curves, MedianStoppingRule(grace_period=3, metric="acc", mode="max"),
-                             highlight=["438c6e2d"])
-    try:
+    rule = MedianStoppingRule(grace_period=3, metric="acc", mode="max")
+    with own_figure(plot_stop_decisions, curves, rule, highlight=["438c6e2d"]) as ax:
         labels = [t.get_text().replace("\n", " ") for t in ax.get_legend().get_texts()]
         assert any(label.startswith("438c6e2d stopped at step 3") for label in labels)
-        ax.figure.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(ax.figure)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_rgb
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_edf
 from hpo_analytics.plots._common import identity_colors
@@ -66,11 +65,8 @@ def test_errors() -> None:
 
 
 def test_drawing_steps_legend_colours_and_png() -> None:
-    before = dict(plt.rcParams)
-    count = len(plt.get_fignums())
-    ax = plot_edf({"a": trials([0.2, 0.1]), "b": trials([0.4]), "c": trials([nan])}, metric="acc")
-    try:
-        assert len(plt.get_fignums()) == count + 1
+    jobs = {"a": trials([0.2, 0.1]), "b": trials([0.4]), "c": trials([nan])}
+    with own_figure(plot_edf, jobs, metric="acc") as ax:
         assert ax.get_title() == "Empirical distribution of acc"
         assert ax.get_xlabel() == "acc (higher is better)" and ax.get_ylabel() == "share of trials with a value ≤ x"
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a (n=2)", "b (n=1)", "c (n=0)"]
@@ -79,30 +75,18 @@ def test_drawing_steps_legend_colours_and_png() -> None:
         np.testing.assert_array_equal(first.get_ydata(), [0.0, 0.5, 1.0])
         assert first.get_drawstyle() == "steps-post"
         assert [to_rgb(line.get_color()) for line in ax.lines] == [tuple(c) for c in identity_colors(3)]
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_one_table_has_no_legend_and_min_mode_says_lower_is_better() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_edf(trials([1.0, 2.0]), metric="acc", mode="min", ax=ax) is ax
-        assert len(plt.get_fignums()) == count
         assert ax.get_legend() is None and ax.get_title() == "Empirical distribution of acc (2 trials)"
         assert ax.get_xlabel() == "acc (lower is better)"
-    finally:
-        plt.close(fig)
 
 
 def test_nothing_to_draw_gives_a_note() -> None:
-    ax = plot_edf(trials([nan, nan]), metric="acc")
-    try:
+    with own_figure(plot_edf, trials([nan, nan]), metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"] and not ax.lines
-    finally:
-        plt.close(ax.figure)
 
 
 def test_synthetic_job_end_to_end() -> None:
@@ -113,9 +97,5 @@ def test_synthetic_job_end_to_end() -> None:
     scored = frame["acc"].dropna()
     assert len(d.series[0].values) == len(scored) and d.series[0].n_missing == len(frame) - len(scored)
     assert d.series[0].values[-1] == scored.max() and d.series[0].fraction[-1] == 1.0
-    ax = plot_edf(jobs, metric="acc")
-    try:
+    with own_figure(plot_edf, jobs, metric="acc", png_dpi=50) as ax:
         assert len(ax.lines) == 2
-        ax.figure.savefig(io.BytesIO(), format="png", dpi=50)
-    finally:
-        plt.close(ax.figure)

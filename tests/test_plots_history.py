@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_optimization_history
 from hpo_analytics.plots.history import _optimization_history_data
@@ -58,9 +57,7 @@ def test_data_min_mode_other_order_and_row_order_fallback() -> None:
 
 
 def test_drawing_labels_legend_and_png() -> None:
-    before = dict(plt.rcParams)
-    ax = plot_optimization_history(trials([0.5, 0.9, np.nan, 0.7, 0.9]), metric="acc")
-    try:
+    with own_figure(plot_optimization_history, trials([0.5, 0.9, np.nan, 0.7, 0.9]), metric="acc") as ax:
         assert ax.get_title() == "Optimization history"
         assert ax.get_xlabel() == "trial_index" and ax.get_ylabel() == "acc (higher is better)"
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
@@ -68,29 +65,17 @@ def test_drawing_labels_legend_and_png() -> None:
         assert len(ax.collections) == 2 and len(ax.lines) == 1
         star = ax.collections[1].get_offsets()
         np.testing.assert_array_equal(np.asarray(star), [[1, 0.9], [4, 0.9]])
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_given_ax_is_used_and_no_figure_is_made() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_optimization_history(trials([1.0, 2.0]), metric="acc", ax=ax) is ax
-        assert len(plt.get_fignums()) == count
-    finally:
-        plt.close(fig)
 
 
 def test_empty_and_unscored_draw_a_note_bad_input_raises() -> None:
     for frame, note in ((trials([]), "no trials"), (trials([np.nan]), "no trial has a finite acc score")):
-        ax = plot_optimization_history(frame, metric="acc")
-        try:
+        with own_figure(plot_optimization_history, frame, metric="acc") as ax:
             assert [t.get_text() for t in ax.texts] == [note]
-        finally:
-            plt.close(ax.figure)
     with pytest.raises(ConfigurationError, match="no metric column 'nope'"):
         plot_optimization_history(trials([1.0]), metric="nope")
     with pytest.raises(ConfigurationError, match="numeric column"):
@@ -107,8 +92,5 @@ def test_synthetic_job_end_to_end() -> None:
     best_ids = set(ha.best_trials(table, metric="acc")["trial_id"])
     assert set(d.trial_id[d.is_best]) == best_ids
     assert np.nanmax(d.score) == d.best_so_far[-1]
-    ax = plot_optimization_history(table, metric="acc")
-    try:
-        ax.figure.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(ax.figure)
+    with own_figure(plot_optimization_history, table, metric="acc"):
+        pass  # one figure, saved as PNG, global state untouched

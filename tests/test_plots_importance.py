@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.analysis import param_importance
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_param_importance
@@ -82,11 +81,7 @@ def test_errors() -> None:
 
 
 def test_drawing_bars_intervals_and_png() -> None:
-    before = dict(plt.rcParams)
-    count = len(plt.get_fignums())
-    ax = plot_param_importance(importance_frame())
-    try:
-        assert len(plt.get_fignums()) == count + 1
+    with own_figure(plot_param_importance, importance_frame()) as ax:
         assert ax.get_title() == "Parameter importance (binned, for acc, 40 trials)"
         assert ax.get_xlabel() == "importance (share of explained variation)"
         heights = {t.get_text(): t.get_position()[1] for t in ax.get_yticklabels()}
@@ -96,39 +91,23 @@ def test_drawing_bars_intervals_and_png() -> None:
         assert ax.patches[3].get_facecolor() != ax.patches[0].get_facecolor()  # the constant one is grey
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["90% interval"]
         assert [t.get_text() for t in ax.texts] == ["0.60", "0.25", "0.15", "0.00"]
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_given_ax_is_used_and_no_figure_is_made() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_param_importance(trials(), metric="acc", method="binned", ax=ax) is ax
-        assert len(plt.get_fignums()) == count
         assert "binned" in ax.get_title()
-    finally:
-        plt.close(fig)
 
 
 def test_empty_frame_draws_a_note() -> None:
     empty = importance_frame().iloc[:0]
-    ax = plot_param_importance(empty)
-    try:
+    with own_figure(plot_param_importance, empty) as ax:
         assert [t.get_text() for t in ax.texts] == ["no parameters"] and not ax.patches
-    finally:
-        plt.close(ax.figure)
 
 
 def test_synthetic_job_end_to_end() -> None:
     table = ha.read_trials(DATA / "trials")
-    ax = plot_param_importance(table, metric="acc", method="binned")
-    try:
+    with own_figure(plot_param_importance, table, metric="acc", method="binned", png_dpi=50) as ax:
         top = max(ax.get_yticklabels(), key=lambda t: t.get_position()[1])
         assert top.get_text() == "learning_rate"  # the generator's strongest effect, on top
         assert len(ax.patches) == 6
-        ax.figure.savefig(io.BytesIO(), format="png", dpi=50)
-    finally:
-        plt.close(ax.figure)

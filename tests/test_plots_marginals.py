@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.analysis import marginals
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_marginals
@@ -69,11 +68,7 @@ def test_options_and_errors() -> None:
 
 
 def test_drawing_panels_band_best_and_png() -> None:
-    before = dict(plt.rcParams)
-    count = len(plt.get_fignums())
-    fig = plot_marginals(trials(), metric="acc", bins=4, n_bootstrap=20)
-    try:
-        assert len(plt.get_fignums()) == count + 1
+    with own_figure(plot_marginals, trials(), metric="acc", bins=4, n_bootstrap=20) as fig:
         x_ax, opt_ax, lr_ax = fig.axes
         assert [a.get_xlabel() for a in fig.axes] == ["x", "opt", "lr"]
         assert x_ax.get_ylabel() == "acc" and lr_ax.get_xscale() == "log"
@@ -84,40 +79,27 @@ def test_drawing_panels_band_best_and_png() -> None:
         np.testing.assert_array_equal(mean_line.get_xdata(), [0.5, 1.5, 2.5, 3.5])
         assert (star.get_xdata()[0], star.get_ydata()[0]) == (3.5, 8.0)  # the highest mean
         assert fig._suptitle.get_text() == "Marginals: mean acc (max) by parameter"
-        fig.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(fig)
 
 
 def test_min_mode_marks_the_lowest_mean_and_points_can_be_left_out() -> None:
-    fig = plot_marginals(trials(), metric="acc", mode="min", params=["x"], bins=4, n_bootstrap=10, points=False)
-    try:
+    with own_figure(plot_marginals, trials(), metric="acc", mode="min", params=["x"], bins=4, n_bootstrap=10,
+                    points=False) as fig:
         (ax,) = fig.axes
         star = ax.lines[-1]
         assert (star.get_xdata()[0], star.get_ydata()[0]) == (0.5, 2.0)
         assert len(ax.collections) == 1  # the band only, no trial points
-    finally:
-        plt.close(fig)
 
 
 def test_given_axes_are_used_and_no_figure_is_made() -> None:
-    fig, axes = plt.subplots(1, 2)
-    try:
-        count = len(plt.get_fignums())
-        out = plot_marginals(trials(), metric="acc", params=["x", "opt"], n_bootstrap=10, ax=axes)
-        assert out is fig and len(plt.get_fignums()) == count
+    with given_axes(1, 2) as (fig, axes):
+        assert plot_marginals(trials(), metric="acc", params=["x", "opt"], n_bootstrap=10, ax=axes) is fig
         assert [a.get_xlabel() for a in axes] == ["x", "opt"]
-    finally:
-        plt.close(fig)
 
 
 def test_no_scored_trial_draws_a_note() -> None:
-    fig = plot_marginals(trials().assign(acc=nan), metric="acc", params=["x", "opt"], n_bootstrap=10)
-    try:
+    with own_figure(plot_marginals, trials().assign(acc=nan), metric="acc", params=["x", "opt"],
+                    n_bootstrap=10) as fig:
         assert all([t.get_text() for t in a.texts] == ["no trials"] for a in fig.axes)
-    finally:
-        plt.close(fig)
 
 
 def test_synthetic_job_end_to_end() -> None:
@@ -127,9 +109,5 @@ def test_synthetic_job_end_to_end() -> None:
     assert panel["learning_rate"].log and panel["optimizer"].levels == ("adam", "rmsprop", "sgd")
     means = dict(zip(panel["optimizer"].levels, panel["optimizer"].mean))
     assert means["adam"] > means["rmsprop"] > means["sgd"]  # the generator's optimizer effects
-    fig = plot_marginals(table, metric="acc", n_bootstrap=20)
-    try:
+    with own_figure(plot_marginals, table, metric="acc", n_bootstrap=20, png_dpi=50) as fig:
         assert len(fig.axes) == 6
-        fig.savefig(io.BytesIO(), format="png", dpi=50)
-    finally:
-        plt.close(fig)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_parallel_coordinates
 from hpo_analytics.plots.parallel import (
@@ -87,9 +86,7 @@ def test_density_raster_by_hand() -> None:
 
 
 def test_drawing_lines_colorbar_and_png() -> None:
-    before = dict(plt.rcParams)
-    ax = plot_parallel_coordinates(HAND, metric="acc")
-    try:
+    with own_figure(plot_parallel_coordinates, HAND, metric="acc") as ax:
         fig = ax.figure
         lines = [c for c in ax.collections if isinstance(c, LineCollection)]
         # the trials, the best trial over them, the four vertical axes
@@ -101,38 +98,23 @@ def test_drawing_lines_colorbar_and_png() -> None:
         assert ax.get_title() == "Parallel coordinates (3 trials; 1 without a score not shown)"
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["best trial"]
         assert not ax.images
-        fig.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_density_mode_draws_a_raster_and_the_top_lines() -> None:
-    ax = plot_parallel_coordinates(HAND, metric="acc", density_threshold=2, top_lines=1, colorbar=False)
-    try:
+    with own_figure(plot_parallel_coordinates, HAND, metric="acc", density_threshold=2, top_lines=1,
+                    colorbar=False) as ax:
         assert len(ax.images) == 1 and len(ax.figure.axes) == 1
         lines = [c for c in ax.collections if isinstance(c, LineCollection)]
         np.testing.assert_array_equal(lines[0].get_array(), [0.9])
         assert ax.get_title() == ("Parallel coordinates (density of 2 + top 1 as lines; "
                                   "1 without a score not shown)")
-        ax.figure.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(ax.figure)
 
 
 def test_given_ax_empty_note_and_errors() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_parallel_coordinates(HAND, metric="acc", ax=ax, colorbar=False) is ax
-        assert len(plt.get_fignums()) == count
-    finally:
-        plt.close(fig)
-    ax = plot_parallel_coordinates(HAND.iloc[:0], metric="acc")
-    try:
+    with own_figure(plot_parallel_coordinates, HAND.iloc[:0], metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"]
-    finally:
-        plt.close(ax.figure)
     with pytest.raises(ConfigurationError, match="no parameter columns"):
         plot_parallel_coordinates(HAND[["trial_id", "acc"]], metric="acc")
     with pytest.raises(ConfigurationError, match="no parameter 'momentum'"):
@@ -149,8 +131,5 @@ def test_synthetic_job_end_to_end() -> None:
     assert [a.kind for a in d.axes][:3] == ["log", "linear", "categorical"]
     assert d.values.min() >= 0 and d.values.max() <= 1
     assert np.all(np.diff(d.score) >= 0)  # best last, drawn on top
-    ax = plot_parallel_coordinates(table, metric="acc")
-    try:
-        ax.figure.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(ax.figure)
+    with own_figure(plot_parallel_coordinates, table, metric="acc"):
+        pass  # one figure, saved as PNG, global state untouched

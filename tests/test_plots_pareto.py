@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.analysis import pareto_front
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_pareto_front
@@ -87,11 +86,7 @@ def test_errors() -> None:
 
 
 def test_drawing_front_staircase_legend_and_png() -> None:
-    before = dict(plt.rcParams)
-    count = len(plt.get_fignums())
-    ax = plot_pareto_front(trials(), metric="acc", mode="max")
-    try:
-        assert len(plt.get_fignums()) == count + 1
+    with own_figure(plot_pareto_front, trials(), metric="acc", mode="max") as ax:
         assert ax.get_title() == "Pareto front: acc vs time_total_s"
         assert ax.get_xlabel() == "acc (max)" and ax.get_ylabel() == "time_total_s (min)"
         assert [t.get_text() for t in ax.get_legend().get_texts()] == ["dominated (2)", "Pareto front (4)"]
@@ -100,40 +95,24 @@ def test_drawing_front_staircase_legend_and_png() -> None:
         dominated, front = ax.collections
         np.testing.assert_array_equal(dominated.get_offsets(), [[0.7, 60], [0.5, 20]])
         assert len(front.get_offsets()) == 4
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_more_objectives_give_one_panel_per_pair() -> None:
-    fig = plot_pareto_front(trials(), metrics={"acc": "max", "time_total_s": "min", "loss": "min"})
-    try:
+    with own_figure(plot_pareto_front, trials(), metrics={"acc": "max", "time_total_s": "min", "loss": "min"}) as fig:
         assert [(a.get_xlabel(), a.get_ylabel()) for a in fig.axes] == [
             ("acc (max)", "time_total_s (min)"), ("acc (max)", "loss (min)"), ("time_total_s (min)", "loss (min)")]
         assert not any(a.lines for a in fig.axes)  # no staircase beyond two objectives
         assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
-        fig.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(fig)
 
 
 def test_given_ax_is_used_and_no_figure_is_made() -> None:
-    fig, ax = plt.subplots()
-    try:
-        count = len(plt.get_fignums())
+    with given_axes() as (_, ax):
         assert plot_pareto_front(trials(), metrics={"acc": "max", "loss": "min"}, ax=ax) is ax
-        assert len(plt.get_fignums()) == count
-    finally:
-        plt.close(fig)
 
 
 def test_nothing_to_draw_gives_a_note() -> None:
-    ax = plot_pareto_front(trials().assign(acc=nan), metric="acc")
-    try:
+    with own_figure(plot_pareto_front, trials().assign(acc=nan), metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"] and not ax.collections
-    finally:
-        plt.close(ax.figure)
 
 
 def test_synthetic_job_end_to_end() -> None:
@@ -143,8 +122,5 @@ def test_synthetic_job_end_to_end() -> None:
     assert int(d.is_pareto.sum()) == int(front["is_pareto"].sum()) > 1
     # Along the staircase acc never falls and time never falls: a trade-off, as it should be.
     assert (np.diff(d.staircase[:, 0]) >= 0).all() and (np.diff(d.staircase[:, 1]) >= 0).all()
-    ax = plot_pareto_front(table, metric="acc", mode="max")
-    try:
-        ax.figure.savefig(io.BytesIO(), format="png", dpi=50)
-    finally:
-        plt.close(ax.figure)
+    with own_figure(plot_pareto_front, table, metric="acc", mode="max", png_dpi=50):
+        pass  # one figure, saved as PNG, global state untouched

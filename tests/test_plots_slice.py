@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_slice
 from hpo_analytics.plots.slice import (
@@ -83,11 +82,7 @@ def test_errors() -> None:
 
 
 def test_drawing_labels_legend_and_png() -> None:
-    before = dict(plt.rcParams)
-    count = len(plt.get_fignums())
-    fig = plot_slice(trials(), metric="acc")
-    try:
-        assert len(plt.get_fignums()) == count + 1
+    with own_figure(plot_slice, trials(), metric="acc") as fig:
         panels, colorbar = fig.axes[:3], fig.axes[3]
         assert len(fig.axes) == 4
         assert [a.get_xlabel() for a in panels] == ["lr", "opt", "bs"]
@@ -99,51 +94,33 @@ def test_drawing_labels_legend_and_png() -> None:
         np.testing.assert_array_equal(points.get_offsets()[:, 1], [0.5, 0.9, 0.7, 0.9])
         np.testing.assert_array_equal(best.get_offsets(), [[32, 0.9], [16, 0.9]])
         assert fig._suptitle.get_text() == "Slice: acc (max) by parameter"
-        fig.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(fig)
 
 
 def test_given_axes_are_used_and_no_figure_is_made() -> None:
-    fig, axes = plt.subplots(1, 3)
-    try:
-        count = len(plt.get_fignums())
-        out = plot_slice(trials(), metric="acc", ax=axes)
-        assert out is fig and len(plt.get_fignums()) == count
+    with given_axes(1, 3) as (fig, axes):
+        assert plot_slice(trials(), metric="acc", ax=axes) is fig
         assert [a.get_xlabel() for a in axes] == ["lr", "opt", "bs"]
         with pytest.raises(ConfigurationError, match="3 panels but 2 Axes"):
             plot_slice(trials(), metric="acc", ax=axes[:2])
-    finally:
-        plt.close(fig)
 
 
 def test_one_axes_is_split_into_the_panels() -> None:
-    fig = plt.figure()
-    try:
-        ax = fig.add_subplot()
-        out = plot_slice(trials(), metric="acc", ax=ax)
-        assert out is fig and ax not in fig.axes
+    with given_axes() as (fig, ax):
+        assert plot_slice(trials(), metric="acc", ax=ax) is fig and ax not in fig.axes
         assert sorted(a.get_xlabel() for a in fig.axes if a.get_xlabel()) == ["bs", "lr", "opt"]
-    finally:
-        plt.close(fig)
 
 
 def test_no_scored_trial_draws_a_note() -> None:
     frame = trials().assign(acc=np.nan)
-    fig = plot_slice(frame, metric="acc")
-    try:
+    with own_figure(plot_slice, frame, metric="acc") as fig:
         assert all(a.texts[0].get_text() == "no trials" for a in fig.axes)
         assert not any(a.collections for a in fig.axes)
-    finally:
-        plt.close(fig)
 
 
 def test_many_points_are_grouped_by_colour_level() -> None:
     rng = np.random.default_rng(0)
     n = RASTERIZE_FROM + 100
-    fig, ax = plt.subplots()
-    try:
+    with given_axes() as (_, ax):
         x, y, c = rng.random(n), rng.random(n), rng.random(n)
         mappable = colored_points(ax, x, y, c, vmin=0.0, vmax=1.0, size=4.0)
         assert not ax.collections and 1 < len(ax.lines) <= 64
@@ -153,8 +130,6 @@ def test_many_points_are_grouped_by_colour_level() -> None:
         # Each line holds points of one colour level, drawn in the level's colour.
         darkest = ax.lines[0]
         assert np.max(c[np.isin(x, darkest.get_xdata())]) < 1 / 64 + 1e-12
-    finally:
-        plt.close(fig)
 
 
 def test_synthetic_job_end_to_end() -> None:
@@ -167,9 +142,5 @@ def test_synthetic_job_end_to_end() -> None:
     frame = ha.trials_to_pandas(table)
     assert len(d.y) == int(frame["acc"].notna().sum())
     assert d.trial_ids[d.best].tolist() == ha.best_trials(table, metric="acc")["trial_id"].tolist()
-    fig = plot_slice(table, metric="acc")
-    try:
+    with own_figure(plot_slice, table, metric="acc", png_dpi=50) as fig:
         assert len(fig.axes) == 7
-        fig.savefig(io.BytesIO(), format="png", dpi=50)
-    finally:
-        plt.close(fig)

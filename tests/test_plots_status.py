@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.colors import to_rgb
 
 import hpo_analytics as ha
+from _plots import given_axes, own_figure, save_png
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_status
 from hpo_analytics.plots._common import identity_colors
@@ -116,45 +115,30 @@ def test_errors() -> None:
 
 
 def test_drawing_bars_for_trials() -> None:
-    before = dict(plt.rcParams)
-    count = len(plt.get_fignums())
-    ax = plot_status(trials_of_curves())
-    try:
-        assert len(plt.get_fignums()) == count + 1
+    with own_figure(plot_status, trials_of_curves()) as ax:
         assert ax.get_title() == "Trials by status (5 trials)" and ax.get_ylabel() == "trials"
         assert [t.get_text() for t in ax.get_xticklabels()] == ["PENDING", "TERMINATED", "ERROR", "CANCELLED"]
         assert [p.get_height() for p in ax.patches] == [1, 2, 1, 1]
         assert to_rgb(ax.patches[2].get_facecolor()) == to_rgb(STATUS_COLORS["ERROR"])
         assert [t.get_text() for t in ax.texts] == ["1", "2", "1", "1"]  # the counts on the bars
-        ax.figure.savefig(io.BytesIO(), format="png")
-        assert dict(plt.rcParams) == before
-    finally:
-        plt.close(ax.figure)
 
 
 def test_drawing_stacked_area_and_bars_on_a_given_ax() -> None:
-    fig, (left, right) = plt.subplots(1, 2)
-    try:
-        count = len(plt.get_fignums())
+    with given_axes(1, 2) as (fig, (left, right)):
         assert plot_status(curves(), trials=trials_of_curves(), ax=left) is left
         assert plot_status(curves(), trials=trials_of_curves(), kind="bars", ax=right) is right
-        assert len(plt.get_fignums()) == count
         assert left.get_title() == "Trials by status over training_iteration (5 trials)"
         assert len(left.collections) == 5  # one band per status
         legend = [t.get_text() for t in left.get_legend().get_texts()]
         assert legend == ["CANCELLED (1)", "ERROR (1)", "TERMINATED (2)", "RUNNING (0)", "PENDING (1)"]
         assert len(right.patches) == 5 * 3  # a bar per status and iteration
-        fig.savefig(io.BytesIO(), format="png")
-    finally:
-        plt.close(fig)
+        save_png(fig)
 
 
 def test_empty_table_draws_a_note() -> None:
-    ax = plot_status(pd.DataFrame({"trial_id": pd.Series([], dtype=object), "status": pd.Series([], dtype=object)}))
-    try:
+    empty = pd.DataFrame({"trial_id": pd.Series([], dtype=object), "status": pd.Series([], dtype=object)})
+    with own_figure(plot_status, empty) as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"] and not ax.patches
-    finally:
-        plt.close(ax.figure)
 
 
 def test_synthetic_job_end_to_end() -> None:
@@ -165,8 +149,5 @@ def test_synthetic_job_end_to_end() -> None:
     expected = ha.trials_to_pandas(table)["status"].value_counts().to_dict()
     assert final == expected  # at the last iteration every trial is in its final status
     assert (d.counts.sum(axis=0) == table.num_rows).all()
-    ax = plot_status(history, trials=table)
-    try:
-        ax.figure.savefig(io.BytesIO(), format="png", dpi=50)
-    finally:
-        plt.close(ax.figure)
+    with own_figure(plot_status, history, trials=table, png_dpi=50):
+        pass  # one figure, saved as PNG, global state untouched
