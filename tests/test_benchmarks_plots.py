@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from _bench import BENCHMARKS, benchmark_module
 from hpo_analytics import plots
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "plots.py"
+SCRIPT = BENCHMARKS / "plots.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("hpo_bench_plots", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with benchmark_module("plots") as module:
+        yield module
 
 
 def test_quick_run_as_a_subprocess() -> None:

@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
+from _bench import benchmark_module
 from hpo_analytics.report import _build
-
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "report.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("hpo_bench_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    with benchmark_module("report") as module:
+        yield module
 
 
 def test_job_curves_match_trials_and_decisions_stop_some(bench) -> None:
