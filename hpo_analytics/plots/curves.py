@@ -15,7 +15,7 @@ from .._frames import as_frame, resolve_metric
 from ..analysis import rank_trials
 from ..errors import ConfigurationError
 from ..stopping import CurveMatrix
-from ._common import MASS_COLOR, identity_colors, new_axes, no_data
+from ._common import MASS_COLOR, check_int, identity_colors, new_axes, no_data
 
 __all__ = ["plot_learning_curves"]
 
@@ -103,6 +103,16 @@ def stop_steps(stopped: Any) -> dict[str, int]:
     return {str(t): int(s) for t, s in first.items()}
 
 
+def curve_matrix(frame: pd.DataFrame, metric: str) -> CurveMatrix:
+    """The curves of a long ``frame`` as a :class:`CurveMatrix` of ``metric``.
+
+    Raises :class:`ConfigurationError` when ``frame`` has no ``training_iteration`` column.
+    """
+    if STEP not in frame.columns:
+        raise ConfigurationError(f"the curves have no {STEP!r} column (pass a curves_to_arrow table)")
+    return CurveMatrix.from_frame(frame, metric)
+
+
 def curve_points(cm: CurveMatrix) -> np.ndarray:
     """``(trials, steps, 2)`` points of ``cm``'s curves (see :class:`CurvesData` for the gaps)."""
     n, m = cm.values.shape
@@ -121,13 +131,10 @@ def curve_points(cm: CurveMatrix) -> np.ndarray:
 def _learning_curves_data(curves: Any, *, metric: str | None = None, mode: str | None = None,
                           top_k: int = 5, stopped: Any = None) -> CurvesData:
     """The curves of a long table split into the top ``top_k`` (by :func:`rank_trials`) and the rest."""
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0:
-        raise ConfigurationError(f"top_k must be an integer >= 0, not {top_k!r}")
+    top_k = check_int("top_k", top_k, low=0)
     frame = as_frame(curves)
     metric, mode_ = resolve_metric(frame, metric, mode)
-    if STEP not in frame.columns:
-        raise ConfigurationError(f"the curves have no {STEP!r} column (pass a curves_to_arrow table)")
-    cm = CurveMatrix.from_frame(frame, metric)
+    cm = curve_matrix(frame, metric)
     points = curve_points(cm)
     ids = cm.trial_ids.astype(str)
     top_ids = np.zeros(0, dtype=object)
@@ -385,9 +392,7 @@ def plot_learning_curves(curves: Any, *, metric: str | None = None, mode: str | 
 
     if density is not None and not isinstance(density, (bool, np.bool_)):
         raise ConfigurationError(f"density must be True, False or None (automatic), not {density!r}")
-    if isinstance(density_threshold, bool) or not isinstance(density_threshold, (int, np.integer)) \
-            or density_threshold < 0:
-        raise ConfigurationError(f"density_threshold must be an integer >= 0, not {density_threshold!r}")
+    density_threshold = check_int("density_threshold", density_threshold, low=0)
     data = _learning_curves_data(curves, metric=metric, mode=mode, top_k=top_k, stopped=stopped)
     ax = new_axes(ax)
     linear = ax.get_xscale() == "linear" and ax.get_yscale() == "linear"

@@ -12,9 +12,9 @@ import pandas as pd
 
 from .._frames import as_frame, resolve_metric
 from ..errors import ConfigurationError
-from ..stopping import CurveMatrix, Rule, SuccessiveHalvingRule, replay_log
-from ._common import MASS_COLOR, check_ax, identity_colors, new_figure, no_data
-from .curves import STEP, STOP_COLOR, curve_points, latest_finite
+from ..stopping import Rule, SuccessiveHalvingRule, replay_log
+from ._common import MASS_COLOR, check_ax, check_int, identity_colors, new_figure, no_data
+from .curves import STEP, STOP_COLOR, curve_matrix, curve_points, latest_finite
 
 __all__ = ["plot_stop_decisions"]
 
@@ -103,13 +103,10 @@ def _stop_decisions_data(curves: Any, rule: Rule | None = None, *, decisions: An
                                  "exactly one of them")
     if rule is not None and not isinstance(rule, Rule):
         raise ConfigurationError(f"rule must be a hpo_analytics.stopping rule, not {type(rule).__name__}")
-    if isinstance(explain, bool) or not isinstance(explain, (int, np.integer)) or explain < 0:
-        raise ConfigurationError(f"explain must be an integer >= 0, not {explain!r}")
+    explain = check_int("explain", explain, low=0)
     metric, mode_ = resolve_metric(frame, metric or (rule.metric if rule else None),
                                    mode or (rule.mode if rule else None))
-    if STEP not in frame.columns:
-        raise ConfigurationError(f"the curves have no {STEP!r} column (pass a curves_to_arrow table)")
-    cm = CurveMatrix.from_frame(frame, metric)
+    cm = curve_matrix(frame, metric)
     log = replay_log(frame, rule, metric=metric, mode=mode_, concurrency=concurrency) if rule is not None \
         else _check_decisions(decisions)
     name, description = _rule_name(rule, log)

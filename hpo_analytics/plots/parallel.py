@@ -22,6 +22,7 @@ from ._common import (
     METRIC_CMAP,
     best_mask,
     check_ax,
+    check_int,
     encode_param,
     label_of,
     load,
@@ -221,8 +222,7 @@ def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = Non
     from matplotlib.collections import LineCollection
     from matplotlib.colors import Normalize
 
-    if isinstance(top_lines, bool) or not isinstance(top_lines, (int, np.integer)) or top_lines < 0:
-        raise ConfigurationError(f"top_lines must be an integer >= 0, not {top_lines!r}")
+    top_lines = check_int("top_lines", top_lines, low=0)
     data = _parallel_coordinates_data(trials, params=params, metric=metric, mode=mode)
     check_ax(ax)
     if ax is None:
