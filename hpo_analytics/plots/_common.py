@@ -39,6 +39,7 @@ __all__ = [
     "column_floats",
     "encode_param",
     "finite",
+    "floats",
     "identity_colors",
     "is_curve_frame",
     "is_log_scale",
@@ -202,8 +203,13 @@ def is_curve_frame(frame: Any) -> bool:
     return _has_repeats(frame)
 
 
-def column_floats(frame: Any, column: str) -> np.ndarray:
-    """A frame column as float64 (non-numbers and missing values as NaN)."""
+def floats(series: Any) -> np.ndarray:
+    """A pandas Series as float64 (non-numbers and missing values as NaN)."""
     import pandas as pd
 
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def column_floats(frame: Any, column: str) -> np.ndarray:
+    """A frame column as float64 (non-numbers and missing values as NaN)."""
+    return floats(frame[column])

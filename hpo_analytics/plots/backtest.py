@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .._frames import as_frame
 from ..errors import ConfigurationError
-from ._common import identity_colors, new_axes, no_data
+from ._common import column_floats, identity_colors, new_axes, no_data
 
 __all__ = ["plot_backtest"]
 
@@ -45,8 +44,8 @@ def _backtest_data(table: Any) -> BacktestData:
         else np.zeros(len(frame), dtype=bool)
     return BacktestData(
         rule=tuple(str(r) for r in frame["rule"].tolist()),
-        saved=pd.to_numeric(frame["saved"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
-        regret=pd.to_numeric(frame["regret"], errors="coerce").to_numpy(dtype=float, na_value=np.nan),
+        saved=column_floats(frame, "saved"),
+        regret=column_floats(frame, "regret"),
         best_stopped=best,
     )
 

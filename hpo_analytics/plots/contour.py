@@ -29,6 +29,7 @@ from ._common import (
     best_mask,
     check_int,
     encode_param,
+    floats,
     is_log_scale,
     is_numeric_param,
     label_of,
@@ -116,7 +117,7 @@ def _numeric_axis(name: str, values: np.ndarray, bins: int) -> ContourAxis:
 
 def _grid_axis(series: pd.Series, name: str, bins: int) -> ContourAxis:
     if is_numeric_param(series):
-        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        values = floats(series)
         return _numeric_axis(name, values, bins)
     enc = encode_param(series)
     assert enc.codes is not None and enc.levels is not None

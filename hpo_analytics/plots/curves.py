@@ -15,7 +15,7 @@ from .._frames import as_frame, resolve_metric
 from ..analysis import rank_trials
 from ..errors import ConfigurationError
 from ..stopping import CurveMatrix
-from ._common import MASS_COLOR, check_int, identity_colors, new_axes, no_data
+from ._common import MASS_COLOR, check_int, column_floats, floats, identity_colors, new_axes, no_data
 
 __all__ = ["plot_learning_curves"]
 
@@ -96,7 +96,7 @@ def stop_steps(stopped: Any) -> dict[str, int]:
     if missing:
         raise ConfigurationError(f"the decision table has no {', '.join(map(repr, missing))} column")
     stop = frame["stop"].to_numpy(dtype=bool, na_value=False)
-    step = pd.to_numeric(frame["step"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    step = column_floats(frame, "step")
     rows = pd.DataFrame({"trial_id": frame["trial_id"].astype(str).to_numpy(dtype=object)[stop],
                          "step": step[stop]}).dropna()
     first = rows.groupby("trial_id", sort=False)["step"].min()
@@ -166,8 +166,7 @@ def _latest(frame: pd.DataFrame, cm: CurveMatrix, metric: str) -> pd.DataFrame:
     out = pd.DataFrame({"trial_id": cm.trial_ids.astype(str), metric: value})
     if "trial_index" in frame.columns:
         first = frame.drop_duplicates("trial_id").set_index("trial_id")["trial_index"]
-        out["trial_index"] = pd.to_numeric(first.reindex(out["trial_id"]), errors="coerce").to_numpy(
-            dtype=float, na_value=np.nan)
+        out["trial_index"] = floats(first.reindex(out["trial_id"]))
     return out
 
 

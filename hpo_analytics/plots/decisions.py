@@ -13,7 +13,7 @@ import pandas as pd
 from .._frames import as_frame, resolve_metric
 from ..errors import ConfigurationError
 from ..stopping import Rule, SuccessiveHalvingRule, replay_log
-from ._common import MASS_COLOR, check_ax, check_int, identity_colors, new_figure, no_data
+from ._common import MASS_COLOR, check_ax, check_int, column_floats, identity_colors, new_figure, no_data
 from .curves import STEP, STOP_COLOR, curve_matrix, curve_points, latest_finite
 
 __all__ = ["plot_stop_decisions"]
@@ -112,10 +112,10 @@ def _stop_decisions_data(curves: Any, rule: Rule | None = None, *, decisions: An
     name, description = _rule_name(rule, log)
     ids = cm.trial_ids.astype(str)
     trial_ids = log["trial_id"].astype(str).to_numpy(dtype=object)
-    steps = pd.to_numeric(log["step"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    steps = column_floats(log, "step")
     stop = log["stop"].to_numpy(dtype=bool, na_value=False) & ~np.isnan(steps)
-    value = pd.to_numeric(log["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    ref = pd.to_numeric(log["reference"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    value = column_floats(log, "value")
+    ref = column_floats(log, "reference")
     reasons = log["reason"].astype(object).to_numpy()
 
     # one row per stopped trial: its first stop

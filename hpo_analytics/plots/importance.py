@@ -19,7 +19,7 @@ import pandas as pd
 
 from .._frames import as_frame
 from ..errors import ConfigurationError
-from ._common import MASS_COLOR, check_int, new_axes, no_data, param_columns
+from ._common import MASS_COLOR, check_int, column_floats, new_axes, no_data, param_columns
 
 __all__ = ["ImportanceData", "plot_param_importance"]
 
@@ -79,7 +79,7 @@ def _importance_data(
         if not param_columns(as_frame(source)):
             raise ConfigurationError("the table has no parameter columns (param/<name>) to rate")
         frame = param_importance(source, **{k: v for k, v in options.items() if v is not None})
-    importance = pd.to_numeric(frame["importance"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    importance = column_floats(frame, "importance")
     # Sort here too: a frame edited or filtered by hand need not be in order.
     order = np.argsort(-np.where(np.isnan(importance), -np.inf, importance), kind="stable")
     if top is not None:
@@ -89,8 +89,8 @@ def _importance_data(
     return ImportanceData(
         params=tuple(str(p) for p in frame["param"].to_numpy()[order]),
         importance=importance[order],
-        ci_low=pd.to_numeric(frame["ci_low"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[order],
-        ci_high=pd.to_numeric(frame["ci_high"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[order],
+        ci_low=column_floats(frame, "ci_low")[order],
+        ci_high=column_floats(frame, "ci_high")[order],
         constant=(kind == "constant")[order],
         method=meta.get("method"),
         metric=meta.get("metric"),

@@ -23,6 +23,7 @@ from ._common import (
     BEST_COLOR,
     MASS_COLOR,
     check_int,
+    floats,
     label_of,
     load,
     no_data,
@@ -104,7 +105,7 @@ def _marginals_data(
             x = np.arange(len(out), dtype=float)
         else:
             levels = ()
-            points_x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            points_x = floats(series)
             x = out["value"].to_numpy(dtype=float)
         panels.append(MarginalPanel(
             param=label_of(column), x=x, mean=out["mean"].to_numpy(dtype=float),

@@ -17,11 +17,10 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .._frames import resolve_metric
 from ..errors import ConfigurationError
-from ._common import BEST_COLOR, MASS_COLOR, check_int, new_axes, no_data, panel_axes
+from ._common import BEST_COLOR, MASS_COLOR, check_int, column_floats, new_axes, no_data, panel_axes
 from .slice import RASTERIZE_FROM, marker_size
 
 __all__ = ["ParetoData", "plot_pareto_front"]
@@ -108,8 +107,7 @@ def _pareto_data(
 
     objectives = _objectives(trials, metrics, directions, metric, mode)
     out = pareto_front(trials, objectives, statuses=statuses)
-    values = np.column_stack([pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                              for c in objectives])
+    values = np.column_stack([column_floats(out, c) for c in objectives])
     finite = np.isfinite(values).all(axis=1)
     is_pareto = out["is_pareto"].to_numpy(dtype=bool)[finite]
     values = values[finite]

@@ -26,7 +26,9 @@ from ._common import (
     METRIC_CMAP,
     best_mask,
     check_int,
+    column_floats,
     encode_param,
+    floats,
     is_log_scale,
     is_numeric_param,
     label_of,
@@ -83,7 +85,7 @@ class SliceData:
 def _trial_order(frame: pd.DataFrame) -> np.ndarray:
     """0-based position of each row when trials are taken by ``trial_index`` (row order breaks ties)."""
     if "trial_index" in frame.columns:
-        index = pd.to_numeric(frame["trial_index"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        index = column_floats(frame, "trial_index")
         index = np.where(np.isnan(index), np.inf, index)
     else:
         index = np.zeros(len(frame))
@@ -118,7 +120,7 @@ def _slice_data(
     for column in columns:
         series = frame[column]
         if is_numeric_param(series):
-            x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            x = floats(series)
             panels.append(SlicePanel(label_of(column), x, np.zeros(len(x)), log=is_log_scale(x), categorical=False,
                                      levels=()))
         else:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .._frames import as_frame
 from ..errors import ConfigurationError
-from ._common import check_int, identity_colors, is_curve_frame, new_axes, no_data
+from ._common import check_int, column_floats, identity_colors, is_curve_frame, new_axes, no_data
 
 __all__ = ["KNOWN_STATUSES", "STATUS_COLORS", "StatusData", "plot_status"]
 
@@ -129,7 +129,7 @@ def _status_data(
             if column not in trials_frame.columns:
                 raise ConfigurationError(f"trials= has no {column!r} column")
 
-    xs = pd.to_numeric(frame[x], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    xs = column_floats(frame, x)
     ok = np.isfinite(xs)
     curves = frame[ok].reset_index(drop=True)
     xs = xs[ok]
