@@ -50,6 +50,7 @@ __all__ = [
     "new_figure",
     "no_data",
     "panel_axes",
+    "param_xaxis",
     "param_columns",
 ]
 
@@ -134,6 +135,20 @@ def best_mask(key: np.ndarray) -> np.ndarray:
     if not finite_key.any():
         return np.zeros(len(key), dtype=bool)
     return finite_key & (key == key[finite_key].max())
+
+
+def param_xaxis(ax: Any, *, log: bool, levels: Sequence[str]) -> None:
+    """Set up ``ax``'s x axis for a parameter (shared by the slice and marginal panels).
+
+    A log scale when ``log``; for a category, whose ``levels`` sit at
+    ``0..k-1``, one named tick per level and half a step of room either side.
+    Numbers (no levels) keep matplotlib's ticks and limits.
+    """
+    if log:
+        ax.set_xscale("log")
+    if len(levels):
+        ax.set_xticks(range(len(levels)), levels)
+        ax.set_xlim(-0.5, len(levels) - 0.5)
 
 
 def no_data(ax: Any, text: str = "no trials") -> Any:

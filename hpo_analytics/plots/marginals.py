@@ -29,6 +29,7 @@ from ._common import (
     no_data,
     panel_axes,
     param_columns,
+    param_xaxis,
 )
 from .slice import RASTERIZE_FROM, marker_size
 
@@ -148,11 +149,7 @@ def plot_marginals(
         panel_ax.set_xlabel(panel.param)
         if ax is not None or i % ncols == 0:
             panel_ax.set_ylabel(data.metric)
-        if panel.log:
-            panel_ax.set_xscale("log")
-        if panel.categorical and panel.levels:
-            panel_ax.set_xticks(range(len(panel.levels)), panel.levels)
-            panel_ax.set_xlim(-0.5, len(panel.levels) - 0.5)
+        param_xaxis(panel_ax, log=panel.log, levels=panel.levels)
         if not (panel.count > 0).any():
             no_data(panel_ax)
             continue

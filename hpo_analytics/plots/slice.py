@@ -36,6 +36,7 @@ from ._common import (
     no_data,
     panel_axes,
     param_columns,
+    param_xaxis,
 )
 
 __all__ = ["SliceData", "SlicePanel", "plot_slice"]
@@ -214,11 +215,7 @@ def plot_slice(
         if data.best.any():
             panel_ax.scatter(x[data.best], data.y[data.best], s=max(4 * size, 40), facecolors="none",
                              edgecolors=BEST_COLOR, linewidths=1.5, label="best", zorder=3)
-        if panel.log:
-            panel_ax.set_xscale("log")
-        if panel.categorical:
-            panel_ax.set_xticks(range(len(panel.levels)), panel.levels)
-            panel_ax.set_xlim(-0.5, len(panel.levels) - 0.5)
+        param_xaxis(panel_ax, log=panel.log, levels=panel.levels)
     if n and data.best.any():
         # loc="best" scans every point: fine for hundreds, slow for 100,000.
         axes[0].legend(loc="best" if n < RASTERIZE_FROM else "lower right", fontsize="small")
