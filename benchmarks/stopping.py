@@ -14,14 +14,25 @@ checked against ``MedianStoppingRule(semantics="optuna")`` and the ratio of
 the two times is printed (``--optuna-sample`` running trials are asked, and
 the time scaled to all of them, when asking all would take too long).
 
-Last, a watch cycle's own overhead (no network: a client stub answers from
+Then a watch cycle's own overhead (no network: a client stub answers from
 memory) for ``--trials`` trials, half running, each gaining one report per
 cycle, with ``--watch-steps`` reports already in the SQLite history; target
 < 2 s.
 
+Last, the back-test: ``backtest`` of a finished search of ``--trials`` trials
+x ``--backtest-steps`` steps (concurrency 4) under the median rule and the
+significance rule, end to end, median over ``--backtest-reps`` runs; target
+< 10 s for the median rule. The replay as it was before (a fresh copy of the
+started trials' rows at every step, with today's rules) grows with the square
+of the trials, so it is timed against today's replay on the first
+``--backtest-old-trials`` trials only, and both must stop the same trials.
+
 Usage::
 
     python benchmarks/stopping.py [--trials 10000] [--steps 100] [--running 2000] [--reps 5]
+                                  [--backtest-steps 50] [--backtest-reps 3] [--backtest-old-trials 1000]
+
+(``--backtest-steps`` and ``--backtest-reps`` default to ``--steps``/``--reps`` when those are smaller.)
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from hpo_analytics.stopping import (
+    CurveMatrix,
     Ledger,
     MedianStoppingRule,
     PatienceRule,
@@ -49,6 +61,7 @@ from hpo_analytics.stopping import (
     SuccessiveHalvingRule,
     ThresholdRule,
 )
+from hpo_analytics.stopping.backtest import _order, backtest, replay
 from hpo_analytics.stopping.watch import Watcher
 from hpo_analytics.synthetic import generate_trials
 
@@ -166,6 +179,83 @@ def bench_watch(n: int, steps: int, reps: int) -> float:
     return statistics.median(times)
 
 
+def make_search(n: int, m: int, seed: int = 0) -> pd.DataFrame:
+    """A finished search: long table (``trial_id``, ``trial_index``, ``training_iteration``, ``acc``),
+    every trial ``m`` steps (some diverge to NaN)."""
+    ts = generate_trials(n, seed=seed, n_iterations=m, error_rate=0.0)
+    rows, cols = np.divmod(np.arange(n * m), m)
+    return pd.DataFrame({
+        "trial_id": np.asarray(ts.trial_ids, dtype=object)[rows],
+        "trial_index": rows,
+        "training_iteration": cols + 1,
+        "acc": ts.acc[rows, cols],
+    })
+
+
+def backtest_rules() -> dict[str, Rule]:
+    kw: dict[str, Any] = {"metric": "acc", "mode": "max"}
+    return {"median (optuna)": MedianStoppingRule(grace_period=5, **kw),
+            "significance": SignificanceRule(grace_period=5, **kw)}
+
+
+def replay_before(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray, concurrency: int) -> np.ndarray:
+    """The back-test replay as it was before: at every step of every wave, a fresh copy of every started
+    trial's row, cut to the columns it has reached (O(n^2 m^2 / concurrency) cells copied)."""
+    n, m = cm.values.shape
+    full_len = cm.last + 1
+    visible = np.zeros(n, dtype=np.int64)
+    stop_col = np.full(n, -1, dtype=np.int64)
+    finished = np.zeros(n, dtype=bool)
+    for start in range(0, n, concurrency):
+        wave = order[start:start + concurrency]
+        for col in range(m):
+            running = wave[(stop_col[wave] < 0) & (col < full_len[wave])]
+            if not len(running):
+                break
+            visible[running] = col + 1
+            asked = running[cm.reported[running, col]]
+            if not len(asked):
+                continue
+            rows = np.flatnonzero(visible > 0)
+            cut = np.arange(m)[None, :] < visible[rows][:, None]
+            view = CurveMatrix(cm.trial_ids[rows], cm.steps, np.where(cut, cm.values[rows], np.nan),
+                               cm.reported[rows] & cut)
+            d = rule.decide_matrix(view, np.searchsorted(rows, asked), finished[rows], mode)
+            stop_col[rows[d.rows[np.asarray(d.stop, dtype=bool)]]] = col
+        finished[wave[stop_col[wave] < 0]] = True
+    return stop_col
+
+
+def bench_backtest(n: int, m: int, old_n: int, reps: int) -> bool:
+    """Print the back-test lines; False when a target is missed or the two replays disagree."""
+    t0 = time.perf_counter()
+    curves = make_search(n, m)
+    print(f"back-test: {n} trials x {m} steps ({len(curves)} reports, concurrency 4), made in "
+          f"{time.perf_counter() - t0:.2f} s")
+    small = curves[curves["trial_index"] < old_n]
+    cm = CurveMatrix.from_frame(small, "acc")
+    order = _order(small, cm)
+    ok = True
+    for name, rule in backtest_rules().items():
+        sec, out = _median_time(lambda r=rule: backtest(curves, r, metric="acc", mode="max", concurrency=4), reps)
+        line = (f"  {name:<16} backtest, {n} trials: median {sec:7.2f} s   stops {int(out['stopped'].iloc[0]):5d} "
+                f"saves {out['saved'].iloc[0]:.0%}")
+        if name == "median (optuna)":
+            ok &= sec < 10.0
+            line += f"   target < 10 s: {'PASS' if sec < 10.0 else 'FAIL'}"
+        print(line)
+        if old_n <= 0:
+            continue
+        now, stops = _median_time(lambda r=rule: replay(cm, r, mode="max", order=order, concurrency=4), reps)
+        before, stops_before = _median_time(
+            lambda r=rule: replay_before(cm, r, mode="max", order=order, concurrency=4), reps)
+        same = bool(np.array_equal(stops, stops_before))
+        ok &= same
+        print(f"  {'':<16} replay alone, {len(order)} trials: before {before:7.2f} s, now {now:6.2f} s, "
+              f"ratio {before / now:5.1f}x   same stops: {'yes' if same else 'NO'}")
+    return ok
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000)
@@ -176,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="running trials to ask Optuna about (time scaled to all; default 2000)")
     parser.add_argument("--no-optuna", action="store_true", help="skip the Optuna comparison")
     parser.add_argument("--watch-steps", type=int, default=50, help="reports per trial already stored (50)")
+    parser.add_argument("--backtest-steps", type=int, default=None,
+                        help="steps per trial of the back-test (50, or --steps when fewer)")
+    parser.add_argument("--backtest-reps", type=int, default=None,
+                        help="runs per back-test timing (3, or --reps when fewer)")
+    parser.add_argument("--backtest-old-trials", type=int, default=1_000,
+                        help="trials the replay before is timed on, against today's (1000; 0 skips)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -212,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     ok &= sec_w < 2.0
     print(f"  watch cycle overhead, {args.trials} trials ({args.trials // 2} running, {args.watch_steps}+ reports "
           f"each): median {sec_w:.2f} s   target < 2 s: {verdict}")
+    bt_steps = args.backtest_steps if args.backtest_steps is not None else min(50, args.steps)
+    bt_reps = args.backtest_reps if args.backtest_reps is not None else min(3, args.reps)
+    ok &= bench_backtest(args.trials, bt_steps, min(args.backtest_old_trials, args.trials), bt_reps)
     return 0 if ok else 1
 
 

@@ -125,12 +125,7 @@ class CurveMatrix:
     @property
     def last(self) -> np.ndarray:
         """Column of each trial's latest report (``-1`` when it has none)."""
-        m = self.reported.shape[1]
-        if m == 0:
-            return np.full(self.reported.shape[0], -1, dtype=np.int64)
-        rev = self.reported[:, ::-1]
-        has = rev.any(axis=1)
-        return np.where(has, m - 1 - rev.argmax(axis=1), -1)
+        return last_reported(self.reported)
 
     @property
     def second_last(self) -> np.ndarray:
@@ -147,6 +142,16 @@ class CurveMatrix:
         mask = np.arange(self.values.shape[1])[None, :] < np.asarray(visible)[:, None]
         return CurveMatrix(self.trial_ids, self.steps, np.where(mask, self.values, np.nan),
                            self.reported & mask, None, None)
+
+
+def last_reported(reported: np.ndarray) -> np.ndarray:
+    """Column of each row's latest ``True`` (``-1`` when it has none)."""
+    m = reported.shape[1]
+    if m == 0:
+        return np.full(reported.shape[0], -1, dtype=np.int64)
+    rev = reported[:, ::-1]
+    has = rev.any(axis=1)
+    return np.where(has, m - 1 - rev.argmax(axis=1), -1)
 
 
 def _floats(column: pd.Series) -> np.ndarray:

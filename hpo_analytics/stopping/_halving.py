@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import CurveMatrix, Decisions, Rule, check_int, fmt
+from ._base import CurveMatrix, Decisions, Rule, check_int, fmt, last_reported
 
 __all__ = ["SuccessiveHalvingRule"]
 
@@ -69,7 +69,7 @@ class SuccessiveHalvingRule(Rule):
         rows = np.flatnonzero(pool)
         mine = np.searchsorted(rows, candidates)
         reported = cm.reported[rows]
-        last = CurveMatrix(cm.trial_ids[rows], steps, cm.values[rows], reported).last
+        last = last_reported(reported)
         cstep = np.where(last[mine] >= 0, steps[np.maximum(last[mine], 0)] if len(steps) else -1, -1)
         reasons = ["no report yet" if s < 0 else f"step {s} is below the first rung ({self.min_resource})"
                    for s in cstep.tolist()]

@@ -16,6 +16,7 @@ from ._base import (
     column_percentiles,
     fmt,
     gate,
+    last_reported,
 )
 
 __all__ = ["PercentileRule"]
@@ -122,17 +123,21 @@ class PercentileRule(Rule):
         else:
             pool = reference.copy()
             pool[candidates] = True
-            for j in np.unique(last[due]):
+            # only the pool's rows, and their running means only up to the last column being decided at
+            # (the back-test asks about a few trials at one step of a large matrix)
+            rows = np.flatnonzero(pool)
+            cols = np.unique(last[due])
+            upto = int(cols.max()) + 1 if len(cols) else 0
+            pool_last = last_reported(cm.reported[rows])
+            means = _running_means(cm.values[rows, :upto], cm.steps[:upto], sign, self.grace_period)
+            at = np.searchsorted(rows, candidates)
+            for j in cols:
                 ks = np.flatnonzero(due & (last == j))
-                # the pool's trials whose latest report is at or after column j, and their running means there
-                reached = np.flatnonzero(pool)
-                reached = reached[cm.reported[reached, j:].any(axis=1)]
-                means = _running_means(cm.values[reached, : j + 1], cm.steps[: j + 1], sign, self.grace_period)[:, j]
-                has_mean = ~np.isnan(means)
-                s = np.sort(means[has_mean])
-                at = np.searchsorted(reached, candidates[ks])
-                for k, i in zip(ks, at):
-                    own = bool(has_mean[i])
+                others = (pool_last >= j) & ~np.isnan(means[:, j])
+                s = np.sort(means[others, j])
+                for k in ks:
+                    i = at[k]
+                    own = bool(others[i])
                     m = len(s) - own
                     if m < self.min_samples:
                         reasons[k] = (f"only {m} other trials reached step {step[k]} "
@@ -142,7 +147,7 @@ class PercentileRule(Rule):
                         stop[k] = True
                         reasons[k] = f"every value up to step {step[k]} is NaN (diverged)"
                         continue
-                    rank = int(np.searchsorted(s, means[i])) if own else -1
+                    rank = int(np.searchsorted(s, means[i, j])) if own else -1
                     ref_val[k] = _quantile_excluding(s, q / 100.0, rank)
                     stop[k] = mine[k] < ref_val[k]
         for k in np.flatnonzero(due & ~np.isnan(ref_val)):

@@ -99,7 +99,7 @@ class SignificanceRule(Rule):
         inwin = cols >= 0
         cols_c = np.maximum(cols, 0)
 
-        # the reference levels only at the columns in some window (nanpercentile loops over columns)
+        # the reference levels only at the columns in some window (the back-test asks about a few trials)
         needed = np.unique(cols_c)
         block = sign * cm.values[np.ix_(np.flatnonzero(reference), needed)]
         count = np.zeros(len(steps), dtype=np.int64)
@@ -179,6 +179,8 @@ def _pooled_noise(cm: CurveMatrix) -> float:
     if cm.memo is None or cm.settled == 0:
         return noise_sd(cm.values)
     done, kept = cm.memo.get("significance.d2", (0, np.zeros(0)))
+    if done > cm.settled:  # not the replay's growing views after all: start over
+        done, kept = 0, np.zeros(0)
     if done != cm.settled:
         new = np.sort(_second_differences(cm.values[done:cm.settled]))
         kept = np.insert(kept, np.searchsorted(kept, new), new)
