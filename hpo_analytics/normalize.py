@@ -456,10 +456,15 @@ def _plausible(text: pa.Array) -> bool:
     return bool(pc.all(pc.is_in(first, value_set=_NUMERIC_FIRST)).as_py())
 
 
-def _numbers(text: pa.Array, *, vectors: bool) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
-    """Parse numeric text; return (float64 values, bad mask, vector list array or None)."""
+def _numbers(text: pa.Array, *, vectors: bool,
+             isnull: pa.Array | None = None) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
+    """Parse numeric text; return (float64 values, bad mask, vector list array or None).
+
+    ``isnull`` is ``_null_mask(text)`` when the caller has already computed it.
+    """
     nothing_bad = np.zeros(len(text), dtype=bool)
-    isnull = _null_mask(text)
+    if isnull is None:
+        isnull = _null_mask(text)
     if pc.all(isnull).as_py():
         return pa.nulls(len(text), pa.float64()), nothing_bad, None
     cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
@@ -550,7 +555,7 @@ def _parse_int(text: pa.Array) -> _Parsed:
             return _Parsed(pc.cast(cleaned, pa.int64()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
-    floats, bad, _ = _numbers(text, vectors=False)
+    floats, bad, _ = _numbers(text, vectors=False, isnull=isnull)
     as_np = np.asarray(pc.fill_null(floats, 0.5), dtype=np.float64)
     with np.errstate(invalid="ignore"):
         integral = np.isfinite(as_np) & (np.floor(as_np) == as_np) & (np.abs(as_np) < 2.0**63)
