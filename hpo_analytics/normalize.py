@@ -545,8 +545,9 @@ def _parse_float(text: pa.Array) -> _Parsed:
     return _Parsed(values, bad if bad.any() else None)
 
 
-def _parse_int(text: pa.Array) -> _Parsed:
-    isnull = _null_mask(text)
+def _parse_int(text: pa.Array, isnull: pa.Array | None = None) -> _Parsed:
+    if isnull is None:
+        isnull = _null_mask(text)
     if pc.all(isnull).as_py():
         return _Parsed(pa.nulls(len(text), pa.int64()))
     cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
@@ -566,8 +567,8 @@ def _parse_int(text: pa.Array) -> _Parsed:
     return _Parsed(pa.array(ints, mask=mask), bad if bad.any() else None)
 
 
-def _parse_bool(text: pa.Array) -> _Parsed:
-    isnull = np.asarray(_null_mask(text))
+def _parse_bool(text: pa.Array, isnull: pa.Array | None = None) -> _Parsed:
+    isnull = np.asarray(_null_mask(text) if isnull is None else isnull)
     lowered = pc.utf8_lower(pc.utf8_trim_whitespace(text))
     true = np.asarray(pc.fill_null(pc.equal(lowered, "true"), False))
     false = np.asarray(pc.fill_null(pc.equal(lowered, "false"), False))
@@ -576,8 +577,9 @@ def _parse_bool(text: pa.Array) -> _Parsed:
     return _Parsed(values, bad if bad.any() else None)
 
 
-def _parse_string(text: pa.Array) -> _Parsed:
-    isnull = _null_mask(text)
+def _parse_string(text: pa.Array, isnull: pa.Array | None = None) -> _Parsed:
+    if isnull is None:
+        isnull = _null_mask(text)
     if not pc.any(isnull).as_py():
         return _Parsed(text)
     return _Parsed(pc.if_else(isnull, pa.scalar(None, pa.string()), text))
@@ -587,11 +589,12 @@ def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
     """Infer the type of a column that is not a known one (metrics, Ray extras).
 
     An all-empty column comes out float64 (from :func:`_numbers`)."""
+    isnull = _null_mask(text)  # computed once for every parser tried below
     if kinds and kinds <= {"int"}:
-        parsed = _parse_int(text)
+        parsed = _parse_int(text, isnull)
         if parsed.bad is None:
             return parsed
-    values, bad, vectors = _numbers(text, vectors=True)
+    values, bad, vectors = _numbers(text, vectors=True, isnull=isnull)
     if not bad.any():
         if vectors is None:
             return _Parsed(values)
@@ -601,10 +604,10 @@ def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
             wrapped = pa.ListArray.from_arrays(pa.array(np.arange(len(values) + 1, dtype=np.int32)), values)
             vectors = pc.if_else(pa.array(scalar_rows), wrapped, vectors)
         return _Parsed(vectors)
-    boolean = _parse_bool(text)
+    boolean = _parse_bool(text, isnull)
     if boolean.bad is None:
         return boolean
-    return _parse_string(text)
+    return _parse_string(text, isnull)
 
 
 def _expected(name: str) -> str:
