@@ -130,12 +130,8 @@ class CurveMatrix:
     @property
     def second_last(self) -> np.ndarray:
         """Column of each trial's report before its latest (``-1`` when none)."""
-        last = self.last
-        m = self.reported.shape[1]
-        cols = np.arange(m)[None, :]
-        earlier = self.reported & (cols < last[:, None])
-        rev = earlier[:, ::-1]
-        return np.where(rev.any(axis=1), m - 1 - rev.argmax(axis=1), -1) if m else last
+        earlier = np.arange(self.reported.shape[1])[None, :] < self.last[:, None]
+        return last_reported(self.reported & earlier)
 
     def truncated(self, visible: np.ndarray) -> CurveMatrix:
         """Only the first ``visible[i]`` columns of each row (the back-test's view of the past)."""
@@ -271,8 +267,7 @@ class Rule(abc.ABC):
         """Decisions for ``candidates`` (row numbers), comparing with the rows where ``reference`` is true."""
         sign = 1.0 if mode == "max" else -1.0
         candidates = np.asarray(candidates, dtype=np.int64)
-        d = self._decide(cm, candidates, np.asarray(reference, dtype=bool), sign)
-        return d
+        return self._decide(cm, candidates, np.asarray(reference, dtype=bool), sign)
 
     @abc.abstractmethod
     def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
@@ -417,11 +412,6 @@ def _numpy_columns(fn: Any, block: np.ndarray, *args: Any) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.asarray(fn(block, *args, axis=0), dtype=float)
-
-
-def step_values(step_cols: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """Step numbers of columns (``-1`` column -> ``<NA>``)."""
-    return pd.array([int(steps[c]) if c >= 0 else None for c in step_cols.tolist()], dtype="Int64")
 
 
 def fmt(x: float) -> str:
