@@ -196,6 +196,8 @@ def resolve_input(path: str | os.PathLike[str]) -> JobInput:
 
 def _job_details(path: Path) -> tuple[str | None, str | None, str | None]:
     """``(name, metric, mode)`` from a job-details file; ``None`` for what it does not say."""
+    from ..client._client import _reward_attr
+
     try:
         job = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -203,15 +205,8 @@ def _job_details(path: Path) -> tuple[str | None, str | None, str | None]:
     if not isinstance(job, Mapping):
         raise ConfigurationError(f"{str(path)!r}: job details must be a JSON object")
     name = (job.get("metadata") or {}).get("name") if isinstance(job.get("metadata"), Mapping) else None
-    try:
-        reward = job["algorithm"]["policies"]["auto_search"]["reward_attrs"][0]
-    except (KeyError, IndexError, TypeError):
-        reward = {}
-    metric = reward.get("name") if isinstance(reward, Mapping) else None
-    mode = reward.get("mode") if isinstance(reward, Mapping) else None
-    mode = mode.lower() if isinstance(mode, str) and mode.lower() in ("max", "min") else None
-    return (name if isinstance(name, str) and name else None,
-            metric if isinstance(metric, str) and metric else None, mode)
+    metric, mode = _reward_attr(job)  # the same reading fetch_trials records in the table
+    return (name if isinstance(name, str) and name else None, metric, mode)
 
 
 def _read(path: Path, kind: str, details: Path | None = None) -> pa.Table:
