@@ -21,12 +21,11 @@ from ._common import (
     BEST_COLOR,
     METRIC_CMAP,
     best_mask,
-    check_ax,
     check_int,
     encode_param,
     label_of,
     load,
-    new_figure,
+    new_axes,
     no_data,
     param_columns,
 )
@@ -224,11 +223,10 @@ def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = Non
 
     top_lines = check_int("top_lines", top_lines, low=0)
     data = _parallel_coordinates_data(trials, params=params, metric=metric, mode=mode)
-    check_ax(ax)
-    if ax is None:
-        fig = new_figure(figsize=(max(6.0, 1.3 * len(data.axes) + 2.5), 5.0))
-        fig.subplots_adjust(bottom=0.14, left=0.05, right=0.97)
-        ax = fig.add_subplot()
+    created = ax is None
+    ax = new_axes(ax, figsize=(max(6.0, 1.3 * len(data.axes) + 2.5), 5.0))
+    if created:
+        ax.figure.subplots_adjust(bottom=0.14, left=0.05, right=0.97)
     if not len(data.values):
         ax.set_title("Parallel coordinates")
         return no_data(ax, "no trials" if not data.n_unscored else f"no trial has a finite {data.metric} score")
