@@ -150,6 +150,13 @@ def last_reported(reported: np.ndarray) -> np.ndarray:
     return np.where(has, m - 1 - rev.argmax(axis=1), -1)
 
 
+def steps_at(steps: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The step numbers of columns ``cols`` (``-1`` where the column is ``-1``: no report)."""
+    if not len(steps):
+        return np.full(len(cols), -1, dtype=np.int64)
+    return np.where(cols >= 0, steps[np.maximum(cols, 0)], -1)
+
+
 def _floats(column: pd.Series) -> np.ndarray:
     if column.dtype == np.float64:
         return column.to_numpy()
@@ -318,8 +325,8 @@ def gate(cm: CurveMatrix, candidates: np.ndarray, grace_period: int, interval: i
     last = mine.last
     second = mine.second_last
     has = last >= 0
-    step = np.where(has, cm.steps[np.maximum(last, 0)] if len(cm.steps) else 0, -1)
-    prev = np.where(second >= 0, cm.steps[np.maximum(second, 0)] if len(cm.steps) else 0, -1)
+    step = steps_at(cm.steps, last)
+    prev = steps_at(cm.steps, second)
     in_grace = has & (step < grace_period)
     checkpoint = (step - grace_period) // interval * interval + grace_period
     off = has & ~in_grace & (prev >= checkpoint)

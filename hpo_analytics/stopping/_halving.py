@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import CurveMatrix, Decisions, Rule, check_int, fmt, last_reported
+from ._base import CurveMatrix, Decisions, Rule, check_int, fmt, last_reported, steps_at
 
 __all__ = ["SuccessiveHalvingRule"]
 
@@ -70,12 +70,12 @@ class SuccessiveHalvingRule(Rule):
         mine = np.searchsorted(rows, candidates)
         reported = cm.reported[rows]
         last = last_reported(reported)
-        cstep = np.where(last[mine] >= 0, steps[np.maximum(last[mine], 0)] if len(steps) else -1, -1)
+        cstep = steps_at(steps, last[mine])
         reasons = ["no report yet" if s < 0 else f"step {s} is below the first rung ({self.min_resource})"
                    for s in cstep.tolist()]
         if not len(steps):
             return Decisions(candidates, stop, cstep, value, ref, reasons)
-        last_step = np.where(last >= 0, steps[np.maximum(last, 0)], -1)
+        last_step = steps_at(steps, last)
         rungs = self.rungs(int(steps.max()))
         q = 100.0 * (1.0 - 1.0 / self.reduction_factor)
         judged = np.zeros(n, dtype=bool)

@@ -15,6 +15,7 @@ from ._base import (
     check_int,
     fmt,
     gate,
+    steps_at,
 )
 
 __all__ = ["PatienceRule"]
@@ -63,7 +64,7 @@ class PatienceRule(Rule):
         stop = np.zeros(n, dtype=bool)
         now = np.full(n, np.nan)
         before = np.full(n, np.nan)
-        step = np.where(last >= 0, steps[np.maximum(last, 0)] if len(steps) else -1, -1)
+        step = steps_at(steps, last)
         if len(steps):
             best = best_so_far(cm, sign, rows=candidates)
             first = cm.reported[candidates].argmax(axis=1)

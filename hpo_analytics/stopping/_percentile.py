@@ -17,6 +17,7 @@ from ._base import (
     fmt,
     gate,
     last_reported,
+    steps_at,
 )
 
 __all__ = ["PercentileRule"]
@@ -95,7 +96,7 @@ class PercentileRule(Rule):
         best = np.fmax.accumulate(sign * cm.values[candidates], axis=1) if cm.values.shape[1] else None
         mine = best[np.arange(n), np.maximum(last, 0)] if best is not None else np.full(n, np.nan)
         mine = np.where(last >= 0, mine, np.nan)
-        step = np.where(last >= 0, cm.steps[np.maximum(last, 0)] if len(cm.steps) else -1, -1)
+        step = steps_at(cm.steps, last)
         q = 100.0 - self.percentile
         kind = "median" if self.percentile == 50.0 else f"{q:g}th percentile"
         if self.semantics == "optuna":

@@ -16,6 +16,7 @@ from ._base import (
     column_percentiles,
     fmt,
     gate,
+    steps_at,
 )
 
 __all__ = ["SignificanceRule", "benjamini_hochberg", "noise_sd", "normal_cdf"]
@@ -87,7 +88,7 @@ class SignificanceRule(Rule):
         due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
         n = len(candidates)
         steps = cm.steps
-        step = np.where(last >= 0, steps[np.maximum(last, 0)] if len(steps) else -1, -1)
+        step = steps_at(steps, last)
         stop = np.zeros(n, dtype=bool)
         value = np.full(n, np.nan)
         refv = np.full(n, np.nan)

@@ -15,6 +15,7 @@ from ._base import (
     check_int,
     fmt,
     gate,
+    steps_at,
 )
 
 __all__ = ["ThresholdRule"]
@@ -59,7 +60,7 @@ class ThresholdRule(Rule):
         src = best_so_far(cm, sign, rows=candidates) if self.use_best else sign * cm.values[candidates]
         mine = src[np.arange(n), np.maximum(last, 0)] if cm.values.shape[1] else np.full(n, np.nan)
         mine = np.where(last >= 0, mine, np.nan)
-        step = np.where(last >= 0, cm.steps[np.maximum(last, 0)] if len(cm.steps) else -1, -1)
+        step = steps_at(cm.steps, last)
         t = sign * self.threshold
         stop = due & (np.isnan(mine) | (mine < t))
         what = "best" if self.use_best else "latest value"
