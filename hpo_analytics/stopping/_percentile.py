@@ -11,6 +11,7 @@ from ._base import (
     CurveMatrix,
     Decisions,
     Rule,
+    best_so_far,
     check_float,
     check_int,
     column_percentiles,
@@ -93,8 +94,8 @@ class PercentileRule(Rule):
         due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
         stop = np.zeros(n, dtype=bool)
         ref_val = np.full(n, np.nan)
-        best = np.fmax.accumulate(sign * cm.values[candidates], axis=1) if cm.values.shape[1] else None
-        mine = best[np.arange(n), np.maximum(last, 0)] if best is not None else np.full(n, np.nan)
+        best = best_so_far(cm, sign, rows=candidates)
+        mine = best[np.arange(n), np.maximum(last, 0)] if cm.values.shape[1] else np.full(n, np.nan)
         mine = np.where(last >= 0, mine, np.nan)
         step = steps_at(cm.steps, last)
         q = 100.0 - self.percentile
