@@ -61,10 +61,12 @@ def summary(table: Any) -> dict[str, Any]:
     """The numbers behind :func:`summary_lines`: status counts, metric, best value and trials, parameters, schema."""
     import pyarrow.compute as pc
 
+    from .._frames import metadata_of
+
     names = table.column_names
-    meta = table.schema.metadata or {}
-    metric = meta.get(b"hpo_analytics.metric", b"").decode() or ("reward_attr" if "reward_attr" in names else None)
-    mode = meta.get(b"hpo_analytics.mode", b"max").decode()
+    meta = metadata_of(table)
+    metric = meta.get("metric") or ("reward_attr" if "reward_attr" in names else None)
+    mode = meta.get("mode", "max")
     out: dict[str, Any] = {"status_counts": {}, "metric": metric, "mode": mode, "best": None, "best_trial_ids": [],
                            "params": [n.removeprefix("param/") for n in names if n.startswith("param/")],
                            "columns": {f.name: str(f.type) for f in table.schema}}

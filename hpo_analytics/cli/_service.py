@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._frames import metadata_of
 from ._common import (
     EXIT_OK,
     add_command,
@@ -94,9 +95,8 @@ def run_fetch(args: argparse.Namespace) -> int:
             ids = trials["trial_id"].to_pylist() if "trial_id" in trials.column_names else []
             curves = client.fetch_curves(args.job_id, [i for i in ids if i], progress=bar or None)
             result.update(curve_rows=curves.num_rows, curves_seconds=round(time.perf_counter() - started, 3))
-    meta = trials.schema.metadata or {}
-    result.update(metric=meta.get(b"hpo_analytics.metric", b"").decode() or None,
-                  mode=meta.get(b"hpo_analytics.mode", b"").decode() or None)
+    meta = metadata_of(trials)
+    result.update(metric=meta.get("metric") or None, mode=meta.get("mode") or None)
     if args.output is not None:
         result["output"] = str(write_parquet(trials, args.output))
     if curves is not None and curves_out is not None:
