@@ -32,6 +32,7 @@ __all__ = [
     "MASS_COLOR",
     "METRIC_CMAP",
     "PARAM_PREFIX",
+    "RASTERIZE_FROM",
     "Trials",
     "best_mask",
     "check_ax",
@@ -46,12 +47,13 @@ __all__ = [
     "is_numeric_param",
     "label_of",
     "load",
+    "marker_size",
     "new_axes",
     "new_figure",
     "no_data",
     "panel_axes",
-    "param_xaxis",
     "param_columns",
+    "param_xaxis",
 ]
 
 #: Perceptually uniform colormap for metric values (readable in grey scale and by most colour-blind readers).
@@ -61,6 +63,9 @@ METRIC_CMAP = "viridis"
 MASS_COLOR = "#9aa0a6"
 #: Colour of the best-so-far line and best markers.
 BEST_COLOR = "#d62728"
+
+#: From this many points on, scatter layers are rasterized (a vector file of 100,000 markers is unusable).
+RASTERIZE_FROM = 5000
 
 
 def check_ax(ax: Any) -> None:
@@ -149,6 +154,11 @@ def param_xaxis(ax: Any, *, log: bool, levels: Sequence[str]) -> None:
     if len(levels):
         ax.set_xticks(range(len(levels)), levels)
         ax.set_xlim(-0.5, len(levels) - 0.5)
+
+
+def marker_size(n: int) -> float:
+    """Scatter marker area (points²) that keeps ``n`` points readable: 20 for a few, 1 at 100,000."""
+    return float(np.clip(20.0 * np.sqrt(250.0 / max(n, 1)), 1.0, 20.0))
 
 
 def no_data(ax: Any, text: str = "no trials") -> Any:

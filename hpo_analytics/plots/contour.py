@@ -26,6 +26,7 @@ from ..errors import ConfigurationError
 from ._common import (
     BEST_COLOR,
     METRIC_CMAP,
+    RASTERIZE_FROM,
     best_mask,
     check_int,
     encode_param,
@@ -34,11 +35,11 @@ from ._common import (
     is_numeric_param,
     label_of,
     load,
+    marker_size,
     new_axes,
     no_data,
     param_columns,
 )
-from .slice import RASTERIZE_FROM, marker_size
 
 __all__ = ["ContourAxis", "ContourData", "plot_contour"]
 

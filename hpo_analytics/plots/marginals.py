@@ -22,16 +22,17 @@ from ..errors import ConfigurationError
 from ._common import (
     BEST_COLOR,
     MASS_COLOR,
+    RASTERIZE_FROM,
     check_int,
     floats,
     label_of,
     load,
+    marker_size,
     no_data,
     panel_axes,
     param_columns,
     param_xaxis,
 )
-from .slice import RASTERIZE_FROM, marker_size
 
 __all__ = ["MarginalPanel", "MarginalsData", "plot_marginals"]
 

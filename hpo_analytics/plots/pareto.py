@@ -20,8 +20,17 @@ import numpy as np
 
 from .._frames import resolve_metric
 from ..errors import ConfigurationError
-from ._common import BEST_COLOR, MASS_COLOR, check_int, column_floats, new_axes, no_data, panel_axes
-from .slice import RASTERIZE_FROM, marker_size
+from ._common import (
+    BEST_COLOR,
+    MASS_COLOR,
+    RASTERIZE_FROM,
+    check_int,
+    column_floats,
+    marker_size,
+    new_axes,
+    no_data,
+    panel_axes,
+)
 
 __all__ = ["ParetoData", "plot_pareto_front"]
 

@@ -24,6 +24,7 @@ from ..errors import ConfigurationError
 from ._common import (
     BEST_COLOR,
     METRIC_CMAP,
+    RASTERIZE_FROM,
     best_mask,
     check_int,
     column_floats,
@@ -33,6 +34,7 @@ from ._common import (
     is_numeric_param,
     label_of,
     load,
+    marker_size,
     no_data,
     panel_axes,
     param_columns,
@@ -43,8 +45,6 @@ __all__ = ["SliceData", "SlicePanel", "plot_slice"]
 
 #: Categories are spread over ``position ± JITTER`` so that stacked points stay visible.
 JITTER = 0.2
-#: From this many points on, scatter layers are rasterized (a vector file of 100,000 markers is unusable).
-RASTERIZE_FROM = 5000
 
 
 @dataclass(frozen=True)
@@ -167,11 +167,6 @@ def colored_points(ax: Any, x: np.ndarray, y: np.ndarray, values: np.ndarray, *,
             ax.plot(x[rows], y[rows], linestyle="none", marker="o", markersize=float(np.sqrt(size)),
                     markeredgewidth=0, color=cmap((k + 0.5) / levels), rasterized=True)
     return ScalarMappable(norm=norm, cmap=cmap)
-
-
-def marker_size(n: int) -> float:
-    """Scatter marker area (points²) that keeps ``n`` points readable: 20 for a few, 1 at 100,000."""
-    return float(np.clip(20.0 * np.sqrt(250.0 / max(n, 1)), 1.0, 20.0))
 
 
 def plot_slice(
