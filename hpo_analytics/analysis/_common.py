@@ -19,6 +19,7 @@ __all__ = [
     "Trials",
     "check_int",
     "encode_param",
+    "floats",
     "is_log_scale",
     "load",
     "param_columns",
@@ -61,7 +62,8 @@ def check_int(name: str, value: Any, *, low: int) -> int:
     return int(value)
 
 
-def _floats(series: pd.Series) -> np.ndarray:
+def floats(series: pd.Series) -> np.ndarray:
+    """A column as float64, NaN where a cell is missing or not a number."""
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
@@ -71,7 +73,7 @@ def per_trial_last(frame: pd.DataFrame) -> pd.DataFrame:
         raise ConfigurationError("the table has no 'trial_id' column")
     order = [c for c in (STEP,) if c in frame.columns]
     if order:
-        step = _floats(frame[STEP])
+        step = floats(frame[STEP])
         step = np.where(np.isnan(step), -np.inf, step)
         pos = np.lexsort((np.arange(len(frame)), step))  # stable: the last row of the highest step wins
         sorted_frame = frame.iloc[pos]
@@ -126,7 +128,7 @@ def load(
         frame = frame[frame["status"].isin(list(statuses)).to_numpy(dtype=bool, na_value=False)]
         frame = frame.reset_index(drop=True)
     if scope == "last":
-        score = _floats(frame[metric])
+        score = floats(frame[metric])
     else:
         if curves is None:
             raise ConfigurationError(
@@ -143,9 +145,9 @@ def _curve_scores(frame: pd.DataFrame, curves: pd.DataFrame, metric: str, mode: 
     for column in ("trial_id", metric):
         if column not in curves.columns:
             raise ConfigurationError(f"the curves have no {column!r} column")
-    values = _floats(curves[metric])
+    values = floats(curves[metric])
     ids = curves["trial_id"].astype(object).to_numpy()
-    step = _floats(curves[STEP]) if STEP in curves.columns else np.arange(len(curves), dtype=float)
+    step = floats(curves[STEP]) if STEP in curves.columns else np.arange(len(curves), dtype=float)
     pos = np.lexsort((np.arange(len(curves)), step))
     values, ids = values[pos], ids[pos]
     data = pd.DataFrame({"trial_id": ids, "v": values})
@@ -216,7 +218,7 @@ class Encoded:
 def encode_param(series: pd.Series) -> Encoded:
     """Encode one parameter column (see :class:`Encoded`)."""
     if is_numeric_param(series):
-        raw = _floats(series)
+        raw = floats(series)
         log = is_log_scale(raw)
         x = np.log10(np.where(raw > 0, raw, np.nan)) if log else raw
         finite = np.isfinite(x)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame
-from ._common import PARAM_PREFIX, STEP, check_int, load, param_columns
+from ._common import PARAM_PREFIX, STEP, check_int, floats, load, param_columns
 from .stats import rank_sum_test
 
 __all__ = ["COMPARE_COLUMNS", "compare_top"]
@@ -47,7 +47,7 @@ def _tail_values(curves: pd.DataFrame, ids: list[Any], metric: str, last_k: int)
     rows = curves[curves["trial_id"].isin(ids).to_numpy(dtype=bool, na_value=False)]
     if STEP in rows.columns:
         rows = rows.sort_values(STEP, kind="stable")
-    values = pd.to_numeric(rows[metric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    values = floats(rows[metric])
     frame = pd.DataFrame({"trial_id": rows["trial_id"].astype(object).to_numpy(), "v": values})
     frame = frame[np.isfinite(frame["v"].to_numpy())]
     return frame.groupby("trial_id", sort=False).tail(last_k)["v"].to_numpy(dtype=float)

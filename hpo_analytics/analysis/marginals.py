@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
-from ._common import PARAM_PREFIX, check_int, is_log_scale, is_numeric_param, load, param_columns
+from ._common import (
+    PARAM_PREFIX,
+    check_int,
+    floats,
+    is_log_scale,
+    is_numeric_param,
+    load,
+    param_columns,
+)
 
 __all__ = ["MARGINAL_COLUMNS", "marginals"]
 
@@ -75,7 +83,7 @@ def marginals(
     name = column.removeprefix(PARAM_PREFIX)
 
     if is_numeric_param(series):
-        x_all = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        x_all = floats(series)
         keep = np.isfinite(x_all) & np.isfinite(y_all)
         x, y = x_all[keep], y_all[keep]
         distinct = np.unique(x)

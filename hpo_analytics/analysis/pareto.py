@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._frames import as_frame, resolve_metric
 from ..errors import ConfigurationError
-from ._common import load
+from ._common import floats, load
 
 __all__ = ["pareto_front"]
 
@@ -72,7 +72,7 @@ def pareto_front(
     frame = load(trials, metric=first, mode=objectives[first], statuses=statuses).frame
     keys = np.column_stack([
         (1.0 if direction == "max" else -1.0)
-        * pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        * floats(frame[column])
         for column, direction in objectives.items()
     ])
     finite = np.isfinite(keys).all(axis=1)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigurationError
-from ._common import Trials, load
+from ._common import Trials, floats, load
 
 __all__ = ["best_so_far", "best_trials", "rank_trials"]
 
@@ -33,7 +33,7 @@ def _display_order(t: Trials) -> np.ndarray:
     nan = np.isnan(key)
     sort_key = np.where(nan, 0.0, -key)
     if "trial_index" in t.frame.columns:
-        index = pd.to_numeric(t.frame["trial_index"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        index = floats(t.frame["trial_index"])
         index = np.where(np.isnan(index), np.inf, index)
     else:
         index = np.zeros(n)
@@ -150,7 +150,7 @@ def best_so_far(
     if order not in frame.columns:
         raise ConfigurationError(f"no column {order!r} to order trials by")
     n = len(frame)
-    by = pd.to_numeric(frame[order], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
+    by = floats(frame[order]) \
         if pd.api.types.is_numeric_dtype(frame[order].dtype) else \
         pd.factorize(frame[order].astype(object), sort=True)[0].astype(float)
     index = pd.to_numeric(frame["trial_index"], errors="coerce").to_numpy(dtype=float, na_value=np.inf) \

@@ -6,9 +6,8 @@ from collections.abc import Collection
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from ._common import PARAM_PREFIX, load, param_columns
+from ._common import PARAM_PREFIX, floats, load, param_columns
 from .rank import rank_trials
 
 __all__ = ["summarize"]
@@ -47,7 +46,7 @@ def summarize(
     ranked = rank_trials(frame, metric=t.metric, mode=t.mode)
     best = ranked[ranked["is_best"].to_numpy(dtype=bool)]
     if "time_total_s" in frame.columns:
-        time = pd.to_numeric(frame["time_total_s"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        time = floats(frame["time_total_s"])
         total = float(np.nansum(time)) if np.isfinite(time).any() else float("nan")
         longest = float(np.nanmax(time)) if np.isfinite(time).any() else float("nan")
     else:
