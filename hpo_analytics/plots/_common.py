@@ -48,6 +48,7 @@ __all__ = [
     "label_of",
     "load",
     "marker_size",
+    "metric_label",
     "new_axes",
     "new_figure",
     "no_data",
@@ -159,6 +160,11 @@ def param_xaxis(ax: Any, *, log: bool, levels: Sequence[str]) -> None:
 def marker_size(n: int) -> float:
     """Scatter marker area (points²) that keeps ``n`` points readable: 20 for a few, 1 at 100,000."""
     return float(np.clip(20.0 * np.sqrt(250.0 / max(n, 1)), 1.0, 20.0))
+
+
+def metric_label(metric: str, mode: str) -> str:
+    """An axis label for the metric that says which way is better: ``acc (higher is better)``."""
+    return f"{metric} ({'higher' if mode == 'max' else 'lower'} is better)"
 
 
 def no_data(ax: Any, text: str = "no trials") -> Any:

@@ -15,7 +15,7 @@ from .._frames import as_frame, resolve_metric
 from ..analysis import rank_trials
 from ..errors import ConfigurationError
 from ..stopping import CurveMatrix
-from ._common import MASS_COLOR, check_int, column_floats, floats, identity_colors, new_axes, no_data
+from ._common import MASS_COLOR, check_int, column_floats, floats, identity_colors, metric_label, new_axes, no_data
 
 __all__ = ["plot_learning_curves"]
 
@@ -399,7 +399,7 @@ def plot_learning_curves(curves: Any, *, metric: str | None = None, mode: str | 
         raise ConfigurationError("density=True needs linear axes (the raster is binned in data units); this "
                                  f"Axes has x scale {ax.get_xscale()!r}, y scale {ax.get_yscale()!r}")
     ax.set_xlabel(STEP)
-    ax.set_ylabel(f"{data.metric} ({'higher' if data.mode == 'max' else 'lower'} is better)")
+    ax.set_ylabel(metric_label(data.metric, data.mode))
     top = f"; top {len(data.top_ids)} by {data.metric}" if len(data.top_ids) else ""
     ax.set_title(f"Learning curves ({data.n_curves} trials{top})")
     if not data.n_curves:

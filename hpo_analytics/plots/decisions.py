@@ -13,7 +13,7 @@ import pandas as pd
 from .._frames import as_frame, resolve_metric
 from ..errors import ConfigurationError
 from ..stopping import Rule, SuccessiveHalvingRule, replay_log
-from ._common import MASS_COLOR, check_int, column_floats, identity_colors, new_axes, no_data
+from ._common import MASS_COLOR, check_int, column_floats, identity_colors, metric_label, new_axes, no_data
 from .curves import STEP, STOP_COLOR, curve_matrix, curve_points, latest_finite
 
 __all__ = ["plot_stop_decisions"]
@@ -212,7 +212,7 @@ def plot_stop_decisions(curves: Any, rule: Rule | None = None, *, decisions: Any
     ax = new_axes(ax, figsize=(9.0, 5.5))
     n, m = data.points.shape[:2]
     ax.set_xlabel(STEP)
-    ax.set_ylabel(f"{data.metric} ({'higher' if data.mode == 'max' else 'lower'} is better)")
+    ax.set_ylabel(metric_label(data.metric, data.mode))
     ax.set_title(f"Stop decisions: {textwrap.shorten(data.rule, width=90)}", fontsize="medium")
     if not n:
         return no_data(ax)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigurationError
-from ._common import identity_colors, load, new_axes, no_data
+from ._common import identity_colors, load, metric_label, new_axes, no_data
 
 __all__ = ["EdfData", "EdfSeries", "plot_edf"]
 
@@ -93,8 +93,7 @@ def plot_edf(
     """
     data = _edf_data(source, metric=metric, mode=mode, statuses=statuses)
     ax = new_axes(ax)
-    better = "higher" if data.mode == "max" else "lower"
-    ax.set_xlabel(f"{data.metric} ({better} is better)")
+    ax.set_xlabel(metric_label(data.metric, data.mode))
     ax.set_ylabel("share of trials with a value ≤ x")
     several = len(data.series) > 1
     count = "" if several else f" ({len(data.series[0].values)} trials)"

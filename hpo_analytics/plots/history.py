@@ -10,7 +10,7 @@ import numpy as np
 from .._frames import as_frame
 from ..analysis import best_so_far
 from ..errors import ConfigurationError
-from ._common import BEST_COLOR, best_mask, column_floats, is_numeric_param, new_axes, no_data
+from ._common import BEST_COLOR, best_mask, column_floats, is_numeric_param, metric_label, new_axes, no_data
 
 __all__ = ["plot_optimization_history"]
 
@@ -86,7 +86,7 @@ def plot_optimization_history(trials: Any, *, metric: str | None = None, mode: s
     data = _optimization_history_data(trials, metric=metric, mode=mode, order=order)
     ax = new_axes(ax)
     ax.set_xlabel(data.xlabel)
-    ax.set_ylabel(f"{data.metric} ({'higher' if data.mode == 'max' else 'lower'} is better)")
+    ax.set_ylabel(metric_label(data.metric, data.mode))
     ax.set_title("Optimization history")
     if not np.isfinite(data.score).any():
         return no_data(ax, "no trials" if not len(data.score) else f"no trial has a finite {data.metric} score")
