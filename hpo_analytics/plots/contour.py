@@ -26,6 +26,7 @@ from ..errors import ConfigurationError
 from ._common import (
     BEST_COLOR,
     METRIC_CMAP,
+    PARAM_PREFIX,
     RASTERIZE_FROM,
     best_mask,
     check_int,
@@ -147,10 +148,10 @@ def _default_pair(trials: Any, metric: str, mode: str, columns: list[str]) -> tu
     except ConfigurationError:
         return columns[0], columns[1]
     ranked = [p for p, kind in zip(imp["param"], imp["kind"]) if kind != "constant"]
-    ranked += [c.removeprefix("param/") for c in columns if c.removeprefix("param/") not in ranked]
+    ranked += [label_of(c) for c in columns if label_of(c) not in ranked]
     if imp["importance"].sum() <= 0:
         return columns[0], columns[1]
-    return "param/" + ranked[0], "param/" + ranked[1]
+    return PARAM_PREFIX + ranked[0], PARAM_PREFIX + ranked[1]
 
 
 def _contour_data(

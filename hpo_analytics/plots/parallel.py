@@ -22,6 +22,7 @@ from ._common import (
     METRIC_CMAP,
     best_mask,
     check_int,
+    column_floats,
     encode_param,
     label_of,
     load,
@@ -112,7 +113,7 @@ def _parallel_coordinates_data(trials: Any, *, params: Sequence[str] | None = No
             info = AxisInfo(column, label_of(column), "categorical",
                             tuple((i + 0.5) / n for i in range(n)), tuple(str(v) for v in enc.levels))
         else:
-            raw = frame[column].to_numpy(dtype=float, na_value=np.nan)
+            raw = column_floats(frame, column)
             positions, labels = _numeric_ticks(raw, log=enc.log)
             info = AxisInfo(column, label_of(column), "log" if enc.log else "linear", positions, labels)
         block[:, j] = values
