@@ -20,6 +20,7 @@ from ..analysis._common import (
     Trials,
     check_int,
     encode_param,
+    floats,
     is_log_scale,
     is_numeric_param,
     load,
@@ -232,13 +233,6 @@ def is_curve_frame(frame: Any) -> bool:
     from ..analysis._common import _has_repeats
 
     return _has_repeats(frame)
-
-
-def floats(series: Any) -> np.ndarray:
-    """A pandas Series as float64 (non-numbers and missing values as NaN)."""
-    import pandas as pd
-
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def column_floats(frame: Any, column: str) -> np.ndarray:
