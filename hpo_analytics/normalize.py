@@ -5,18 +5,20 @@ The autosearch endpoints return every cell as text (``"True"``, ``"19.47"``,
 ``config`` object per row.  This module converts pages of that matrix into
 one :class:`pyarrow.Table`, column by column and vectorised:
 
-1. pages are parsed one at a time (orjson when installed) and their rows are
-   gathered into batches of about 8k rows, so many small pages cost the same
-   as a few large ones and no more than one batch of Python objects is alive;
+1. pages are parsed one at a time and their rows are gathered into batches
+   of about 4k rows, so many small pages cost the same as a few large ones
+   and no more than one batch of Python objects is alive.  Page bytes whose
+   shape matches the first page's go through msgspec into tuples and small
+   config structs (:mod:`hpo_analytics._fastpages`); anything else through
+   orjson (or the standard library) and the generic checks;
 2. each batch is transposed into raw Arrow string columns, and the ``config``
    cells into typed parameter columns;
-3. each batch's text columns are parsed with :mod:`pyarrow.compute`
-   (numbers, tensor reprs, booleans, null tokens; a cast is only tried where
-   it will succeed, because a failing Arrow cast is slow), and text no later
-   step needs is freed;
-4. at the end the batches are joined (an inferred column whose batches
-   disagree is inferred again over all its text), duplicates are resolved
-   and the rows are put in ``trial_index`` order.
+3. when all pages are in, each text column is parsed once over all its
+   batches with :mod:`pyarrow.compute` (numbers, tensor reprs, booleans,
+   null tokens; a cast is only tried where it will succeed, because a
+   failing Arrow cast is slow), several columns at once on a small thread
+   pool, since the kernels release the GIL;
+4. duplicates are resolved and the rows are put in ``trial_index`` order.
 
 Columns are found by header name, never by position.  Service text is never
 passed to ``eval``: Python-repr configs go through a small restricted parser
@@ -33,16 +35,18 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
-from typing import Any, Literal
+from operator import attrgetter, itemgetter
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import _jsonutil
+from ._fastpages import Decoded, FastPages
 from ._pyrepr import parse_python_literal
 from ._version import __version__
 from .errors import CellParseError, ConfigurationError, MatrixError, ParseWarning
@@ -90,7 +94,9 @@ KNOWN_COLUMNS: dict[str, pa.DataType] = {
     "worker_index": pa.int64(),
 }
 
-_BATCH_ROWS = 8_192
+_BATCH_ROWS = 4_096  # rows of Python objects alive at once; smaller costs time, larger memory
+_FAST_PAGES = True  # tests turn the msgspec fast path off to compare it with the generic path
+_THREADED_ROWS = 20_000  # below this, starting threads costs more than it saves
 _NULL_TOKENS = pa.array(["", "None", "null"])
 _NUMBER_RE = (
     r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|(?i:nan|inf|infinity))$"
@@ -105,6 +111,7 @@ _WRAPPED_VECTOR_RE = r"^(?:tensor|torch\.tensor|array|np\.array|numpy\.array)\(\
 _FAST_WRAPPERS = frozenset({"tensor", "torch.tensor", "array", "np.array", "numpy.array", "np.float64", "np.float32",
                             "np.float16", "np.int64", "np.int32", "numpy.float64", "numpy.float32"})
 _NUMERIC_FIRST = pa.array(list("0123456789+-.nNiI"))
+_WHITESPACE_BYTES = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
 _EMPTY: dict[str, Any] = {}
 
 
@@ -122,9 +129,17 @@ def _parse_json(data: bytes | bytearray | memoryview | str, *, page: int, source
         raise MatrixError(f"JSON does not parse: {exc}{hint}", page=page, value=text, source=source) from None
 
 
-def _iter_pages(source: Any) -> Iterator[tuple[int, str | None, Any]]:
-    """Yield ``(page_index, source_label, page)`` for every page in ``source``."""
+def _iter_pages(source: Any, fast: FastPages) -> Iterator[tuple[int, str | None, Any]]:
+    """Yield ``(page_index, source_label, page)`` for every page in ``source``.
+
+    A page is a parsed JSON object, or a :class:`Decoded` page when ``fast``
+    could decode its bytes.
+    """
     if isinstance(source, (bytes, bytearray, memoryview, str)):
+        decoded = fast.decode(source)
+        if decoded is not None:
+            yield 0, None, decoded
+            return
         parsed = _parse_json(source, page=0, source=None)
         if isinstance(parsed, list):
             for i, page in enumerate(parsed):
@@ -135,7 +150,7 @@ def _iter_pages(source: Any) -> Iterator[tuple[int, str | None, Any]]:
     if isinstance(source, os.PathLike):
         from .io import iter_page_sources
 
-        yield from _iter_pages_labelled(iter_page_sources(source))
+        yield from _iter_pages_labelled(iter_page_sources(source), fast)
         return
     if isinstance(source, Mapping):
         yield 0, None, source
@@ -143,15 +158,21 @@ def _iter_pages(source: Any) -> Iterator[tuple[int, str | None, Any]]:
     if isinstance(source, pa.Table):
         raise MatrixError("source is already an Arrow table; pass the service's JSON pages instead")
     if isinstance(source, Iterable):
-        yield from _iter_pages_labelled((None, item) for item in source)
+        yield from _iter_pages_labelled(((None, item) for item in source), fast)
         return
     raise MatrixError(f"unsupported source of type {type(source).__name__}; expected JSON pages")
 
 
-def _iter_pages_labelled(items: Iterable[tuple[str | None, Any]]) -> Iterator[tuple[int, str | None, Any]]:
+def _iter_pages_labelled(items: Iterable[tuple[str | None, Any]],
+                         fast: FastPages) -> Iterator[tuple[int, str | None, Any]]:
     index = 0
     for label, item in items:
         if isinstance(item, (bytes, bytearray, memoryview, str)):
+            decoded = fast.decode(item)
+            if decoded is not None:
+                yield index, label, decoded
+                index += 1
+                continue
             item = _parse_json(item, page=index, source=label)
             if isinstance(item, list):  # a file holding a list of pages
                 for page in item:
@@ -221,14 +242,13 @@ class _Batch:
     page: np.ndarray  # int32 page index of every row
     row: np.ndarray  # int32 row index within its page
     labels: dict[int, str]  # page index -> file name, where known
-    text: dict[str, pa.Array | None] = field(default_factory=dict)  # None: freed after parsing
+    text: dict[str, pa.Array] = field(default_factory=dict)
     kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # non-string JSON cell kinds
     has_config: bool = False
-    params: dict[str, tuple[pa.Array, str]] = field(default_factory=dict)
+    params: dict[str, _Typed] = field(default_factory=dict)
     trial_index: pa.Array | None = None
     config_bad: list[tuple[int, Any, str]] = field(default_factory=list)
     config_raw: pa.Array | None = None
-    parsed: dict[str, _Parsed] | None = None  # the text columns, parsed
 
 
 def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
@@ -261,27 +281,70 @@ def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
     return pa.array(out, type=pa.string()), frozenset(kinds)
 
 
-def _typed_values(values: list[Any]) -> tuple[pa.Array, str]:
+_INFERRED_KINDS = {pa.int64(): "int", pa.string(): "str", pa.bool_(): "bool", pa.null(): "null"}
+
+
+class _Typed(NamedTuple):
+    """One batch's values of a parameter: typed, their kind, and their JSON text when typing lost it."""
+
+    values: pa.Array
+    kind: str  # int, float, bool, str, json or null
+    json: pa.Array | None = None  # for floats mixed from ints and floats: "1" stays "1" if text is needed
+
+
+def _json_texts(values: Sequence[Any]) -> pa.Array:
+    texts = [None if v is None else _jsonutil.dumps(v) for v in values]
+    return pa.array([t.encode("utf-8", "backslashreplace").decode() if t else t for t in texts], type=pa.string())
+
+
+def _float_typed(array: pa.Array, values: Sequence[Any], kinds: set[type] | None = None) -> _Typed:
+    """A float64 batch; its JSON text is kept when some of the values were ints."""
+    if kinds is None:
+        as_np = array.to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            integral = (as_np == np.floor(as_np)).any()  # an int reads as an integral float; look only then
+        kinds = set(map(type, values)) if integral else set()
+    return _Typed(array, "float", _json_texts(values) if int in kinds else None)
+
+
+def _typed_values(values: Sequence[Any]) -> _Typed:
     """Parameter values as a typed array and its kind (int, float, bool, str, json, null)."""
+    try:  # Arrow's own inference is the fast path; it refuses int/bool and int/str mixes
+        inferred = pa.array(values)
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        inferred = None
+    if inferred is not None:
+        kind = _INFERRED_KINDS.get(inferred.type)
+        if kind is not None:
+            return _Typed(inferred, kind)
+        # Arrow reads True as 1.0 among floats; such a mix is JSON text here. (It refuses
+        # integers that float64 cannot hold exactly, as the slow path below does.)
+        if inferred.type == pa.float64():
+            as_np = inferred.to_numpy(zero_copy_only=False)
+            # Only a 0.0 or 1.0 can be a bool in disguise; look at the types only then.
+            if not ((as_np == 0.0) | (as_np == 1.0)).any():
+                return _float_typed(inferred, values)
+            kinds = set(map(type, values))
+            if bool not in kinds:
+                return _float_typed(inferred, values, kinds)
     kinds = set(map(type, values))
     kinds.discard(type(None))
     try:
         if not kinds:
-            return pa.nulls(len(values)), "null"
+            return _Typed(pa.nulls(len(values)), "null")
         if kinds == {int}:
-            return pa.array(values, type=pa.int64()), "int"
+            return _Typed(pa.array(values, type=pa.int64()), "int")
         if kinds <= {int, float}:
             if int in kinds and any(type(v) is int and abs(v) > 2**53 for v in values):
                 raise OverflowError  # would not round-trip through float64
-            return pa.array(values, type=pa.float64()), "float"
+            return _float_typed(pa.array(values, type=pa.float64()), values, kinds)
         if kinds == {bool}:
-            return pa.array(values, type=pa.bool_()), "bool"
+            return _Typed(pa.array(values, type=pa.bool_()), "bool")
         if kinds == {str}:
-            return pa.array(values, type=pa.string()), "str"
+            return _Typed(pa.array(values, type=pa.string()), "str")
     except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
         pass
-    texts = [None if v is None else _jsonutil.dumps(v) for v in values]
-    return pa.array([t.encode("utf-8", "backslashreplace").decode() if t else t for t in texts], type=pa.string()), "json"
+    return _Typed(_json_texts(values), "json")
 
 
 def _parse_config_cell(cell: Any) -> dict[Any, Any]:
@@ -302,6 +365,22 @@ def _parse_config_cell(cell: Any) -> dict[Any, Any]:
     if not isinstance(value, dict):
         raise ValueError(f"config is a {type(value).__name__}, not an object")
     return value
+
+
+def _uniform_columns(dicts: Sequence[dict[Any, Any]]) -> dict[Any, tuple[Any, ...]] | None:
+    """Every dict's values by key when all dicts have the same keys, else None."""
+    first = dicts[0]
+    if not first or set(map(len, dicts)) != {len(first)}:
+        return None
+    keys = list(first)
+    try:
+        # Each dict has every key of the first and as many keys: the key sets are equal.
+        rows = list(map(itemgetter(*keys), dicts))
+    except KeyError:
+        return None
+    if len(keys) == 1:
+        return {keys[0]: tuple(rows)}
+    return dict(zip(keys, zip(*rows)))
 
 
 def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> None:
@@ -325,48 +404,70 @@ def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> Non
         )
     if not dicts:
         return
-    first = dicts[0]
-    union = set().union(*dicts)
-    # Every dict has len(union) keys, all from union: all key sets are equal.
-    uniform = set(map(len, dicts)) == {len(union)}
-    if uniform:
-        def column(key: Any) -> list[Any]:
-            return list(map(itemgetter(key), dicts))
+    columns = _uniform_columns(dicts)
+    if columns is not None:
+        _config_params(batch, cells, list(dicts[0]), columns.__getitem__, lambda: dicts, uniform=True)
     else:
-        def column(key: Any) -> list[Any]:
-            return [d.get(key) for d in dicts]
-    batch.trial_index = _typed_values(column("trial_index") if "trial_index" in union else [None] * len(dicts))[0]
+        _config_params(batch, cells, list(dict.fromkeys(k for d in dicts for k in d)),
+                       lambda key: [d.get(key) for d in dicts], lambda: dicts, uniform=False)
+
+
+def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tuple[str, str], ...], *,
+                         keep_raw: bool) -> None:
+    """Configs decoded by the fast path: structs that all have exactly the keys ``fields`` name."""
+    batch.has_config = True
+    attribute = {key: attr for attr, key in fields}
+
+    def dicts() -> list[dict[str, Any]]:
+        return [{key: getattr(cell, attr) for attr, key in fields} for cell in cells]
+
+    if keep_raw:
+        batch.config_raw = pa.array([_jsonutil.dumps(d) for d in dicts()], type=pa.string())
+    if cells:
+        _config_params(batch, cells, list(attribute), lambda key: list(map(attrgetter(attribute[key]), cells)),
+                       dicts, uniform=True, structs=True)
+
+
+def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
+                   column: Callable[[Any], Sequence[Any]], dicts: Callable[[], Sequence[dict[Any, Any]]], *,
+                   uniform: bool, structs: bool = False) -> None:
+    """Fill ``trial_index`` and the ``param/`` columns of a batch from its parsed configs.
+
+    ``keys`` are the config keys in first-seen order, ``column(key)`` one
+    key's value in every row (None where a row lacks it) and ``dicts()`` the
+    configs as dicts, asked for only in the rare cases that need them.
+    ``uniform`` says every config has the same keys; ``structs`` that the
+    cells are fast-path structs rather than what the service sent.
+    """
+    batch.trial_index = _typed_values(column("trial_index") if "trial_index" in keys else [None] * len(cells)).values
     if batch.trial_index.type != pa.int64():
         # A trial_index that is not an integer is a broken config, not a number to guess.
-        for pos, d in enumerate(dicts):
-            value = d.get("trial_index")
+        as_dicts = dicts()
+        shown = as_dicts if structs else cells  # a struct is shown as the dict it stands for
+        values = [d.get("trial_index") for d in as_dicts]
+        for pos, value in enumerate(values):
             if value is not None and type(value) is not int:
-                batch.config_bad.append((pos, cells[pos], f"trial_index {value!r} is not an integer"))
-        batch.trial_index = pa.array(
-            [v if type(v) is int and abs(v) < 2**63 else None for v in (d.get("trial_index") for d in dicts)],
-            type=pa.int64(),
-        )
-    keys = list(first) if uniform else list(dict.fromkeys(k for d in dicts for k in d))
+                batch.config_bad.append((pos, shown[pos], f"trial_index {value!r} is not an integer"))
+        batch.trial_index = pa.array([v if type(v) is int and -(2**63) <= v < 2**63 else None for v in values],
+                                     type=pa.int64())
     prefixed = [k for k in keys if isinstance(k, str) and k.startswith("param/")]
     if prefixed and not uniform:
         # Rows differ: each row contributes its param/ keys, or all its keys when it has none.
         rows = []
-        for d in dicts:
+        for d in dicts():
             own = {k: v for k, v in d.items() if isinstance(k, str) and k.startswith("param/")}
             rows.append(own or {f"param/{k}": v for k, v in d.items() if k != "trial_index"})
-        dicts = rows
-        keys = list(dict.fromkeys(k for d in dicts for k in d))
-        names = {k: k for k in keys}
-    elif prefixed:
-        names = {k: k for k in prefixed}
-    else:
-        names = {k: f"param/{k}" for k in keys if k != "trial_index"}
+        for name in dict.fromkeys(k for d in rows for k in d):
+            batch.params[name] = _typed_values([d.get(name) for d in rows])
+        return
+    names = {k: k for k in prefixed} if prefixed else {k: f"param/{k}" for k in keys if k != "trial_index"}
     for key, name in names.items():
         batch.params[name] = _typed_values(column(key))
 
 
-def _convert_batch(header: list[str], rows: list[list[Any]], spans: list[tuple[int, int]],
-                   labels: dict[int, str], *, keep_raw: bool) -> _Batch:
+def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tuple[int, int]],
+                   labels: dict[int, str], *, keep_raw: bool,
+                   config_fields: tuple[tuple[str, str], ...] | None = None) -> _Batch:
     n = len(rows)
     counts = np.fromiter((k for _, k in spans), dtype=np.int64, count=len(spans))
     pages = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
@@ -378,7 +479,10 @@ def _convert_batch(header: list[str], rows: list[list[Any]], spans: list[tuple[i
             continue  # the leading position index
         cells = columns[index]
         if name == "config":
-            _config_batch(batch, cells, keep_raw=keep_raw)
+            if config_fields is not None:
+                _struct_config_batch(batch, cells, config_fields, keep_raw=keep_raw)
+            else:
+                _config_batch(batch, cells, keep_raw=keep_raw)
         else:
             batch.text[name], batch.kinds[name] = _text_array(cells)
     return batch
@@ -387,24 +491,28 @@ def _convert_batch(header: list[str], rows: list[list[Any]], spans: list[tuple[i
 class _Collector:
     """Gathers rows of consecutive pages into batches and converts them."""
 
-    def __init__(self, *, keep_raw: bool, batch_rows: int = _BATCH_ROWS) -> None:
+    def __init__(self, *, keep_raw: bool, batch_rows: int | None = None) -> None:
         self.keep_raw = keep_raw
-        self.batch_rows = batch_rows
+        self.batch_rows = batch_rows or _BATCH_ROWS  # read at call time, so tests can shrink it
         self.batches: list[_Batch] = []
         self.headers: list[list[str]] = []
         self._header: list[str] | None = None
-        self._rows: list[list[Any]] = []
+        self._fields: tuple[tuple[str, str], ...] | None = None
+        self._rows: list[Sequence[Any]] = []
         self._spans: list[tuple[int, int]] = []
         self._labels: dict[int, str] = {}
 
-    def add(self, index: int, label: str | None, header: list[str], rows: list[list[Any]]) -> None:
-        if header and header not in self.headers:
+    def add(self, index: int, label: str | None, header: list[str], rows: Sequence[Sequence[Any]],
+            config_fields: tuple[tuple[str, str], ...] | None = None) -> None:
+        """Take a page's rows; ``config_fields`` when its configs are fast-path structs."""
+        if header and (not self.headers or header is not self.headers[-1]) and header not in self.headers:
             self.headers.append(header)
         if not rows:
             return
-        if self._header is not None and header != self._header:
+        if self._header is not None and (header != self._header or config_fields != self._fields):
             self.flush()
         self._header = header
+        self._fields = config_fields
         self._rows.extend(rows)
         self._spans.append((index, len(rows)))
         if label is not None:
@@ -414,20 +522,23 @@ class _Collector:
 
     def flush(self) -> None:
         if self._rows and self._header is not None:
-            batch = _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw)
-            self.batches.append(batch)
-            # Parsed right away, not on a worker thread: measured, the GIL hand-offs of a
-            # parsing thread slowed the JSON decoding more than the overlap gained.
-            batch.parsed = _parse_batch(batch, keep_raw=self.keep_raw)
+            self.batches.append(
+                _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw,
+                               config_fields=self._fields)
+            )
         self._rows, self._spans, self._labels = [], [], {}
 
 
 def _collect(source: Any, *, keep_raw: bool) -> _Collector:
     collector = _Collector(keep_raw=keep_raw)
+    fast = FastPages(enabled=_FAST_PAGES)
     with _jsonutil.gc_paused():
-        for index, label, page in _iter_pages(source):
-            header, rows = _matrix(page, index, label)
-            collector.add(index, label, header, rows)
+        for index, label, page in _iter_pages(source, fast):
+            if type(page) is Decoded:
+                collector.add(index, label, page.header, page.rows, page.config_fields)
+            else:
+                header, rows = _matrix(page, index, label)
+                collector.add(index, label, header, rows)
         collector.flush()
     return collector
 
@@ -441,23 +552,82 @@ class _Parsed:
     bad: np.ndarray | None = None  # True where a non-null cell could not be parsed
 
 
-def _null_mask(text: pa.Array) -> pa.Array:
-    return pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(text, value_set=_NULL_TOKENS), False))
+_NULL_WORDS = np.frombuffer(b"Nonenull", dtype=np.uint32)  # the 4-byte null tokens, as integers
+
+
+def _string_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """A string array's offsets and data bytes as numpy views, or None for other layouts."""
+    if text.type != pa.string():
+        return None
+    _, offsets_buf, data_buf = text.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=len(text) + 1, offset=4 * text.offset)
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, dtype=np.uint8)
+    return offsets, data
+
+
+def _null_mask(text: pa.Array) -> np.ndarray:
+    """True where a cell is null, ``""``, ``"None"`` or ``"null"``.
+
+    Read from the buffers: the tokens are the cells of length 0 or 4, so only
+    those are compared (three Arrow kernels cost several times as much).
+    """
+    buffers = _string_buffers(text) if len(text) else None
+    if buffers is None:
+        mask = pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(text, value_set=_NULL_TOKENS), False))
+        return np.asarray(mask, dtype=bool)
+    offsets, data = buffers
+    lengths = np.diff(offsets)
+    isnull = lengths == 0
+    four = np.flatnonzero(lengths == 4)
+    if len(four):
+        words = data[offsets[four][:, None] + np.arange(4)].view(np.uint32).ravel()
+        isnull[four] = (words == _NULL_WORDS[0]) | (words == _NULL_WORDS[1])
+    if text.null_count:
+        isnull |= ~np.asarray(pc.is_valid(text))
+    return isnull
+
+
+def _with_nulls(text: pa.Array, isnull: np.ndarray) -> pa.Array:
+    """``text`` with the cells where ``isnull`` is True made null (no copy of the text)."""
+    if text.type == pa.string() and text.offset == 0:
+        _, offsets_buf, data_buf = text.buffers()
+        validity = pa.py_buffer(np.packbits(~isnull, bitorder="little"))
+        return pa.StringArray.from_buffers(len(text), offsets_buf, data_buf, validity)
+    return pc.if_else(pa.array(isnull), pa.scalar(None, text.type), text)
+
+
+_NUMERIC_FIRST_BYTE = np.zeros(256, dtype=bool)
+_NUMERIC_FIRST_BYTE[np.frombuffer(b"0123456789+-.nNiI", dtype=np.uint8)] = True
 
 
 def _plausible(text: pa.Array) -> bool:
     """Whether every non-null cell starts like a number.
 
     A failing Arrow cast costs tens of times more than a successful one, so
-    casts are only tried where they will almost surely succeed.
+    casts are only tried where they will almost surely succeed.  The first
+    bytes are read straight from the array's buffers.
     """
-    # is_in answers False (not null) for a null cell, so nulls are made to look numeric first.
-    first = pc.fill_null(pc.utf8_slice_codeunits(text, 0, 1), "0")
-    return bool(pc.all(pc.is_in(first, value_set=_NUMERIC_FIRST)).as_py())
+    if len(text) == 0:
+        return True
+    if text.type != pa.string():
+        # is_in answers False (not null) for a null cell, so nulls are made to look numeric first.
+        first = pc.fill_null(pc.utf8_slice_codeunits(text, 0, 1), "0")
+        return bool(pc.all(pc.is_in(first, value_set=_NUMERIC_FIRST)).as_py())
+    offsets, data = _string_buffers(text)  # type: ignore[misc]
+    starts = offsets[:-1]
+    present = offsets[1:] > starts
+    if text.null_count:
+        valid = np.asarray(pc.is_valid(text))
+        if (valid & ~present).any():
+            return False  # an empty string
+        present &= valid
+    elif not present.all():
+        return False
+    return bool(_NUMERIC_FIRST_BYTE[data[starts[present]]].all())
 
 
 def _numbers(text: pa.Array, *, vectors: bool,
-             isnull: pa.Array | None = None) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
+             isnull: np.ndarray | None = None) -> tuple[pa.Array, np.ndarray, pa.Array | None]:
     """Parse numeric text; return (float64 values, bad mask, vector list array or None).
 
     ``isnull`` is ``_null_mask(text)`` when the caller has already computed it.
@@ -465,9 +635,9 @@ def _numbers(text: pa.Array, *, vectors: bool,
     nothing_bad = np.zeros(len(text), dtype=bool)
     if isnull is None:
         isnull = _null_mask(text)
-    if pc.all(isnull).as_py():
+    if isnull.all():
         return pa.nulls(len(text), pa.float64()), nothing_bad, None
-    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
+    cleaned = _with_nulls(text, isnull) if isnull.any() else text
     if _plausible(cleaned):
         try:  # the common case: every cell is a plain number
             return pc.cast(cleaned, pa.float64()), nothing_bad, None
@@ -495,19 +665,39 @@ def _numbers(text: pa.Array, *, vectors: bool,
 def _unwrap_fast(trimmed: pa.Array) -> pa.Array | None:
     """The common case of one wrapper, e.g. every cell ``tensor(0.07, device='cuda:0')``.
 
-    The wrapper is taken from the first cell and removed with one simple
-    anchored pattern (an alternation of all wrapper names is several times
-    slower).  Returns None whenever any cell needs the careful path.
+    The wrapper is taken from the first cell; every cell that starts with it
+    must end with ``)``, and its first argument (up to a comma) is cast.
+    The argument's bounds are found on the buffers (string kernels or a
+    regular expression cost two to four times as much).  Returns None
+    whenever any cell needs the careful path.
     """
-    present = trimmed.drop_null()
-    if len(present) == 0:
+    buffers = _string_buffers(trimmed)
+    first = pc.index(pc.is_valid(trimmed), True).as_py() if trimmed.null_count else 0
+    if buffers is None or first < 0 or len(trimmed) == 0:
         return None
-    match = re.match(r"([A-Za-z_][A-Za-z_0-9.]*)\(", present[0].as_py())
+    match = re.match(r"([A-Za-z_][A-Za-z_0-9.]*)\(", trimmed[first].as_py())
     if not match or match.group(1) not in _FAST_WRAPPERS:
         return None
-    pattern = "^" + re.escape(match.group(1)) + r"\(\s*(?P<v>[^,()\[\]\s]+)\s*[,)]"
-    argument = pc.extract_regex(trimmed, pattern).flatten()[0]
-    inner = pc.coalesce(argument, trimmed)
+    prefix = match.group(0)
+    wrapped = np.asarray(pc.fill_null(pc.starts_with(trimmed, prefix), False))
+    if (wrapped & ~np.asarray(pc.fill_null(pc.ends_with(trimmed, ")"), False))).any():
+        return None
+    offsets, data = buffers
+    starts, ends = offsets[:-1], offsets[1:]
+    comma = np.asarray(pc.fill_null(pc.find_substring(trimmed, ","), -1), dtype=np.int32)
+    arg_start = starts + np.int32(len(prefix)) * wrapped
+    arg_end = np.where(wrapped, np.where(comma >= 0, starts + comma, ends - 1), ends)
+    valid = np.asarray(pc.is_valid(trimmed)) if trimmed.null_count else None
+    if valid is not None:
+        arg_end[~valid] = arg_start[~valid]
+    lo, hi = arg_start[wrapped], arg_end[wrapped]
+    if (hi <= lo).any() or np.isin(np.concatenate((data[lo], data[hi - 1])), _WHITESPACE_BYTES).any():
+        return None  # an empty or padded argument: the careful path knows what to do
+    # Every argument as an element of one array over the same bytes; the gaps between them are taken out.
+    bounds = np.empty(2 * len(trimmed), dtype=np.int32)
+    bounds[0::2], bounds[1::2] = arg_start, arg_end
+    pieces = pa.StringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), trimmed.buffers()[2])
+    inner = pieces.take(pa.array(np.arange(0, len(bounds) - 1, 2), mask=None if valid is None else ~valid))
     if not _plausible(inner):
         return None
     try:
@@ -545,12 +735,12 @@ def _parse_float(text: pa.Array) -> _Parsed:
     return _Parsed(values, bad if bad.any() else None)
 
 
-def _parse_int(text: pa.Array, isnull: pa.Array | None = None) -> _Parsed:
+def _parse_int(text: pa.Array, isnull: np.ndarray | None = None) -> _Parsed:
     if isnull is None:
         isnull = _null_mask(text)
-    if pc.all(isnull).as_py():
+    if isnull.all():
         return _Parsed(pa.nulls(len(text), pa.int64()))
-    cleaned = pc.if_else(isnull, pa.scalar(None, pa.string()), text) if pc.any(isnull).as_py() else text
+    cleaned = _with_nulls(text, isnull) if isnull.any() else text
     if _plausible(cleaned) and not pc.any(pc.match_substring(cleaned, ".")).as_py():
         try:  # the common case: every cell is a plain integer
             return _Parsed(pc.cast(cleaned, pa.int64()))
@@ -567,22 +757,26 @@ def _parse_int(text: pa.Array, isnull: pa.Array | None = None) -> _Parsed:
     return _Parsed(pa.array(ints, mask=mask), bad if bad.any() else None)
 
 
-def _parse_bool(text: pa.Array, isnull: pa.Array | None = None) -> _Parsed:
-    isnull = np.asarray(_null_mask(text) if isnull is None else isnull)
-    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(text))
-    true = np.asarray(pc.fill_null(pc.equal(lowered, "true"), False))
-    false = np.asarray(pc.fill_null(pc.equal(lowered, "false"), False))
+def _parse_bool(text: pa.Array, isnull: np.ndarray | None = None) -> _Parsed:
+    isnull = _null_mask(text) if isnull is None else isnull
+    # The service writes "True"/"False"; only other spellings need the lower-cased, trimmed text.
+    true = np.asarray(pc.fill_null(pc.equal(text, "True"), False))
+    false = np.asarray(pc.fill_null(pc.equal(text, "False"), False))
+    if not (true | false | isnull).all():
+        lowered = pc.utf8_lower(pc.utf8_trim_whitespace(text))
+        true = np.asarray(pc.fill_null(pc.equal(lowered, "true"), False))
+        false = np.asarray(pc.fill_null(pc.equal(lowered, "false"), False))
     bad = ~(true | false | isnull)
     values = pa.array(true, mask=~(true | false))
     return _Parsed(values, bad if bad.any() else None)
 
 
-def _parse_string(text: pa.Array, isnull: pa.Array | None = None) -> _Parsed:
+def _parse_string(text: pa.Array, isnull: np.ndarray | None = None) -> _Parsed:
     if isnull is None:
         isnull = _null_mask(text)
-    if not pc.any(isnull).as_py():
+    if not isnull.any():
         return _Parsed(text)
-    return _Parsed(pc.if_else(isnull, pa.scalar(None, pa.string()), text))
+    return _Parsed(_with_nulls(text, isnull))
 
 
 def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
@@ -636,47 +830,43 @@ def _parse_column(name: str, text: pa.Array, kinds: frozenset[str]) -> _Parsed:
     return _infer(text, kinds)
 
 
-def _parse_columns(text: dict[str, pa.Array], kinds: dict[str, frozenset[str]]) -> dict[str, _Parsed]:
-    return {name: _parse_column(name, array, kinds.get(name, frozenset())) for name, array in text.items()}
+def _parse_all(names: list[str], batches: list[_Batch], *,
+               keep_raw: bool) -> list[tuple[pa.Array | None, _Parsed]]:
+    """Parse every text column over all batches at once.
 
+    Returns each column's result and its text where a later step needs it
+    (``keep_raw``, or a cell that could not be parsed), else None.
 
-def _parse_batch(batch: _Batch, *, keep_raw: bool) -> dict[str, _Parsed]:
-    """Parse a batch's text columns and free the text no later step can need.
-
-    The text of a known column is only needed again for ``keep_raw`` or to
-    quote a bad cell; an inferred column may be re-inferred over all batches.
+    Whole columns, not batch by batch: each compute kernel call has a fixed
+    cost, and one call per column instead of one per batch and column
+    halved the parsing time of 100,000 rows in 8k-row batches.  The batches'
+    text of a column is dropped once it is joined, so it is not held twice.
     """
-    parsed = _parse_columns(batch.text, batch.kinds)
-    if not keep_raw:
-        for name, result in parsed.items():
-            if name in _TYPED_KNOWN and result.bad is None:
-                batch.text[name] = None
-    return parsed
+    def one(name: str) -> tuple[pa.Array | None, _Parsed]:
+        kinds = frozenset().union(*(b.kinds.get(name, frozenset()) for b in batches))
+        text = _column_text(batches, name).combine_chunks()
+        for b in batches:
+            b.text.pop(name, None)
+        parsed = _parse_column(name, text, kinds)
+        pa.default_memory_pool().release_unused()
+        return (text if keep_raw or parsed.bad is not None else None), parsed
 
-
-def _combine_parsed(name: str, batches: list[_Batch], results: list[dict[str, _Parsed]]) -> _Parsed | None:
-    """Join per-batch results of one column, or None when batches disagree on its type."""
-    present = [r[name] for r in results if name in r]
-    types = {p.values.type for p in present}
-    if len(types) != 1:
-        return None
-    (target,) = types
-    chunks, bads = [], []
-    for batch, result in zip(batches, results):
-        part = result.get(name)
-        chunks.append(part.values if part is not None else pa.nulls(batch.n, target))
-        bads.append(part.bad if part is not None and part.bad is not None else np.zeros(batch.n, dtype=bool))
-    bad = np.concatenate(bads)
-    return _Parsed(pa.chunked_array(chunks, target), bad if bad.any() else None)
+    rows = sum(b.n for b in batches)
+    workers = min(len(names), os.cpu_count() or 1, 4)
+    if workers < 2 or rows < _THREADED_ROWS:
+        return [one(name) for name in names]
+    # The kernels release the GIL, so columns parse side by side on the cores there are.
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hpo-normalize") as pool:
+        return list(pool.map(one, names))
 
 
 # --------------------------------------------------------------------------- params
 
 
-def _unify_params(chunks: list[tuple[pa.Array, str]]) -> pa.ChunkedArray:
-    kinds = {kind for _, kind in chunks if kind != "null"}
+def _unify_params(chunks: list[_Typed]) -> pa.ChunkedArray:
+    kinds = {chunk.kind for chunk in chunks if chunk.kind != "null"}
     if not kinds:  # never set anywhere: keep the column, typed as text
-        return pa.chunked_array([pa.nulls(len(a), pa.string()) for a, _ in chunks], pa.string())
+        return pa.chunked_array([pa.nulls(len(c.values), pa.string()) for c in chunks], pa.string())
     target: pa.DataType
     if kinds == {"int"}:
         target = pa.int64()
@@ -687,42 +877,35 @@ def _unify_params(chunks: list[tuple[pa.Array, str]]) -> pa.ChunkedArray:
     elif kinds == {"str"}:
         target = pa.string()
     else:
-        return pa.chunked_array([_as_json_text(a, kind) for a, kind in chunks], pa.string())
-    return pa.chunked_array([pa.nulls(len(a), target) if k == "null" else a.cast(target) for a, k in chunks], target)
+        return pa.chunked_array([_as_json_text(c) for c in chunks], pa.string())
+    try:
+        return pa.chunked_array(
+            [pa.nulls(len(c.values), target) if c.kind == "null" else c.values.cast(target) for c in chunks], target
+        )
+    except pa.ArrowInvalid:  # an integer float64 cannot hold exactly: JSON text, as within one batch
+        return pa.chunked_array([_as_json_text(c) for c in chunks], pa.string())
 
 
-def _as_json_text(array: pa.Array, kind: str) -> pa.Array:
-    if kind in ("json", "null"):
-        return array.cast(pa.string())
-    if kind == "int":
+def _as_json_text(chunk: _Typed) -> pa.Array:
+    array, kind = chunk.values, chunk.kind
+    if chunk.json is not None:
+        return chunk.json
+    if kind in ("json", "null", "int"):
         return array.cast(pa.string())
     if kind == "bool":
         return pc.if_else(array, "true", "false")
-    return pa.array([None if v is None else _jsonutil.dumps(v) for v in array.to_pylist()], type=pa.string())
+    return _json_texts(array.to_pylist())
 
 
 # --------------------------------------------------------------------------- assembly
 
 
 def _column_text(batches: list[_Batch], name: str) -> pa.ChunkedArray:
-    """A column's original text over all batches (only for columns whose text was kept)."""
+    """A column's original text over all batches."""
     chunks = []
     for b in batches:
-        chunk = b.text.get(name, pa.nulls(b.n, pa.string()))
-        if chunk is None:
-            raise AssertionError(f"text of column {name!r} was freed but is needed")  # pragma: no cover
-        chunks.append(chunk)
+        chunks.append(b.text.get(name, pa.nulls(b.n, pa.string())))
     return pa.chunked_array(chunks, pa.string())
-
-
-def _cell_text(batches: list[_Batch], name: str, position: int) -> Any:
-    """The original text of one cell (its batch kept its text because the cell is bad)."""
-    for batch in batches:
-        if position < batch.n:
-            chunk = batch.text.get(name)
-            return None if chunk is None else chunk[position].as_py()
-        position -= batch.n
-    raise IndexError(position)  # pragma: no cover
 
 
 def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
@@ -734,12 +917,12 @@ def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
     raise IndexError(position)  # pragma: no cover
 
 
-def _report_bad(name: str, bad: np.ndarray, batches: list[_Batch], *,
+def _report_bad(name: str, bad: np.ndarray, text: pa.Array, batches: list[_Batch], *,
                 expected: str, errors: Errors, keep_raw: bool) -> None:
     positions = np.flatnonzero(bad)
     first = int(positions[0])
     page, row, label = _where(batches, first)
-    raw = _cell_text(batches, name, first)
+    raw = text[first].as_py()
     if errors == "raise":
         raise CellParseError(f"cell is not {expected}", page=page, row=row, column=name, value=raw, source=label)
     where = f"page {page} row {row}" + (f" of {label}" if label else "")
@@ -777,7 +960,6 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
     batches = collector.batches
     if not batches:
         return _empty_table(collector.headers, kind)
-    results = [b.parsed if b.parsed is not None else _parse_columns(b.text, b.kinds) for b in batches]
     names: list[str] = []
     param_names: list[str] = []
     for batch in batches:
@@ -786,16 +968,14 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
     has_config = any(b.has_config for b in batches)
     columns: dict[str, pa.Array] = {}
     raw: dict[str, pa.Array] = {}
-    for name in names:
-        parsed = _combine_parsed(name, batches, results)
-        if parsed is None:  # batches inferred different types: decide on the whole column
-            cell_kinds = frozenset().union(*(b.kinds.get(name, frozenset()) for b in batches))
-            parsed = _parse_column(name, _column_text(batches, name).combine_chunks(), cell_kinds)
+    for name, (text, parsed) in zip(names, _parse_all(names, batches, keep_raw=keep_raw)):
         if parsed.bad is not None:
-            _report_bad(name, parsed.bad, batches, expected=_expected(name), errors=errors, keep_raw=keep_raw)
+            assert text is not None
+            _report_bad(name, parsed.bad, text, batches, expected=_expected(name), errors=errors, keep_raw=keep_raw)
         columns[name] = parsed.values
         if keep_raw and parsed.values.type != pa.string():
-            raw[f"raw/{name}"] = _column_text(batches, name)
+            assert text is not None
+            raw[f"raw/{name}"] = text
     if has_config:
         offsets = np.cumsum([0] + [b.n for b in batches])
         bad_cfg = [(int(offsets[i]) + pos, cell, why) for i, b in enumerate(batches) for pos, cell, why in b.config_bad]
@@ -818,7 +998,7 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
             [b.trial_index if b.trial_index is not None else pa.nulls(b.n, pa.int64()) for b in batches], pa.int64()
         )
         for name in param_names:
-            chunks = [b.params.get(name, (pa.nulls(b.n), "null")) for b in batches]
+            chunks = [b.params.get(name, _Typed(pa.nulls(b.n), "null")) for b in batches]
             columns[name] = _unify_params(chunks)
         if keep_raw:
             raw["raw/config"] = pa.chunked_array(
