@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 try:  # pragma: no cover - exercised by whichever is installed
     import msgspec
@@ -36,8 +36,7 @@ AVAILABLE = msgspec is not None
 _GIVE_UP_AFTER = 3
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     """One page decoded by the fast path: its header and its rows (tuples)."""
 
     header: list[str]
@@ -45,12 +44,13 @@ class Decoded:
     config_fields: tuple[tuple[str, str], ...] | None  # (attribute, key) of each config key
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Plan:
     header: list[str]
     full: bool  # a full response ({"items": {...}}) rather than a bare matrix
     decoder: Any
     config_fields: tuple[tuple[str, str], ...] | None
+    header_json: bytes | None = None  # the header's JSON text as last seen, once it matched
 
 
 def _probe_types() -> tuple[Any, Any]:
@@ -120,8 +120,9 @@ def _plan(data: Any) -> _Plan | None:
         else:
             return None
     row = tuple[tuple(types)]  # type: ignore[misc]
+    # The header stays raw JSON: compared as bytes with the last one seen, 13 strings per page are not made.
     items = msgspec.defstruct(
-        "Items", [("header", list[str]), ("data", list[row])], forbid_unknown_fields=not full
+        "Items", [("header", msgspec.Raw), ("data", list[row])], forbid_unknown_fields=not full
     )
     page = msgspec.defstruct("Page", [("items", items)]) if full else items
     return _Plan(header=header, full=full, decoder=msgspec.json.Decoder(page), config_fields=fields)
@@ -155,9 +156,16 @@ class FastPages:
             self._plan = None
             return self._miss()
         items = page.items if plan.full else page
-        if items.header != plan.header:
-            self._plan = None
-            return self._miss()
+        header_json = bytes(items.header)
+        if header_json != plan.header_json:
+            try:
+                header = msgspec.json.decode(header_json, type=list[str])
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+                header = None
+            if header != plan.header:
+                self._plan = None
+                return self._miss()
+            plan.header_json = header_json
         self._misses = 0
         return Decoded(plan.header, items.data, plan.config_fields)
 
