@@ -290,3 +290,16 @@ def test_tensor_fast_unwrap_takes_the_common_case() -> None:
     assert values is not None
     assert values.to_pylist()[:4] == [0.5, None, 1.0, 0.25] and np.isnan(values[4].as_py())
     assert normalize._unwrap_fast(pa.array(["tensor(0.5", "tensor(1)"])) is None  # unclosed: careful path
+
+
+def test_parsing_columns_on_threads_gives_the_same_table_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [_row(i, pid="bad" if i == 7 else str(i), acc="" if i % 3 else f"0.{i}") for i in range(40)]
+    pages = [_page(rows[:20]), _page(rows[20:])]
+    monkeypatch.setattr(normalize, "_THREADED_ROWS", 10**9)
+    serial = _convert(ha.trials_to_arrow, pages, fast=True)
+    monkeypatch.setattr(normalize, "_THREADED_ROWS", 0)
+    monkeypatch.setattr(normalize, "_usable_cpus", lambda: 2)
+    threaded = _convert(ha.trials_to_arrow, pages, fast=True)
+    assert serial[0] == threaded[0] == "table"
+    assert _comparable(serial[1]) == _comparable(threaded[1])
+    assert threaded[2] == serial[2] and "page 0 row 7" in threaded[2][0]
