@@ -18,7 +18,9 @@ repetition), it measures the median wall time of:
 * ``orjson-nogc``   the same with the garbage collector paused;
 * ``orjson-stream`` parse each page and drop it, default GC (informational:
   the floor for a converter that does not keep the parsed pages);
-* ``t2a``           ``hpo_analytics.trials_to_arrow(pages)`` on the same bytes;
+* ``t2a``           ``hpo_analytics.trials_to_arrow(pages)`` on the same bytes
+  (msgspec's typed decoding when installed; the orjson figures stay the
+  baseline the issue set);
 * ``naive``         ``pd.DataFrame(data, columns=header)`` per page, ``concat``,
   ``pd.json_normalize`` of the configs, per-cell ``apply`` parsing of numbers,
   tensors and booleans, then the same de-duplication and ordering.
@@ -510,8 +512,11 @@ def main(argv: list[str] | None = None) -> int:
     import orjson
     import pandas
     import pyarrow
+    from hpo_analytics import _fastpages
 
+    msgspec = f"msgspec {_fastpages.msgspec.__version__}" if _fastpages.AVAILABLE else "no msgspec (generic path only)"
     print(f"python {sys.version.split()[0]}, hpo_analytics {hpo_analytics.__version__}, orjson {orjson.__version__}, "
+          f"{msgspec}, "
           f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
     results: dict[int, dict[str, Any]] = {}
