@@ -11,8 +11,8 @@ Rows are about 500 bytes, so 1,000,000 trials are about 0.5 GB of JSON.
 Pages are cached under ``--cache`` (default ``/tmp/hpo_bench_cache``) so
 repeated runs reuse them.
 
-From one process, with interleaved repetitions (the order rotates every
-repetition), it measures the median wall time of:
+From one process, with interleaved repetitions (in a new seeded random
+order every repetition), it measures the median wall time of:
 
 * ``orjson``        ``[orjson.loads(p) for p in pages]``, default GC (the floor);
 * ``orjson-nogc``   the same with the garbage collector paused;
@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import random
 import json
 import os
 import re
@@ -366,9 +367,13 @@ def _tasks(pages: dict[int, list[bytes]], naive: bool) -> list[tuple[str, int, C
 def run_timings(pages: dict[int, list[bytes]], *, reps: int, naive_reps: int) -> dict[tuple[str, int], list[float]]:
     tasks = _tasks(pages, naive=naive_reps > 0)
     times: dict[tuple[str, int], list[float]] = {(name, p): [] for name, p, _ in tasks}
+    shuffle = random.Random(0xB3AC4).shuffle  # seeded: the same orders in every run
     for rep in range(max(reps, naive_reps)):
-        shift = rep % len(tasks)
-        order = tasks[shift:] + tasks[:shift]  # rotate, so no method always runs first or after another
+        # A fresh order every repetition, so no method always runs first or right after the
+        # same other one (a rotation keeps every method's neighbours, and the heap a method
+        # leaves behind slows whichever one always follows it).
+        order = list(tasks)
+        shuffle(order)
         for name, p, run in order:
             if rep >= (naive_reps if name == "naive" else reps):
                 continue
