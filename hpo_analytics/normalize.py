@@ -74,8 +74,6 @@ METADATA_TABLE = b"hpo_analytics.table"
 METADATA_VERSION = b"hpo_analytics.version"
 
 _STRING_COLUMNS = ("trial_id", "status")
-_TYPED_KNOWN = frozenset(("done", "training_iteration", "pid", "worker_index", "time_total_s", "reward_attr",
-                          "best_reward"))
 _BOOL_COLUMNS = ("done",)
 _INT_COLUMNS = ("training_iteration", "pid", "worker_index")
 _FLOAT_COLUMNS = ("time_total_s", "reward_attr", "best_reward")
