@@ -134,16 +134,7 @@ def _iter_pages(source: Any, fast: FastPages) -> Iterator[tuple[int, str | None,
     could decode its bytes.
     """
     if isinstance(source, (bytes, bytearray, memoryview, str)):
-        decoded = fast.decode(source)
-        if decoded is not None:
-            yield 0, None, decoded
-            return
-        parsed = _parse_json(source, page=0, source=None)
-        if isinstance(parsed, list):
-            for i, page in enumerate(parsed):
-                yield i, None, page
-        else:
-            yield 0, None, parsed
+        yield from _iter_pages_labelled(((None, source),), fast)  # one document: a page or a list of pages
         return
     if isinstance(source, os.PathLike):
         from .io import iter_page_sources
