@@ -286,10 +286,16 @@ def _json_texts(values: Sequence[Any]) -> pa.Array:
     return pa.array([t.encode("utf-8", "backslashreplace").decode() if t else t for t in texts], type=pa.string())
 
 
-def _float_typed(array: pa.Array, values: Sequence[Any], kinds: set[type] | None = None) -> _Typed:
-    """A float64 batch; its JSON text is kept when some of the values were ints."""
+def _float_typed(array: pa.Array, values: Sequence[Any], kinds: set[type] | None = None,
+                 as_np: np.ndarray | None = None) -> _Typed:
+    """A float64 batch; its JSON text is kept when some of the values were ints.
+
+    ``kinds`` are the values' types and ``as_np`` the array in numpy, where
+    the caller has them already.
+    """
     if kinds is None:
-        as_np = array.to_numpy(zero_copy_only=False)
+        if as_np is None:
+            as_np = array.to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
             integral = (as_np == np.floor(as_np)).any()  # an int reads as an integral float; look only then
         kinds = set(map(type, values)) if integral else set()
@@ -312,11 +318,10 @@ def _typed_values(values: Sequence[Any]) -> _Typed:
             as_np = inferred.to_numpy(zero_copy_only=False)
             # Only a 0.0 or 1.0 can be a bool in disguise; look at the types only then.
             if not ((as_np == 0.0) | (as_np == 1.0)).any():
-                return _float_typed(inferred, values)
-            kinds = set(map(type, values))
-            if bool not in kinds:
-                return _float_typed(inferred, values, kinds)
+                return _float_typed(inferred, values, as_np=as_np)
     kinds = set(map(type, values))
+    if inferred is not None and inferred.type == pa.float64() and bool not in kinds:
+        return _float_typed(inferred, values, kinds)
     kinds.discard(type(None))
     try:
         if not kinds:
