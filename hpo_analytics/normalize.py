@@ -666,7 +666,8 @@ def _unwrap_fast(trimmed: pa.Array) -> pa.Array | None:
     whenever any cell needs the careful path.
     """
     buffers = _string_buffers(trimmed)
-    first = pc.index(pc.is_valid(trimmed), True).as_py() if trimmed.null_count else 0
+    valid = np.asarray(pc.is_valid(trimmed)) if trimmed.null_count else None
+    first = 0 if valid is None else int(np.argmax(valid)) if valid.any() else -1
     if buffers is None or first < 0 or len(trimmed) == 0:
         return None
     match = re.match(r"([A-Za-z_][A-Za-z_0-9.]*)\(", trimmed[first].as_py())
@@ -681,7 +682,6 @@ def _unwrap_fast(trimmed: pa.Array) -> pa.Array | None:
     comma = np.asarray(pc.fill_null(pc.find_substring(trimmed, ","), -1), dtype=np.int32)
     arg_start = starts + np.int32(len(prefix)) * wrapped
     arg_end = np.where(wrapped, np.where(comma >= 0, starts + comma, ends - 1), ends)
-    valid = np.asarray(pc.is_valid(trimmed)) if trimmed.null_count else None
     if valid is not None:
         arg_end[~valid] = arg_start[~valid]
     lo, hi = arg_start[wrapped], arg_end[wrapped]
