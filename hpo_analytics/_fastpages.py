@@ -23,8 +23,12 @@ from typing import Any, NamedTuple
 
 try:  # pragma: no cover - exercised by whichever is installed
     import msgspec
+
+    # What a page that msgspec cannot take raises (a ValidationError is a DecodeError too).
+    _DECODE_ERRORS: tuple[type[Exception], ...] = (msgspec.DecodeError, UnicodeDecodeError)
 except ImportError:  # pragma: no cover
     msgspec = None
+    _DECODE_ERRORS = ()
 
 from . import _jsonutil
 
@@ -74,14 +78,14 @@ def _probe(data: Any) -> tuple[list[str], list[Any], bool] | None:
     try:
         page = full.decode(data)
         return page.items.header, page.items.data, True
-    except msgspec.ValidationError:  # (a DecodeError too) valid JSON of another shape: maybe a bare matrix
+    except msgspec.ValidationError:  # valid JSON of another shape: maybe a bare matrix
         pass
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except _DECODE_ERRORS:
         return None
     try:
         page = bare.decode(data)
         return page.header, page.data, False
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    except _DECODE_ERRORS:
         return None
 
 
@@ -152,7 +156,7 @@ class FastPages:
                 return self._miss()
         try:
             page = plan.decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        except _DECODE_ERRORS:
             self._plan = None
             return self._miss()
         items = page.items if plan.full else page
@@ -160,7 +164,7 @@ class FastPages:
         if header_json != plan.header_json:
             try:
                 header = msgspec.json.decode(header_json, type=list[str])
-            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            except _DECODE_ERRORS:
                 header = None
             if header != plan.header:
                 self._plan = None
