@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from numbers import Real
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -12,7 +14,7 @@ from .normalize import METADATA_METRIC, METADATA_MODE, to_pandas
 
 Mode = Literal["max", "min"]
 
-__all__ = ["Mode", "as_frame", "metadata_of", "resolve_metric"]
+__all__ = ["Mode", "as_frame", "check_metric", "metadata_of", "resolve_metric"]
 
 
 def as_frame(table: Any) -> pd.DataFrame:
@@ -59,6 +61,56 @@ def resolve_metric(table: Any, metric: str | None = None, mode: str | None = Non
             f"no metric column {metric!r}; available: {', '.join(numeric) if numeric else '(none)'}"
         )
     return metric, mode  # type: ignore[return-value]
+
+
+def check_metric(table: Any, metric: str) -> None:
+    """Refuse a metric that cannot be scored: :class:`ConfigurationError` naming the column and its type.
+
+    A metric must be numeric (integers or floats; not text, booleans or
+    lists) and, when the table has rows, have at least one finite value.
+    Without this, every trial would score NaN and rank first together, or a
+    rule would compare nothing with nothing: a plausible wrong answer.  A
+    table with no rows passes (its answers are empty, not wrong).
+    """
+    columns = table.column_names if isinstance(table, pa.Table) else list(getattr(table, "columns", []))
+    if metric not in columns:
+        resolve_metric(table, metric, "max")  # the clear error for a missing column
+    if isinstance(table, pa.Table):
+        column = table[metric]
+        kind = column.type
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+        n = table.num_rows
+        values = (column.cast(pa.float64()).to_numpy(zero_copy_only=False) if numeric and n
+                  else np.zeros(0))
+        type_name = str(kind)
+    else:
+        series = table[metric]
+        if isinstance(series, pd.DataFrame):
+            raise ConfigurationError(f"metric column {metric!r} appears more than once in the frame")
+        dtype = series.dtype
+        n = len(series)
+        type_name = str(dtype)
+        numeric = bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
+        if not numeric and dtype == object:
+            present = series.dropna().tolist()
+            kinds = {type(v).__name__ for v in present
+                     if not isinstance(v, Real) or isinstance(v, (bool, np.bool_))}
+            numeric = not kinds
+            if kinds:
+                type_name = f"object holding {', '.join(sorted(kinds))}"
+        values = (pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                  if numeric and n else np.zeros(0))
+    if not numeric:
+        others = [c for c in _numeric_columns(table) if c != metric]
+        raise ConfigurationError(
+            f"metric column {metric!r} is of type {type_name}, not numeric, so trials cannot be scored by it; "
+            f"numeric columns: {', '.join(others) if others else '(none)'}"
+        )
+    if n and not np.isfinite(values).any():
+        raise ConfigurationError(
+            f"metric column {metric!r} ({type_name}) has no finite value in its {n} row(s) "
+            "(every cell is missing, NaN or infinite), so trials cannot be scored by it"
+        )
 
 
 def _numeric_columns(table: Any) -> list[str]:

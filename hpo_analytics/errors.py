@@ -19,6 +19,7 @@
         └── ServerError                      5xx
 
     ParseWarning (UserWarning)               cells that became null under errors="coerce"
+    InsufficientDataWarning (UserWarning)    an answer that too little data cannot support (NaN, not a guess)
 
 Every API error carries ``status_code``, ``error_code``, ``error_msg`` and
 ``request_id``.  Parse errors carry ``page``, ``row``, ``column`` and ``value``
@@ -37,6 +38,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "HpoAnalyticsError",
+    "InsufficientDataWarning",
     "MatrixError",
     "NotFoundError",
     "ParseWarning",
@@ -117,6 +119,15 @@ class ParseWarning(UserWarning):
 
     The message names the column, how many cells, and the first raw value
     with its page and row.
+    """
+
+
+class InsufficientDataWarning(UserWarning):
+    """An answer was asked of too little data to support it.
+
+    The answer comes back as NaN (never a confident-looking number) and the
+    message says what was missing, e.g. ``param_importance`` on fewer scored
+    trials than its method needs.
     """
 
 
