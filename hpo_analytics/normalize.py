@@ -54,6 +54,7 @@ from .errors import CellParseError, ConfigurationError, MatrixError, ParseWarnin
 __all__ = [
     "KNOWN_COLUMNS",
     "METADATA_METRIC",
+    "METADATA_METRICS",
     "METADATA_MODE",
     "algorithms_to_pandas",
     "curves_to_arrow",
@@ -70,6 +71,9 @@ Errors = Literal["coerce", "raise"]
 #: Schema-metadata keys under which the job's reward metric and mode are recorded.
 METADATA_METRIC = b"hpo_analytics.metric"
 METADATA_MODE = b"hpo_analytics.mode"
+#: Every metric the job declares (its ``reward_attrs``), as a JSON list of ``{"name", "mode"}``;
+#: the first is the default metric (``METADATA_METRIC``/``METADATA_MODE``).
+METADATA_METRICS = b"hpo_analytics.metrics"
 METADATA_TABLE = b"hpo_analytics.table"
 METADATA_VERSION = b"hpo_analytics.version"
 
