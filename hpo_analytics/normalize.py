@@ -18,7 +18,7 @@ one :class:`pyarrow.Table`, column by column and vectorised:
    null tokens; a cast is only tried where it will succeed, because a
    failing Arrow cast is slow), several columns at once on a small thread
    pool, since the kernels release the GIL;
-4. duplicates are resolved and the rows are put in ``trial_index`` order.
+4. duplicates are resolved by ``trial_id`` and the rows are put in ``trial_index`` order.
 
 Columns are found by header name, never by position.  Service text is never
 passed to ``eval``: Python-repr configs go through a small restricted parser
@@ -95,6 +95,9 @@ KNOWN_COLUMNS: dict[str, pa.DataType] = {
     "pid": pa.int64(),
     "worker_index": pa.int64(),
 }
+
+PARAM_PREFIX = "param/"
+CONFIG_PREFIX = "config/"
 
 _BATCH_ROWS = 4_096  # rows of Python objects alive at once; smaller costs time, larger memory
 _FAST_PAGES = True  # tests turn the msgspec fast path off to compare it with the generic path
@@ -242,6 +245,8 @@ class _Batch:
     trial_index: pa.Array | None = None
     config_bad: list[tuple[int, Any, str]] = field(default_factory=list)
     config_raw: pa.Array | None = None
+    extras: dict[str, _Extra] = field(default_factory=dict)  # config/<key> candidates
+    conflicts: list[tuple[int, Any, Any, Any]] = field(default_factory=list)  # (row, key, value, param value)
 
 
 def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
@@ -283,6 +288,18 @@ class _Typed(NamedTuple):
     values: pa.Array
     kind: str  # int, float, bool, str, json or null
     json: pa.Array | None = None  # for floats mixed from ints and floats: "1" stays "1" if text is needed
+
+
+class _Extra(NamedTuple):
+    """One batch's values of a config key beside the ``param/`` keys.
+
+    ``twin`` names the ``param/`` column it repeated with the same value in
+    every row of the batch that has it (None when it did not); ``values``
+    are its own values, or None when they are exactly the twin's.
+    """
+
+    values: _Typed | None
+    twin: str | None
 
 
 def _json_texts(values: Sequence[Any]) -> pa.Array:
@@ -426,16 +443,43 @@ def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tupl
                        dicts, uniform=True, structs=True)
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether a config key's raw value and its ``param/`` duplicate are the same value (NaN equals NaN)."""
+    return a is b or (a == b and (type(a) is bool) == (type(b) is bool)) or (a != a and b != b)
+
+
+def _bool_mismatches(values: Sequence[Any], twins: Sequence[Any], typed: _Typed) -> list[int]:
+    """Positions where equal values differ only as a bool and a number (``True == 1`` in Python).
+
+    Only cells whose twin is 0 or 1 can, so a numeric twin column is searched
+    with numpy first and Python looks at those cells alone.
+    """
+    if typed.kind == "str":
+        return []
+    if typed.kind in ("int", "float"):
+        numbers = typed.values.to_numpy(zero_copy_only=False)
+        positions: Iterable[int] = np.flatnonzero((numbers == 0) | (numbers == 1)).tolist()
+    else:
+        positions = range(len(values))
+    return [pos for pos in positions if (type(values[pos]) is bool) != (type(twins[pos]) is bool)]
+
+
 def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
                    column: Callable[[Any], Sequence[Any]], dicts: Callable[[], Sequence[dict[Any, Any]]], *,
                    uniform: bool, structs: bool = False) -> None:
-    """Fill ``trial_index`` and the ``param/`` columns of a batch from its parsed configs.
+    """Fill ``trial_index``, the ``param/`` columns and the other config keys of a batch from its configs.
 
     ``keys`` are the config keys in first-seen order, ``column(key)`` one
     key's value in every row (None where a row lacks it) and ``dicts()`` the
     configs as dicts, asked for only in the rare cases that need them.
     ``uniform`` says every config has the same keys; ``structs`` that the
     cells are fast-path structs rather than what the service sent.
+
+    A row whose config has no ``param/`` key contributes every key (but
+    ``trial_index``) as ``param/<key>``.  In a row that has ``param/`` keys,
+    another key either repeats its ``param/`` twin with the same value (it
+    collapses into it) or is kept for a ``config/<key>`` column: whether that
+    column exists is decided over the whole table in :func:`_assemble`.
     """
     batch.trial_index = _typed_values(column("trial_index") if "trial_index" in keys else [None] * len(cells)).values
     if batch.trial_index.type != pa.int64():
@@ -448,19 +492,61 @@ def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
                 batch.config_bad.append((pos, shown[pos], f"trial_index {value!r} is not an integer"))
         batch.trial_index = pa.array([v if type(v) is int and -(2**63) <= v < 2**63 else None for v in values],
                                      type=pa.int64())
-    prefixed = [k for k in keys if isinstance(k, str) and k.startswith("param/")]
-    if prefixed and not uniform:
-        # Rows differ: each row contributes its param/ keys, or all its keys when it has none.
-        rows = []
-        for d in dicts():
-            own = {k: v for k, v in d.items() if isinstance(k, str) and k.startswith("param/")}
-            rows.append(own or {f"param/{k}": v for k, v in d.items() if k != "trial_index"})
-        for name in dict.fromkeys(k for d in rows for k in d):
-            batch.params[name] = _typed_values([d.get(name) for d in rows])
+    prefixed = [k for k in keys if isinstance(k, str) and k.startswith(PARAM_PREFIX)]
+    if not prefixed:
+        for key in keys:
+            if key != "trial_index":
+                batch.params[f"{PARAM_PREFIX}{key}"] = _typed_values(column(key))
         return
-    names = {k: k for k in prefixed} if prefixed else {k: f"param/{k}" for k in keys if k != "trial_index"}
-    for key, name in names.items():
-        batch.params[name] = _typed_values(column(key))
+    others = [k for k in keys if k != "trial_index" and not (isinstance(k, str) and k.startswith(PARAM_PREFIX))]
+    if uniform:
+        for key in prefixed:
+            batch.params[key] = _typed_values(column(key))
+        present = set(keys)
+        for key in others:
+            twin = f"{PARAM_PREFIX}{key}"
+            values = column(key)
+            if twin in present:
+                twins = column(twin)
+                if values == twins:  # the usual case, compared in C; only True == 1 can still hide here
+                    differ = _bool_mismatches(values, twins, batch.params[twin])
+                else:
+                    differ = [pos for pos, (a, b) in enumerate(zip(values, twins)) if not _same_value(a, b)]
+                if not differ:
+                    batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(None, twin)
+                    continue
+                batch.conflicts.extend((pos, key, values[pos], twins[pos]) for pos in differ)
+            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(values), None)
+        return
+    # Rows differ: each row contributes its param/ keys, or all its keys when it has none.
+    rows: list[dict[Any, Any]] = []
+    extra_values: dict[Any, list[Any]] = {key: [None] * len(cells) for key in others}
+    kept: set[Any] = set()
+    for pos, d in enumerate(dicts()):
+        own = {k: v for k, v in d.items() if isinstance(k, str) and k.startswith(PARAM_PREFIX)}
+        if not own:
+            rows.append({f"{PARAM_PREFIX}{k}": v for k, v in d.items() if k != "trial_index"})
+            continue
+        rows.append(own)
+        for key, value in d.items():
+            if key == "trial_index" or key not in extra_values:
+                continue
+            extra_values[key][pos] = value
+            twin = f"{PARAM_PREFIX}{key}"
+            if twin not in own:
+                kept.add(key)
+            elif not _same_value(value, own[twin]):
+                kept.add(key)
+                batch.conflicts.append((pos, key, value, own[twin]))
+    for name in dict.fromkeys(k for d in rows for k in d):
+        batch.params[name] = _typed_values([d.get(name) for d in rows])
+    for key in others:
+        twin = f"{PARAM_PREFIX}{key}"
+        if key in kept or twin not in batch.params:
+            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(extra_values[key]), None)
+        else:
+            # Collapsed in every row that has it; should the column exist after all, its values are these.
+            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(extra_values[key]), twin)
 
 
 def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tuple[int, int]],
@@ -548,6 +634,7 @@ def _collect(source: Any, *, keep_raw: bool) -> _Collector:
 class _Parsed:
     values: pa.Array | pa.ChunkedArray
     bad: np.ndarray | None = None  # True where a non-null cell could not be parsed
+    vector_cells: bool = False  # the bad cells are vectors in a column of numbers
 
 
 _NULL_WORDS = np.frombuffer(b"Nonenull", dtype=np.uint32)  # the 4-byte null tokens, as integers
@@ -780,7 +867,13 @@ def _parse_string(text: pa.Array, isnull: np.ndarray | None = None) -> _Parsed:
 def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
     """Infer the type of a column that is not a known one (metrics, Ray extras).
 
-    An all-empty column comes out float64 (from :func:`_numbers`)."""
+    float64 when every non-empty cell is a number or a scalar wrapper;
+    list<float64> only when every non-empty cell is a vector
+    (``tensor([0.1, 0.2])``).  Where numbers and vectors mix, the numbers
+    win: a vector has no single value, so its cells are bad cells (null
+    with a warning, kept by ``keep_raw``), never silently turned into a list
+    column that no metric code can read.  Then bool, else string.  An
+    all-empty column comes out float64 (from :func:`_numbers`)."""
     isnull = _null_mask(text)  # computed once for every parser tried below
     if kinds and kinds <= {"int"}:
         parsed = _parse_int(text, isnull)
@@ -790,12 +883,11 @@ def _infer(text: pa.Array, kinds: frozenset[str]) -> _Parsed:
     if not bad.any():
         if vectors is None:
             return _Parsed(values)
-        # Scalars join the vectors as one-element lists so nothing is dropped.
-        scalar_rows = np.asarray(pc.is_valid(values)) & ~np.asarray(pc.is_valid(vectors))
-        if scalar_rows.any():
-            wrapped = pa.ListArray.from_arrays(pa.array(np.arange(len(values) + 1, dtype=np.int32)), values)
-            vectors = pc.if_else(pa.array(scalar_rows), wrapped, vectors)
-        return _Parsed(vectors)
+        is_vector = np.asarray(pc.is_valid(vectors))
+        if not (np.asarray(pc.is_valid(values)) & ~is_vector).any():
+            return _Parsed(vectors)  # every non-empty cell is a vector
+        # Numbers and a few vectors: the vectors are the cells that are not numbers.
+        return _Parsed(values, is_vector, vector_cells=True)
     boolean = _parse_bool(text, isnull)
     if boolean.bad is None:
         return boolean
@@ -969,16 +1061,20 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
         return _empty_table(collector.headers, kind)
     names: list[str] = []
     param_names: list[str] = []
+    extra_names: list[str] = []
     for batch in batches:
         names.extend(n for n in batch.text if n not in names)
         param_names.extend(n for n in batch.params if n not in param_names)
+        extra_names.extend(n for n in batch.extras if n not in extra_names)
     has_config = any(b.has_config for b in batches)
     columns: dict[str, pa.Array] = {}
     raw: dict[str, pa.Array] = {}
     for name, (text, parsed) in zip(names, _parse_all(names, batches, keep_raw=keep_raw)):
         if parsed.bad is not None:
             assert text is not None
-            _report_bad(name, parsed.bad, text, batches, expected=_expected(name), errors=errors, keep_raw=keep_raw)
+            expected = "a number (a vector tensor in a column of numbers has no single value)" \
+                if parsed.vector_cells else _expected(name)
+            _report_bad(name, parsed.bad, text, batches, expected=expected, errors=errors, keep_raw=keep_raw)
         columns[name] = parsed.values
         if keep_raw and parsed.values.type != pa.string():
             assert text is not None
@@ -1007,6 +1103,17 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
         for name in param_names:
             chunks = [b.params.get(name, _Typed(pa.nulls(b.n), "null")) for b in batches]
             columns[name] = _unify_params(chunks)
+        _warn_conflicts(batches)
+        for name in extra_names:
+            parts = [b.extras.get(name) for b in batches]
+            if all(part is None or part.twin is not None for part in parts):
+                continue  # the same value as its param/ twin wherever it appears: nothing to keep apart
+            columns[name] = _unify_params([
+                _Typed(pa.nulls(b.n), "null") if part is None
+                else part.values if part.values is not None else b.params[part.twin]  # type: ignore[index]
+                for b, part in zip(batches, parts)
+            ])
+            param_names.append(name)
         if keep_raw:
             raw["raw/config"] = pa.chunked_array(
                 [b.config_raw if b.config_raw is not None else pa.nulls(b.n, pa.string()) for b in batches],
@@ -1016,27 +1123,62 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
     ordered += [n for n in names if n not in KNOWN_COLUMNS]
     ordered = list(dict.fromkeys(ordered + param_names))
     table = pa.table({n: columns[n] for n in ordered} | raw, metadata=_metadata(kind))
-    return _select_rows(table, kind)
+    def locate(position: int) -> str:
+        page, row, label = _where(batches, position)
+        return f"page {page} row {row}" + (f" of {label}" if label else "")
+
+    return _select_rows(table, kind, locate)
 
 
-def _select_rows(table: pa.Table, kind: str) -> pa.Table:
-    """Resolve duplicates and order rows by trial (and iteration, for curves)."""
+def _warn_conflicts(batches: list[_Batch]) -> None:
+    """One ParseWarning per config key whose value disagrees with its ``param/`` twin in some row."""
+    offsets = np.cumsum([0] + [b.n for b in batches])
+    by_key: dict[Any, list[tuple[int, Any, Any]]] = {}
+    for i, batch in enumerate(batches):
+        for pos, key, value, twin in batch.conflicts:
+            by_key.setdefault(key, []).append((int(offsets[i]) + pos, value, twin))
+    for key, rows in by_key.items():
+        position, value, twin = rows[0]
+        page, row, label = _where(batches, position)
+        where = f"page {page} row {row}" + (f" of {label}" if label else "")
+        warnings.warn(
+            ParseWarning(
+                f"config key {key!r} disagrees with {PARAM_PREFIX}{key} in {len(rows)} row(s) "
+                f"(first at {where}: {value!r} vs {twin!r}); both are kept, as "
+                f"{CONFIG_PREFIX}{key} and {PARAM_PREFIX}{key}"
+            ),
+            stacklevel=4,
+        )
+
+
+def _select_rows(table: pa.Table, kind: str, locate: Callable[[int], str] | None = None) -> pa.Table:
+    """Resolve duplicates and order rows by trial (and iteration, for curves).
+
+    A trial is its ``trial_id``.  Of several rows of one trial (of one
+    ``(trial_id, training_iteration)`` for curves) the one with the highest
+    ``training_iteration`` wins, then the last one seen.  Nothing here looks
+    at where pages or batches begin, so the same rows in other pages give
+    the same table; a trial seen under several ``trial_index`` values gets a
+    ParseWarning (``locate(position)`` says where a row came from).
+    """
     n = table.num_rows
     if "trial_id" not in table.column_names:
         return table
     ids = table["trial_id"]
-    iteration = (
-        np.asarray(pc.fill_null(table["training_iteration"], np.iinfo(np.int64).min))
-        if "training_iteration" in table.column_names
-        else np.zeros(n, dtype=np.int64)
-    )
-    unique_ids = ids.null_count == 0 and (_strictly_increasing_index(table) or len(pc.unique(ids)) == n)
-    if not unique_ids:
-        encoded = pc.dictionary_encode(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if ids.null_count or not _distinct(ids):
+        encoded = pc.dictionary_encode(ids)
         codes = np.asarray(pc.fill_null(encoded.indices, -1), dtype=np.int64)
         nulls = codes < 0
         # Rows without an id cannot be duplicates of anything: give each its own code.
         codes[nulls] = len(encoded.dictionary) + np.arange(int(nulls.sum()))
+        if "trial_index" in table.column_names:
+            _warn_index_conflicts(table, codes, locate)
+        iteration = (
+            np.asarray(pc.fill_null(table["training_iteration"], np.iinfo(np.int64).min))
+            if "training_iteration" in table.column_names
+            else np.zeros(n, dtype=np.int64)
+        )
         order = np.lexsort((np.arange(n), iteration, codes))
         sorted_codes = codes[order]
         if kind == "trials":
@@ -1050,12 +1192,62 @@ def _select_rows(table: pa.Table, kind: str) -> pa.Table:
     return _order(table, kind)
 
 
-def _strictly_increasing_index(table: pa.Table) -> bool:
-    """Rows in strictly increasing trial_index order cannot repeat a trial (the cheap uniqueness test)."""
-    if "trial_index" not in table.column_names or table["trial_index"].null_count:
-        return False
-    values = np.asarray(table["trial_index"])
-    return bool(np.all(values[1:] > values[:-1]))
+def _distinct(ids: pa.Array) -> bool:
+    """Whether no two cells of a string array (without nulls) are equal.
+
+    Ray's ids are 8 characters: ids of one length up to 8 bytes are read
+    as unsigned 64-bit integers straight from the buffer (equal integers if
+    and only if equal strings) and hashed by pandas, a few times cheaper
+    than hashing them as strings; other ids go to Arrow.
+    """
+    n = len(ids)
+    if n < 2:
+        return True
+    buffers = _string_buffers(ids)
+    if buffers is not None:
+        offsets, data = buffers
+        width = int(offsets[1] - offsets[0])
+        if 0 < width <= 8 and int(offsets[-1] - offsets[0]) == width * n and \
+                bool((np.diff(offsets) == width).all()):
+            block = data[offsets[0]:offsets[-1]].reshape(n, width)
+            if width < 8:
+                block = np.concatenate([block, np.zeros((n, 8 - width), dtype=np.uint8)], axis=1)
+            import pandas as pd  # imported by the package already; kept out of the module's import time
+
+            return not pd.Series(np.ascontiguousarray(block).view(np.uint64).ravel()).duplicated().any()
+    return pc.count_distinct(ids).as_py() == n
+
+
+def _warn_index_conflicts(table: pa.Table, codes: np.ndarray, locate: Callable[[int], str] | None) -> None:
+    """A ParseWarning when one trial_id comes with different (non-null) trial_index values."""
+    index = table["trial_index"]
+    present = np.asarray(index.is_valid())
+    if not present.any():
+        return
+    values = np.asarray(pc.fill_null(index, 0), dtype=np.int64)
+    rows = np.flatnonzero(present)
+    order = rows[np.lexsort((values[rows], codes[rows]))]
+    c, v = codes[order], values[order]
+    clash = (c[1:] == c[:-1]) & (v[1:] != v[:-1])
+    if not clash.any():
+        return
+    trials = np.unique(c[1:][clash])
+    first = int(trials[0])
+    mine = order[c == first]
+    shown = sorted(set(values[mine].tolist()))
+    trial_id = table["trial_id"][int(mine[0])].as_py()
+    where = ""
+    if locate is not None:
+        places = [locate(int(p)) for p in sorted(mine.tolist())[:3]]
+        where = f" (at {', '.join(places)})"
+    warnings.warn(
+        ParseWarning(
+            f"{len(trials)} trial(s) appear under more than one trial_index: trial {trial_id!r} as "
+            f"{', '.join(map(str, shown[:5]))}{where}; one row per trial_id is kept (highest "
+            "training_iteration, then the last seen), with that row's trial_index"
+        ),
+        stacklevel=5,
+    )
 
 
 def _order(table: pa.Table, kind: str) -> pa.Table:
@@ -1109,17 +1301,30 @@ def trials_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "co
     raw JSON ``bytes``/``str`` (one page or a list of pages), a path to a
     file or directory of pages, or an iterable of any of these.
 
-    When a trial appears more than once, the row with the highest
-    ``training_iteration`` wins, then the last one seen.  Rows are ordered by
-    ``trial_index`` (then ``trial_id``).
+    A trial is identified by its ``trial_id``: the table has one row per
+    ``trial_id``.  When a trial appears more than once, the row with the
+    highest ``training_iteration`` wins, then the last one seen; a trial seen
+    under different ``trial_index`` values also gets a
+    :class:`~hpo_analytics.errors.ParseWarning`.  The result does not depend
+    on how the rows are cut into pages or in which order the pages come
+    (except, by that rule, which of two rows at the same iteration was seen
+    last).  Rows are ordered by ``trial_index`` (then ``trial_id``).
 
     Known columns get fixed types (``trial_id``/``status`` string, ``done``
     bool, ``training_iteration``/``pid``/``worker_index`` int64,
     ``time_total_s``/``reward_attr``/``best_reward`` float64, ``trial_index``
-    int64 from the config); hyperparameters become ``param/<name>`` columns;
-    other columns are inferred (float64 when every non-empty cell is a number
-    or scalar tensor, list<float64> for vector tensors, else bool or string).
-    ``""``, ``"None"``, ``"null"`` and JSON null are null; ``"nan"`` stays NaN.
+    int64 from the config).  Hyperparameters become ``param/<name>``
+    columns: the config's ``param/`` keys, or every key when a config has
+    none.  Nothing else in a config is dropped: a key beside the ``param/``
+    keys that repeats its ``param/`` twin with the same value collapses into
+    it; any other key becomes a ``config/<name>`` column (a ``seed``, a
+    ``data_version``), and a key whose value disagrees with its ``param/``
+    twin keeps both columns with a ParseWarning.  Other columns are inferred:
+    float64 when every non-empty cell is a number or scalar tensor (a rare
+    vector ``tensor([...])`` among them becomes null with a ParseWarning),
+    list<float64> only when every non-empty cell is a vector, else bool or
+    string.  ``""``, ``"None"``, ``"null"`` and JSON null are null;
+    ``"nan"`` stays NaN.
 
     A cell of a typed column that cannot be parsed becomes null with a
     :class:`~hpo_analytics.errors.ParseWarning` (``errors="coerce"``) or

@@ -164,10 +164,10 @@ def test_null_tokens(cell: object) -> None:
 
 def test_vector_tensor_column_becomes_list() -> None:
     rows = [row(0, loss="tensor([0.1, 0.2], device='cuda:0')"), row(1, loss="tensor([3])"),
-            row(2, loss="0.7"), row(3, loss="")]
+            row(2, loss="tensor([])"), row(3, loss="")]
     table = ha.trials_to_arrow(page(rows))
     assert table.schema.field("loss").type == pa.list_(pa.float64())
-    assert table["loss"].to_pylist() == [[0.1, 0.2], [3.0], [0.7], None]
+    assert table["loss"].to_pylist() == [[0.1, 0.2], [3.0], [], None]
 
 
 def test_booleans_in_every_spelling() -> None:
@@ -492,7 +492,8 @@ def test_inferred_type_decided_over_all_batches(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(normalize, "_BATCH_ROWS", 2)
     header = HEADER + ["note", "vec"]
-    rows = [row(0) + ["1.50", "0.5"], row(1) + ["2", "1"], row(2) + ["n/a", "tensor([1, 2])"], row(3) + ["", ""]]
+    rows = [row(0) + ["1.50", "tensor([0.5])"], row(1) + ["2", "tensor([1])"], row(2) + ["n/a", "tensor([1, 2])"],
+            row(3) + ["", ""]]
     table = ha.trials_to_arrow([page(rows[:2], header), page(rows[2:], header)])
     # One batch alone looks numeric; the column as a whole is text, kept exactly as sent.
     assert table["note"].to_pylist() == ["1.50", "2", "n/a", None]
