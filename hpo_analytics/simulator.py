@@ -103,6 +103,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -614,8 +615,14 @@ class Simulator:
         n_iterations: int | None = None,
         max_concurrent: int | None = None,
         elapsed: float | None = None,
+        reward_attrs: Sequence[Any] | None = None,
     ) -> str:
-        """Create another job; returns its id. ``elapsed=None`` finishes every trial."""
+        """Create another job; returns its id. ``elapsed=None`` finishes every trial.
+
+        ``reward_attrs`` replaces the metrics its details declare (default:
+        ``acc`` max, then ``loss`` min; see :data:`hpo_analytics.synthetic.REWARD_ATTRS`);
+        the entries are served as given, malformed ones included.
+        """
         with self._lock:
             k = len(self._jobs)
             job_seed = self.seed * 1000 + k if seed is None else seed
@@ -629,6 +636,7 @@ class Simulator:
                 max_concurrent=max_concurrent or self._max_concurrent,
                 error_rate=self._error_rate,
                 create_time_ms=1_700_000_000_000 + k * 3_600_000,
+                reward_attrs=reward_attrs,
             )
             if elapsed is None:
                 job.run_to_completion()

@@ -47,6 +47,11 @@ Rendering (:func:`format_number`, :func:`format_tensor`, :meth:`SimulatedJob.tri
     ``reward_attr`` is the reward metric (``acc``) of the latest report and
     ``best_reward`` the best (NaN-ignoring maximum) ``acc`` so far.
 
+Job details (:meth:`SimulatedJob.details`)
+    The job declares two metrics (:data:`REWARD_ATTRS`), as a job that logs
+    both would: ``acc`` (``max``), the first and so the default, then
+    ``loss`` (``min``). A job can be given other ``reward_attrs``.
+
 Time (:class:`SimulatedJob`)
     Trials start in ``trial_index`` order, at most ``max_concurrent`` at a
     time, when simulated time is advanced (:meth:`SimulatedJob.advance`);
@@ -58,9 +63,10 @@ Time (:class:`SimulatedJob`)
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,6 +76,7 @@ __all__ = [
     "ALL_TRIALS_HEADER",
     "GROUND_TRUTH",
     "PER_TRIAL_HEADER",
+    "REWARD_ATTRS",
     "SEARCH_SPACE",
     "GroundTruth",
     "ParamSpec",
@@ -176,6 +183,13 @@ class GroundTruth:
     reward_metric: str = "acc"
     mode: Literal["max", "min"] = "max"
 
+
+#: The metrics the synthetic jobs declare (``algorithm.policies.auto_search.reward_attrs``), in order:
+#: the first, ``acc``, is the search objective (:data:`GROUND_TRUTH`); ``loss`` is logged alongside.
+REWARD_ATTRS: tuple[dict[str, str], ...] = (
+    {"name": "acc", "mode": "max", "regex": r"(?<=acc=)[0-9]+\.?[0-9]*"},
+    {"name": "loss", "mode": "min", "regex": r"(?<=loss=)[0-9]+\.?[0-9]*"},
+)
 
 GROUND_TRUTH = GroundTruth(
     important=("learning_rate", "optimizer", "dropout", "batch_size"),
@@ -466,6 +480,8 @@ class SimulatedJob:
     _snap: _Snapshot | None = None
     _index: dict[str, int] = field(default_factory=dict)
     _error_rate: float = 0.05
+    #: ``reward_attrs`` of :meth:`details`, as given (entries may be malformed, for tests of readers).
+    reward_attrs: list[Any] = field(default_factory=lambda: [dict(a) for a in REWARD_ATTRS])
 
     @classmethod
     def create(
@@ -479,8 +495,13 @@ class SimulatedJob:
         max_concurrent: int = 4,
         error_rate: float = 0.05,
         create_time_ms: int = 1_700_000_000_000,
+        reward_attrs: Sequence[Any] | None = None,
     ) -> SimulatedJob:
-        """A job of ``n_trials`` generated trials, all ``PENDING`` at time 0."""
+        """A job of ``n_trials`` generated trials, all ``PENDING`` at time 0.
+
+        ``reward_attrs`` replaces the declared metrics of :meth:`details`
+        (default :data:`REWARD_ATTRS`); entries are served as given.
+        """
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be >= 1")
         trials = generate_trials(n_trials, seed=seed, n_iterations=n_iterations, error_rate=error_rate)
@@ -488,6 +509,8 @@ class SimulatedJob:
             job_id=job_id, name=name, trials=trials, seed=seed,
             max_concurrent=max_concurrent, create_time_ms=create_time_ms,
         )
+        if reward_attrs is not None:
+            job.reward_attrs = copy.deepcopy(list(reward_attrs))
         job.order = list(range(n_trials))
         job._start = np.full(n_trials, np.nan)
         job._finish = np.full(n_trials, np.nan)
@@ -713,9 +736,7 @@ class SimulatedJob:
                 "policies": {
                     "auto_search": {
                         "skip_search_params": "",
-                        "reward_attrs": [
-                            {"name": "acc", "mode": "max", "regex": r"(?<=acc=)[0-9]+\.?[0-9]*"},
-                        ],
+                        "reward_attrs": copy.deepcopy(self.reward_attrs),
                         "search_params": [spec.search_param() for spec in SEARCH_SPACE],
                         "algo_configs": [
                             {
