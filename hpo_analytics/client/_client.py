@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import os
 import re
@@ -155,20 +156,79 @@ def _path_arg(name: str, value: str) -> str:
     return quote(value, safe="")
 
 
-def _reward_attr(job: Any) -> tuple[str | None, str | None]:
-    """``(metric, mode)`` from ``algorithm.policies.auto_search.reward_attrs[0]``, if present."""
+def _reward_attrs_list(job: Any) -> list[Any] | None:
+    """``algorithm.policies.auto_search.reward_attrs`` of job details, or ``None`` when absent or not a list."""
     try:
         attrs = job["algorithm"]["policies"]["auto_search"]["reward_attrs"]
-        first = attrs[0]
     except (KeyError, IndexError, TypeError):
+        return None
+    return attrs if isinstance(attrs, list) else None
+
+
+def _mode_of(entry: Mapping[str, Any]) -> str | None:
+    mode = entry.get("mode")
+    return mode.lower() if isinstance(mode, str) and mode.lower() in ("max", "min") else None
+
+
+def _reward_attr(job: Any) -> tuple[str | None, str | None]:
+    """``(metric, mode)`` from ``algorithm.policies.auto_search.reward_attrs[0]``, if present."""
+    attrs = _reward_attrs_list(job)
+    if not attrs or not isinstance(attrs[0], Mapping):
         return None, None
-    if not isinstance(first, Mapping):
-        return None, None
+    first = attrs[0]
     name = first.get("name")
-    mode = first.get("mode")
-    metric = name if isinstance(name, str) and name else None
-    mode_text = mode.lower() if isinstance(mode, str) and mode.lower() in ("max", "min") else None
-    return metric, mode_text
+    return (name if isinstance(name, str) and name else None), _mode_of(first)
+
+
+def declared_metrics(job: Any, *, source: str = "job details") -> list[dict[str, str | None]]:
+    """Every metric the job details declare (``reward_attrs``), in order, as ``{"name", "mode"}``.
+
+    ``mode`` is ``"max"`` or ``"min"`` (case-insensitive in the details), or
+    ``None`` when it is missing or anything else.  An entry without a
+    non-empty string ``name`` (or that is not an object at all), and a second
+    entry for a name already seen, is skipped with a warning on the
+    ``hpo_analytics.client`` logger naming ``source``.  Details without
+    ``reward_attrs`` give ``[]``.
+    """
+    attrs = _reward_attrs_list(job)
+    out: list[dict[str, str | None]] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(attrs or []):
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if not isinstance(name, str) or not name:
+            logger.warning("%s: reward_attrs[%d] has no metric name; skipped", source, i)
+            continue
+        if name in seen:
+            logger.warning("%s: reward_attrs[%d] declares %r again; skipped", source, i, name)
+            continue
+        seen.add(name)
+        out.append({"name": name, "mode": _mode_of(entry)})
+    return out
+
+
+def reward_metadata(job: Any, *, source: str = "job details") -> dict[bytes, bytes]:
+    """The schema metadata a table gets from its job's details.
+
+    ``b"hpo_analytics.metric"``/``b"hpo_analytics.mode"``: the default
+    metric, ``reward_attrs[0]`` (each only when it is well formed: a name; a
+    mode of ``max``/``min``).  ``b"hpo_analytics.metrics"``: every declared
+    metric (see :func:`declared_metrics`) as a JSON list of ``{"name",
+    "mode"}``, present only when the job declares at least one.
+    """
+    from ..normalize import METADATA_METRIC, METADATA_METRICS, METADATA_MODE
+
+    metric, mode = _reward_attr(job)
+    metrics = declared_metrics(job, source=source)
+    meta: dict[bytes, bytes] = {}
+    if metric is not None:
+        meta[METADATA_METRIC] = metric.encode("utf-8")
+    elif metrics:
+        logger.warning("%s: the first of reward_attrs has no metric name; no default metric recorded", source)
+    if mode is not None:
+        meta[METADATA_MODE] = mode.encode("utf-8")
+    if metrics:
+        meta[METADATA_METRICS] = json.dumps(metrics, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return meta
 
 
 class ModelArtsClient:
@@ -520,20 +580,12 @@ class ModelArtsClient:
             finish()
 
     def _reward_metadata(self, job_id: str) -> dict[bytes, bytes]:
-        from ..normalize import METADATA_METRIC, METADATA_MODE
-
         try:
             job = self.get_training_job(job_id)
         except (NotFoundError, PermissionDeniedError) as exc:
             logger.warning("could not read details of job %s (%s); no reward metadata recorded", job_id, exc)
             return {}
-        metric, mode = _reward_attr(job)
-        meta: dict[bytes, bytes] = {}
-        if metric is not None:
-            meta[METADATA_METRIC] = metric.encode("utf-8")
-        if mode is not None:
-            meta[METADATA_MODE] = mode.encode("utf-8")
-        return meta
+        return reward_metadata(job, source=f"details of job {job_id}")
 
     @staticmethod
     def _with_metadata(table: pa.Table, meta: dict[bytes, bytes]) -> pa.Table:
@@ -544,11 +596,14 @@ class ModelArtsClient:
     def fetch_trials(self, job_id: str, *, page_size: int = 50, progress: ProgressArg = None) -> pa.Table:
         """Every trial of the job as one typed Arrow table (:func:`~hpo_analytics.trials_to_arrow`).
 
-        When the job's details name its reward metric and mode
-        (``algorithm.policies.auto_search.reward_attrs[0]``), they are
-        recorded in the schema metadata under ``b"hpo_analytics.metric"`` and
-        ``b"hpo_analytics.mode"``; if the details cannot be read (not found,
-        no permission) the table is returned without them.
+        The job's details (``algorithm.policies.auto_search.reward_attrs``)
+        are recorded in the schema metadata: the first entry's metric and
+        mode, the default, under ``b"hpo_analytics.metric"`` and
+        ``b"hpo_analytics.mode"``, and every declared metric under
+        ``b"hpo_analytics.metrics"``, a JSON list of ``{"name", "mode"}``
+        (``mode`` ``null`` when not ``max``/``min``; entries without a name
+        are skipped with a warning).  If the details cannot be read (not
+        found, no permission) the table is returned without them.
         """
         from ..normalize import trials_to_arrow
 
@@ -601,7 +656,7 @@ class ModelArtsClient:
         Per-trial histories are fetched concurrently (at most
         ``max_concurrency`` at once) and combined with
         :func:`~hpo_analytics.curves_to_arrow`: one row per (trial, iteration).
-        The reward metric and mode are recorded as in :meth:`fetch_trials`.
+        The declared metrics are recorded as in :meth:`fetch_trials`.
         """
         from ..normalize import curves_to_arrow
 
