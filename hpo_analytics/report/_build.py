@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, resolve_metric
+from .._frames import as_frame, metadata_of, resolve_metric
 from ..analysis import param_importance, rank_trials, summarize
 from ..analysis._common import PARAM_PREFIX, param_columns
 from ..errors import ConfigurationError, HpoAnalyticsError
@@ -59,6 +60,12 @@ class _Job:
     importance_error: str | None = None
     params: list[str] = field(default_factory=list)  # most important first, when ranked
     ranked: bool = False  # whether params are in order of importance (else table order)
+    declared: list[tuple[str, str | None]] = field(default_factory=list)  # the job's metrics, default first
+
+    @property
+    def others(self) -> list[tuple[str, str | None]]:
+        """The declared metrics other than the one the report ranks by, in declared order."""
+        return [(name, mode) for name, mode in self.declared if name != self.metric]
 
 
 def _frame_or_none(value: Any, what: str, required: Sequence[str]) -> pd.DataFrame | None:
@@ -76,6 +83,38 @@ def _frame_or_none(value: Any, what: str, required: Sequence[str]) -> pd.DataFra
     return frame
 
 
+def _declared_metrics(table: Any) -> list[tuple[str, str | None]]:
+    """``(name, mode)`` of every metric a table's metadata says its job declares, the default first.
+
+    Read from ``hpo_analytics.metrics`` (a JSON list of ``{"name", "mode"}``,
+    as the client and the CLI record a job's ``reward_attrs``; a frame may
+    hold the list itself); ``mode`` is ``"max"``, ``"min"`` or ``None``.
+    Nothing recorded, or a value that is not such a list, gives ``[]``;
+    malformed entries and repeated names are left out.
+    """
+    raw = metadata_of(table).get("metrics")
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return []
+    if not isinstance(raw, list):
+        return []
+    out: list[tuple[str, str | None]] = []
+    for entry in raw:
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if not isinstance(name, str) or not name or any(name == seen for seen, _ in out):
+            continue
+        mode = entry.get("mode")
+        out.append((name, mode if mode in ("max", "min") else None))
+    return out
+
+
+def _direction(mode: str | None) -> str:
+    """``"higher is better"``, ``"lower is better"``, or ``"direction not declared"`` for ``None``."""
+    return {"max": "higher is better", "min": "lower is better"}.get(mode or "", "direction not declared")
+
+
 def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric: str | None,
              mode: str | None) -> _Job:
     if trials is None:
@@ -91,6 +130,7 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
         curves=curve_frame,
         decisions=_frame_or_none(decisions, "decisions", DECISION_COLUMNS),
         backtest=_frame_or_none(backtest, "backtest", BACKTEST_COLUMNS),
+        declared=_declared_metrics(frame),
     )
     job.summary = summarize(frame, metric=metric, mode=mode)
     try:
@@ -107,6 +147,19 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
 
 
 # --------------------------------------------------------------------------- sections
+
+
+def _ranking_note(job: _Job) -> str:
+    """Which metric the report ranks by and the other metrics the job declares, as escaped HTML text."""
+    said = f"Ranked by {job.metric} ({_direction(job.mode)}"
+    declared_mode = dict(job.declared).get(job.metric)
+    if declared_mode is not None and declared_mode != job.mode:
+        said += f"; the job declares it {_direction(declared_mode)}"
+    said += ")."
+    if job.others:
+        also = "also declares" if len(job.others) < len(job.declared) else "declares"
+        said += f" The job {also}: " + ", ".join(f"{n} ({_direction(m)})" for n, m in job.others) + "."
+    return text(said)
 
 
 def _summary_section(job: _Job) -> str:
@@ -367,7 +420,8 @@ def _job_body(job: _Job, *, title: str, back: str | None, top: int) -> str:
                          + _plots_html(job, "backtest")))
     links = "".join(f'<a href="#{anchor}">{text(name)}</a>' for anchor, name, _ in sections)
     up = f'<a href="{text(back)}">All jobs</a>' if back else ""
-    head = f"<header><h1>{text(title)}</h1><nav>{up}{links}</nav></header>"
+    head = (f'<header><h1>{text(title)}</h1><p class="sub ranking">{_ranking_note(job)}</p>'
+            f"<nav>{up}{links}</nav></header>")
     parts = [f'<section id="{anchor}"><h2>{text(name)}</h2>{content}</section>' for anchor, name, content in sections]
     return head + "\n" + "\n".join(parts)
 
@@ -420,6 +474,9 @@ def build_report(
     :func:`hpo_analytics.stopping.backtest` returns (adds that section).
     ``metric``/``mode`` default to the table's metadata, else
     ``reward_attr``/``"max"``; ``top`` rows go in the top-trials table.
+    Under the title the page says which metric it ranks by and lists the
+    other metrics the job declares (``hpo_analytics.metrics`` in the table's
+    metadata, recorded from the job's ``reward_attrs``), if any.
 
     The page holds the summary, the top trials, the importance table with
     intervals and the plots, as inline PNG images; it loads nothing from the
@@ -474,20 +531,31 @@ def _index_body(rows: list[tuple[str, str, _Job]]) -> str:
         values = np.array([sign * job.summary["best_value"] for _, _, job in rows], dtype=float)
         if np.isfinite(values).any():
             best = values == np.nanmax(np.where(np.isfinite(values), values, np.nan))
-    header = ["job", "metric", "best value", "best trial", "trials", "with a score", *status_cols,
-              "total run time"]
+    others = any(job.others for _, _, job in rows)  # a column only when some job declares more metrics
+    header = ["job", "metric", *(["other metrics"] if others else []), "best value", "best trial", "trials",
+              "with a score", *status_cols, "total run time"]
     body, classes = [], []
     for i, (name, stem, job) in enumerate(rows):
         s = job.summary
         link = Cell(f'<a href="{text(stem)}.html">{text(name)}</a>')
         ids = s["best_trial_ids"]
         best_id = ids[0] + (f" (+{len(ids) - 1} tied)" if len(ids) > 1 else "") if ids else None
-        body.append([link, f"{s['metric']} ({s['mode']})", s["best_value"], best_id, s["n_trials"], s["n_scored"],
-                     *[s["status_counts"].get(k, 0) for k in status_cols],
+        also = [", ".join(f"{n} ({m or 'direction not declared'})" for n, m in job.others) or None] if others else []
+        body.append([link, f"{s['metric']} ({s['mode']})", *also, s["best_value"], best_id, s["n_trials"],
+                     s["n_scored"], *[s["status_counts"].get(k, 0) for k in status_cols],
                      Cell(text(fmt_duration(s["time_total_s"])), numeric=True)])
         classes.append("best" if best[i] else "")
-    note = ('<p class="note">One report per job; highlighted: the best value (all jobs share the metric and '
-            "its direction).</p>") if best.any() else ""
+    if len(targets) == 1:
+        metric, mode = next(iter(targets))
+        ranking = f"Every job is ranked by {metric} ({_direction(mode)})."
+    else:
+        ranking = "Each job is ranked by its own metric (the metric column)."
+    if others:
+        ranking += " Other metrics: what else each job declares (not used to rank it)."
+    note = f'<p class="note">{text(ranking)}</p>'
+    if best.any():
+        note += ('<p class="note">One report per job; highlighted: the best value (all jobs share the metric and '
+                 "its direction).</p>")
     return (f"<header><h1>Hyperparameter searches</h1><p class=\"sub\">{len(rows)} jobs</p></header>"
             + note + table(header, body, row_classes=classes) + _index_figure(rows, targets))
 
@@ -523,6 +591,8 @@ def build_reports(
     run time (sum of ``time_total_s``), with a link to its report, and, when
     the jobs share a metric and direction, highlights the best job and draws
     the metric's distribution per job (up to :data:`MAX_INDEX_CURVES` jobs).
+    It says which metric the jobs are ranked by and, when some job declares
+    metrics besides that one, lists them in an "other metrics" column.
     Every job is validated before anything is written.
     """
     if not isinstance(jobs, Mapping) or not jobs:
