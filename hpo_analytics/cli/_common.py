@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -10,6 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..errors import ConfigurationError
@@ -175,8 +177,9 @@ def resolve_input(path: str | os.PathLike[str]) -> JobInput:
     (per-trial histories), as ``data/synthetic_job`` does, or
     ``trials.parquet`` and optionally ``curves.parquet``, as ``fetch`` and
     ``demo`` write them; its curves are then used where a command needs them,
-    and a ``job.json`` (the job's details) names the job and its reward
-    metric and mode.
+    and a ``job.json`` (the job's details) names the job and the metrics it
+    declares (``reward_attrs``: the first is the default metric), recorded in
+    the tables' metadata as ``fetch`` records them.
     """
     p = Path(path)
     if not p.exists():
@@ -189,29 +192,45 @@ def resolve_input(path: str | os.PathLike[str]) -> JobInput:
         if (p / trials).exists():
             details = p / "job.json" if (p / "job.json").is_file() else None
             if details is not None:
-                name = _job_details(details)[0] or name
+                name = _job_name(details) or name
             return JobInput(name, p / trials, p / curves if (p / curves).exists() else None, details)
     return JobInput(name, p)
 
 
-def _job_details(path: Path) -> tuple[str | None, str | None, str | None]:
-    """``(name, metric, mode)`` from a job-details file; ``None`` for what it does not say."""
-    from ..client._client import _reward_attr
-
+def _load_job_details(path: Path) -> Mapping[str, Any]:
+    """The parsed job-details file (``GET /v2/{p}/training-jobs/{j}``); a one-line error when unreadable."""
     try:
         job = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"{str(path)!r} is not a readable job-details JSON file: {one_line(exc)}") from exc
     if not isinstance(job, Mapping):
         raise ConfigurationError(f"{str(path)!r}: job details must be a JSON object")
+    return job
+
+
+def _job_name(path: Path) -> str | None:
+    """The job's name from a job-details file, if it has one."""
+    job = _load_job_details(path)
     name = (job.get("metadata") or {}).get("name") if isinstance(job.get("metadata"), Mapping) else None
-    metric, mode = _reward_attr(job)  # the same reading fetch_trials records in the table
-    return (name if isinstance(name, str) and name else None, metric, mode)
+    return name if isinstance(name, str) and name else None
+
+
+@functools.lru_cache(maxsize=32)
+def _job_metadata(path: Path, _stamp: tuple[int, int]) -> Mapping[bytes, bytes]:
+    """The schema metadata a job-details file gives its tables (see ``reward_metadata``).
+
+    Cached per file version (``_stamp``: modification time and size), so a
+    command that reads a job's trials and curves warns once about a
+    malformed ``reward_attrs`` entry, not twice.
+    """
+    from ..client._client import reward_metadata
+
+    # the same reading fetch_trials records in the table
+    return MappingProxyType(reward_metadata(_load_job_details(path), source=str(path)))
 
 
 def _read(path: Path, kind: str, details: Path | None = None) -> pa.Table:
     from ..io import read_curves, read_trials
-    from ..normalize import METADATA_METRIC, METADATA_MODE
 
     reader = read_trials if kind == "trials" else read_curves
     if path.is_file() and path.suffix.lower() in _PARQUET:
@@ -226,12 +245,15 @@ def _read(path: Path, kind: str, details: Path | None = None) -> pa.Table:
     else:
         table = reader(path)
     if details is not None:
-        _, metric, mode = _job_details(details)
+        try:
+            stat = details.stat()
+        except OSError as exc:
+            raise ConfigurationError(f"{str(details)!r} is not a readable job-details JSON file: "
+                                     f"{one_line(exc)}") from exc
         meta = dict(table.schema.metadata or {})
-        if metric and METADATA_METRIC not in meta:
-            meta[METADATA_METRIC] = metric.encode("utf-8")
-        if mode and METADATA_MODE not in meta:
-            meta[METADATA_MODE] = mode.encode("utf-8")
+        # What the table already records (a fetched Parquet file's own metadata) wins, key by key.
+        for key, value in _job_metadata(details.resolve(), (stat.st_mtime_ns, stat.st_size)).items():
+            meta.setdefault(key, value)
         table = table.replace_schema_metadata(meta)
     return table
 

@@ -8,6 +8,7 @@ Credentials come from the environment as
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -96,7 +97,9 @@ def run_fetch(args: argparse.Namespace) -> int:
             curves = client.fetch_curves(args.job_id, [i for i in ids if i], progress=bar or None)
             result.update(curve_rows=curves.num_rows, curves_seconds=round(time.perf_counter() - started, 3))
     meta = metadata_of(trials)
-    result.update(metric=meta.get("metric") or None, mode=meta.get("mode") or None)
+    # every metric the job declares, as recorded in the Parquet metadata (the first is the default)
+    result.update(metric=meta.get("metric") or None, mode=meta.get("mode") or None,
+                  metrics=json.loads(meta["metrics"]) if meta.get("metrics") else [])
     if args.output is not None:
         result["output"] = str(write_parquet(trials, args.output))
     if curves is not None and curves_out is not None:
