@@ -5,7 +5,12 @@ Every function takes a ``trials_to_arrow`` table or its pandas frame (a curve
 table works too: each trial's latest row stands for it) and returns a pandas
 frame (or, for :func:`summarize`, a dict) that a plot can draw directly.
 ``metric=None`` means the metric in the table's metadata, else
-``reward_attr``; ``mode=None`` likewise, else ``"max"``.
+``reward_attr``; ``mode=None`` likewise, else ``"max"``. A metric (or, for
+:func:`pareto_front`, any objective) that is not numeric (text, booleans,
+lists) or has no finite value among the trials asked about raises
+:class:`~hpo_analytics.errors.ConfigurationError` naming the column and its
+type, rather than ranking every trial first; a table with no rows gives
+empty answers.
 
 * :mod:`.rank`: :func:`rank_trials`, :func:`best_trials`, :func:`best_so_far`
 * :mod:`.importance`: :func:`param_importance` (``"fanova"``, ``"binned"``, ``"spearman"``)

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._frames import Mode, as_frame, resolve_metric
+from .._frames import Mode, as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "Scope",
     "Trials",
     "check_int",
+    "check_scores",
     "encode_param",
     "floats",
     "is_log_scale",
@@ -113,11 +114,17 @@ def load(
 
     ``trials`` may itself be a curve table (several rows per trial); its
     per-trial rows are then the latest ones and it serves as ``curves``.
+    The metric column (of ``trials``, or of the curves for ``scope="best"``
+    and ``"mean_last_k"``) must pass :func:`~hpo_analytics._frames.check_metric`,
+    and the final scores must hold a finite value when there are any
+    (:func:`check_scores`), else :class:`ConfigurationError`.
     """
     metric, mode_ = resolve_metric(trials, metric, mode)
-    frame = as_frame(trials)
     if scope not in ("last", "best", "mean_last_k"):
         raise ConfigurationError(f"scope must be 'last', 'best' or 'mean_last_k', not {scope!r}")
+    if scope == "last" or curves is None:
+        check_metric(trials, metric)  # on the input itself, so an Arrow column is named by its Arrow type
+    frame = as_frame(trials)
     if _has_repeats(frame):
         if curves is None:
             curves = frame
@@ -135,8 +142,28 @@ def load(
                 f"scope={scope!r} needs the learning curves: pass curves= (a curves_to_arrow table) "
                 "or pass the curve table itself"
             )
+        check_metric(curves, metric)
         score = _curve_scores(frame, as_frame(curves), metric, mode_, scope, check_int("k", k, low=1))
+    context = [f"scope={scope!r}, scored from the curves"] if scope != "last" else []
+    if statuses is not None:
+        context.append(f"statuses={sorted(map(str, statuses))}")
+    check_scores(score, metric, context="; ".join(context))
     return Trials(frame=frame, metric=metric, mode=mode_, score=score)
+
+
+def check_scores(score: np.ndarray, metric: str, *, context: str = "") -> None:
+    """Refuse scores none of which is finite (when there are any), as ``_frames.check_metric`` words it.
+
+    The column itself may pass that check and the scores still be empty of
+    numbers: a ``statuses=`` filter can keep only unscored trials, and
+    ``scope="best"`` finds no curve values for the trials. ``context`` says
+    which, after the message.
+    """
+    if len(score) and not np.isfinite(score).any():
+        try:
+            check_metric(pd.DataFrame({metric: np.asarray(score, dtype=float)}), metric)
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{exc} ({context})" if context else str(exc)) from None
 
 
 def _curve_scores(frame: pd.DataFrame, curves: pd.DataFrame, metric: str, mode: str, scope: str,

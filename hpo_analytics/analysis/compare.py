@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame
+from .._frames import as_frame, check_metric
 from ._common import PARAM_PREFIX, STEP, check_int, floats, load, param_columns
 from .stats import rank_sum_test
 
@@ -111,6 +111,8 @@ def compare_top(
     raw = as_frame(trials)
     if curves is None and "trial_id" in raw.columns and raw["trial_id"].duplicated().any():
         curves = raw
+    if curves is not None:
+        check_metric(curves, t.metric)  # a text or list column would leave no tails: "no replication", wrongly
     curve_frame = as_frame(curves) if curves is not None else None
     frame = t.frame
     labels = _config_labels(frame, param_columns(frame, params))

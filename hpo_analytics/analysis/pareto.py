@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, resolve_metric
+from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
-from ._common import floats, load
+from ._common import check_scores, floats, load
 
 __all__ = ["pareto_front"]
 
@@ -54,6 +54,10 @@ def pareto_front(
     NaN or missing objective are never on the front. A curve table is reduced
     to each trial's latest row.
 
+    Every objective must be a numeric column with a finite value (after
+    ``statuses``), else :class:`~hpo_analytics.errors.ConfigurationError`
+    names the column and its type.
+
     Returns every trial with a leading ``is_pareto`` column: the front first,
     sorted best first by the first objective (then the next ones), then the
     rest in their input order. ``attrs`` records the objectives.
@@ -68,13 +72,16 @@ def pareto_front(
         if direction not in ("max", "min"):
             raise ConfigurationError(f"objective {column!r}: direction must be 'max' or 'min', not {direction!r}")
         resolve_metric(frame_in, column, direction)  # the clear error for a missing column
+        check_metric(trials, column)
     first = next(iter(objectives))
     frame = load(trials, metric=first, mode=objectives[first], statuses=statuses).frame
-    keys = np.column_stack([
-        (1.0 if direction == "max" else -1.0)
-        * floats(frame[column])
-        for column, direction in objectives.items()
-    ])
+    context = f"statuses={sorted(map(str, statuses))}" if statuses is not None else ""
+    columns = []
+    for column, direction in objectives.items():
+        values = floats(frame[column])
+        check_scores(values, column, context=context)
+        columns.append((1.0 if direction == "max" else -1.0) * values)
+    keys = np.column_stack(columns)
     finite = np.isfinite(keys).all(axis=1)
     mask = np.zeros(len(frame), dtype=bool)
     mask[np.flatnonzero(finite)] = _non_dominated(keys[finite])

@@ -4,7 +4,10 @@ Every function here takes a trial table (``trials_to_arrow``'s Arrow table or
 its pandas frame) or a curve table (one row per ``(trial, iteration)``; each
 trial's latest row then stands for it). ``metric=None`` means the metric in
 the table's metadata, else ``reward_attr``; ``mode=None`` likewise, else
-``"max"``.
+``"max"``. A metric that is not numeric, or whose scores (after
+``statuses`` and ``scope``) include no finite value, raises
+:class:`~hpo_analytics.errors.ConfigurationError` naming the column and its
+type: with nothing to compare, every trial would otherwise share rank 1.
 
 Ties are honest: trials whose scores are exactly equal share a rank, and every
 one of them is "best" when they tie for first. Optuna's ``best_trial`` keeps
@@ -87,7 +90,7 @@ def rank_trials(
 
     Returns the trial rows with three leading columns: ``rank`` (competition
     ranking: equal scores share a rank, the next rank skips, ``1, 1, 3``),
-    ``is_best`` (every trial tied for rank 1; none when no trial has a score)
+    ``is_best`` (every trial tied for rank 1)
     and ``score`` (the number ranked, in the metric's units). **NaN and
     missing scores rank last**, all sharing the rank after the last scored
     trial, and are never best. Rows are sorted for display by score (best
@@ -119,7 +122,7 @@ def best_trials(
     curves: Any = None,
     statuses: Collection[str] | None = None,
 ) -> pd.DataFrame:
-    """Every trial tied for best (the ``is_best`` rows of :func:`rank_trials`; empty when none has a score)."""
+    """Every trial tied for best (the ``is_best`` rows of :func:`rank_trials`; empty for an empty table)."""
     ranked = rank_trials(trials, metric=metric, mode=mode, scope=scope, k=k, curves=curves, statuses=statuses)
     best = ranked[ranked["is_best"].to_numpy(dtype=bool)].reset_index(drop=True)
     best.attrs = ranked.attrs

@@ -26,8 +26,8 @@ def summarize(
 
     Keys: ``metric``, ``mode``, ``n_trials``, ``status_counts`` (status ->
     count, most common first; missing status counted as ``"UNKNOWN"``),
-    ``n_scored`` (trials with a finite metric), ``best_value`` (NaN when
-    none), ``best_trial_ids`` (every trial tied for best, in display order of
+    ``n_scored`` (trials with a finite metric), ``best_value`` (NaN for
+    an empty table), ``best_trial_ids`` (every trial tied for best, in display order of
     :func:`~hpo_analytics.analysis.rank_trials`), ``quantiles`` (``{0.0: min,
     0.25: ..., 1.0: max}`` of the finite values; NaN when none), ``n_params``
     and ``params`` (names without ``param/``), ``time_total_s`` (sum over
