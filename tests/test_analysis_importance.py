@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +12,14 @@ import pytest
 import hpo_analytics as ha
 from hpo_analytics.analysis import param_importance
 from hpo_analytics.analysis._common import encode_param, is_log_scale
-from hpo_analytics.analysis.importance import IMPORTANCE_COLUMNS, _fit_tree, _tree_main_effects
+from hpo_analytics.analysis.importance import (
+    IMPORTANCE_COLUMNS,
+    MIN_TRIALS,
+    _fit_tree,
+    _tree_main_effects,
+    min_trials,
+)
+from hpo_analytics.analysis.stats import spearman
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.synthetic import GROUND_TRUTH, generate_pages
 
@@ -21,12 +31,14 @@ def frame(y: list[float], **params: list) -> pd.DataFrame:
 
 
 def test_spearman_by_hand() -> None:
-    # rho(a, y) = 0.8, rho(b, y) = 0.4 (see test_analysis_stats): rho^2 = 0.64, 0.16 -> 0.8, 0.2.
-    f = frame([1, 3, 2, 4], a=[1, 2, 3, 4], b=[1, 2, 4, 3], c=[7, 7, 7, 7])
+    # Five trials (spearman's minimum), no ties: rho = 1 - 6 * sum(d^2) / (n (n^2 - 1)) = 1 - sum(d^2) / 20.
+    # a: d = (0, 0, 0, 1, -1) -> rho 0.9, rho^2 0.81; b: d = (2, -1, -1, 1, -1) -> rho 0.6, rho^2 0.36.
+    # Normalised: 0.81 / 1.17 = 9/13 and 0.36 / 1.17 = 4/13.
+    f = frame([1, 2, 3, 4, 5], a=[1, 2, 3, 5, 4], b=[3, 1, 2, 5, 4], c=[7, 7, 7, 7, 7])
     out = param_importance(f, method="spearman", n_bootstrap=20)
     assert list(out.columns) == list(IMPORTANCE_COLUMNS)
     assert out["param"].tolist() == ["a", "b", "c"]
-    assert out["importance"].tolist() == pytest.approx([0.8, 0.2, 0.0])
+    assert out["importance"].tolist() == pytest.approx([9 / 13, 4 / 13, 0.0])
     assert out["rank"].tolist() == [1, 2, 3]
     assert out["kind"].tolist() == ["numeric", "numeric", "constant"]
     assert (out["ci_low"] <= out["importance"]).all() and (out["importance"] <= out["ci_high"]).all()
@@ -34,20 +46,25 @@ def test_spearman_by_hand() -> None:
 
 
 def test_binned_by_hand() -> None:
-    # p: groups a -> [1, 3], b -> [3, 5]: SST 8, SSB 4, MSW 2, epsilon^2 = (4 - 2) / 8 = 0.25 > 0.
-    # q: c -> [1, 5], d -> [3, 3]: SSB 0 -> 0. Normalised: p = 1, q = 0.
-    f = frame([1, 3, 3, 5], p=["a", "a", "b", "b"], q=["c", "d", "d", "c"])
+    # Ten trials (binned's minimum). p: a -> [1, 3, 1, 3, 2] (mean 2), b -> [3, 5, 3, 5, 4] (mean 4):
+    # SST 18, SSB 10, MSW 8 / 8 = 1, epsilon^2 = (10 - 1) / 18 = 0.5 > 0.
+    # q: c -> [1, 3, 3, 5, 3], d -> [1, 3, 2, 5, 4], both mean 3: SSB 0 -> 0. Normalised: p = 1, q = 0.
+    y = [1, 3, 1, 3, 2, 3, 5, 3, 5, 4]
+    f = frame(y, p=["a"] * 5 + ["b"] * 5, q=["c", "c", "d", "d", "d", "c", "c", "c", "d", "d"])
     out = param_importance(f, method="binned", n_bootstrap=10)
     assert out.set_index("param")["importance"].to_dict() == {"p": 1.0, "q": 0.0}
     assert out["kind"].tolist() == ["categorical", "categorical"]
 
 
-def test_constant_parameters_and_constant_metric_give_zeros() -> None:
-    f = frame([0.5, 0.5, 0.5], a=[1.0, 2.0, 3.0], b=["x", "x", "x"])
+def test_constant_parameters_score_zero_and_a_constant_metric_is_undefined() -> None:
+    f = frame([0.5] * 20, a=[float(i) for i in range(20)], b=["x"] * 20)
     for method in ("fanova", "binned", "spearman"):
-        out = param_importance(f, method=method, n_bootstrap=2)
-        assert out["importance"].tolist() == [0.0, 0.0]
-        assert out.set_index("param")["kind"].to_dict() == {"a": "numeric", "b": "constant"}
+        with pytest.warns(ha.InsufficientDataWarning, match=r"'reward_attr' is 0\.5 in every one of the 20"):
+            out = param_importance(f, method=method, n_bootstrap=2).set_index("param")
+        assert np.isnan(out.loc["a", ["importance", "ci_low", "ci_high", "rank_stability"]].to_numpy(float)).all()
+        assert out.loc["a", "rank"] is pd.NA
+        assert out.loc["b", ["importance", "ci_low", "ci_high"]].tolist() == [0.0, 0.0, 0.0]
+        assert out["kind"].to_dict() == {"a": "numeric", "b": "constant"}
 
 
 def test_errors() -> None:
@@ -141,3 +158,80 @@ def test_importance_ranks_true_parameters_above_inert_ones_over_seeds(
         # The top parameter is the truly dominant one in every seed.
         assert out["param"].iloc[0] == GROUND_TRUTH.important[0]
     assert hits / len(seeds) >= min_rate
+
+
+# --------------------------------------------------------------------------- too little data (issue #12)
+
+SEED = Path(__file__).resolve().parent.parent / "data" / "seed_trials.json"
+
+
+def test_seed_document_default_is_not_estimable_rather_than_all_zero() -> None:
+    table = ha.read_trials(SEED)  # 8 trials; learning_rate is strongly rank-correlated with acc
+    y = table["acc"].to_numpy()
+    assert abs(spearman(table["param/learning_rate"].to_numpy(), y)) > 0.5
+    with pytest.warns(ha.InsufficientDataWarning, match=r"8 scored trial\(s\).*'fanova' needs at least 20"):
+        out = param_importance(table, metric="acc").set_index("param")
+    row = out.loc["learning_rate"]
+    assert np.isnan(row[["importance", "ci_low", "ci_high", "rank_stability"]].to_numpy(float)).all()
+    assert row["rank"] is pd.NA and row["kind"] == "numeric"
+    info = out.attrs["hpo_analytics.analysis"]
+    assert info["n_trials"] == 8 and info["min_trials"] == 20 and "needs at least 20" in info["warning"]
+    # A method that can answer from 8 trials says learning_rate matters, with an interval that is not a point.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ha.InsufficientDataWarning)
+        rho = param_importance(table, metric="acc", method="spearman").set_index("param")
+    assert rho.loc["learning_rate", "importance"] > 0.5
+    assert rho.loc["learning_rate", "ci_high"] > rho.loc["learning_rate", "ci_low"]
+    assert rho["importance"].sum() == pytest.approx(1.0)
+
+
+def effect(n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` trials whose metric follows parameter ``a`` closely; ``b`` is inert."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.permutation(np.linspace(0, 1, n)), rng.permutation(np.linspace(0, 1, n))
+    return frame(list(a + 0.05 * rng.standard_normal(n)), a=list(a), b=list(b))
+
+
+@pytest.mark.parametrize(("method", "options"), [
+    ("fanova", {}), ("fanova", {"min_leaf": 3}), ("binned", {}), ("spearman", {}),
+])
+def test_threshold_boundary(method: str, options: dict[str, int]) -> None:
+    need = min_trials(method, **options)
+    assert need == (4 * options["min_leaf"] if options else MIN_TRIALS[method])
+    with pytest.warns(ha.InsufficientDataWarning, match=rf"{need - 1} scored trial\(s\).*needs at least {need}"):
+        below = param_importance(effect(need - 1), method=method, **options)
+    assert below[["importance", "ci_low", "ci_high", "rank_stability"]].isna().all().all()
+    assert below["rank"].isna().all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ha.InsufficientDataWarning)
+        at = param_importance(effect(need), method=method, **options).set_index("param")
+    assert np.isfinite(at[["importance", "ci_low", "ci_high", "rank_stability"]].to_numpy(float)).all()
+    assert at["importance"].sum() == pytest.approx(1.0)
+    assert at.loc["a", "importance"] > at.loc["b", "importance"] and at.loc["a", "rank"] == 1
+    assert at.loc["a", "ci_high"] > at.loc["a", "ci_low"]  # an interval, not a point
+    assert at.attrs["hpo_analytics.analysis"]["warning"] is None
+
+
+def test_fanova_at_its_threshold_grows_trees_that_split() -> None:
+    # Below 2 * min_leaf rows a tree cannot split at all; at the threshold nearly every resample's trees do.
+    out = param_importance(effect(MIN_TRIALS["fanova"]), n_bootstrap=32)
+    assert out.attrs["hpo_analytics.analysis"]["n_bootstrap_undefined"] <= 2
+    assert (out["importance"] > 0).all()
+
+
+def test_resamples_with_a_constant_metric_are_left_out_not_counted_as_zero() -> None:
+    # Only the last trial differs: a resample without it has a constant metric (about a third of them do).
+    f = frame([0, 0, 0, 0, 1.0], a=[1, 2, 3, 4, 5], b=[5, 3, 1, 2, 4])
+    out = param_importance(f, method="spearman").set_index("param")
+    undefined = out.attrs["hpo_analytics.analysis"]["n_bootstrap_undefined"]
+    assert 0 < undefined < out.attrs["hpo_analytics.analysis"]["n_bootstrap"]
+    # Counted as all-zero shares they would pull a's lower bound to 0; a is the better predictor throughout.
+    assert out.loc["a", "ci_low"] > 0
+    assert out.loc["a", "importance"] > out.loc["b", "importance"]
+
+
+def test_fanova_options_that_cannot_split_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="max_samples=10 is too few rows per tree"):
+        param_importance(effect(40), max_samples=10)
+    with pytest.raises(ConfigurationError, match="min_leaf must be an integer >= 1"):
+        param_importance(effect(40), min_leaf=0)

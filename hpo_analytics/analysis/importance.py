@@ -33,24 +33,57 @@ with a single value (constant) gets importance 0, an empty interval at 0 and
 kind ``"constant"``; it is not an error. Trials whose metric is NaN or
 missing are left out; missing parameter values take the median (numbers) or
 their own level (categories).
+
+Too few scored trials (those with a finite metric) for the method, or a
+metric with one value in all of them, cannot say which parameter matters:
+rather than a confident-looking 0 with a zero-width interval and rank
+stability 1, every varying parameter then gets NaN importance, interval and
+stability and a missing rank, with an
+:class:`~hpo_analytics.errors.InsufficientDataWarning` that says how many
+scored trials there are and how many the method needs (:data:`MIN_TRIALS`):
+
+``"fanova"``: 20 (``4 * min_leaf`` when ``min_leaf`` is given)
+    A tree splits a node only with ``min_leaf`` rows (5 by default) on each
+    side, and its threshold is drawn at random between the node's smallest
+    and largest value, so below ``2 * min_leaf`` rows no tree ever splits
+    (every importance came out 0) and at exactly ``2 * min_leaf`` almost
+    none does. With ``4 * min_leaf`` a random threshold leaves enough rows on
+    both sides about half the time per parameter, so the trees of nearly
+    every bootstrap resample split.
+``"binned"``: 10
+    Below 30 trials it uses two bins (quantile halves, or the levels of a
+    category); 10 puts at least 5 trials behind each bin's mean.
+``"spearman"``: 5
+    With 4 trials or fewer even a perfectly monotone relation cannot be told
+    from chance (the two-sided permutation p-value of a perfect rank
+    correlation is ``2/24 = 0.083`` at 4 trials, ``2/120 = 0.017`` at 5).
+
+A metric that is not numeric, or has no finite value at all, raises
+:class:`~hpo_analytics.errors.ConfigurationError` naming the column and its
+type.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InsufficientDataWarning
 from ._common import PARAM_PREFIX, Encoded, check_int, encode_param, load, param_columns
 from .stats import rankdata
 
-__all__ = ["IMPORTANCE_COLUMNS", "METHODS", "param_importance"]
+__all__ = ["IMPORTANCE_COLUMNS", "METHODS", "MIN_TRIALS", "min_trials", "param_importance"]
 
 IMPORTANCE_COLUMNS = ("param", "importance", "ci_low", "ci_high", "rank", "rank_stability", "kind")
 METHODS = ("fanova", "binned", "spearman")
+#: fanova's smallest leaf by default (``max(5, rows // 64)``).
+_DEFAULT_MIN_LEAF = 5
+#: Fewest scored trials per method (fanova: with the default ``min_leaf``); the module docstring says why.
+MIN_TRIALS = {"fanova": 4 * _DEFAULT_MIN_LEAF, "binned": 10, "spearman": 5}
 _DEFAULT_BOOTSTRAP = {"fanova": 16, "binned": 200, "spearman": 200}
 _MAX_BINS = 10
 
@@ -79,7 +112,7 @@ def _binned_scores(bins: list[tuple[np.ndarray, int]], y: np.ndarray) -> Callabl
         sst = float((weights * (y - mean) ** 2).sum())
         out = np.zeros(len(bins))
         if sst <= 0:
-            return out
+            return np.full(len(bins), np.nan)  # a resample whose metric is constant: shares undefined
         for j, (b, k) in enumerate(bins):
             counts = np.bincount(b, weights=weights, minlength=k)
             sums = np.bincount(b, weights=wy, minlength=k)
@@ -108,8 +141,10 @@ def _spearman_scores(x: np.ndarray, y: np.ndarray) -> Callable[[np.ndarray], np.
         cov = (weights * dy) @ dx
         vx = weights @ (dx * dx)
         vy = float(weights @ (dy * dy))
+        if vy <= 0:
+            return np.full(x.shape[1], np.nan)  # a resample whose metric is constant: shares undefined
         with np.errstate(invalid="ignore", divide="ignore"):
-            rho = np.where((vx > 0) & (vy > 0), cov / np.sqrt(vx * vy), 0.0)
+            rho = np.where(vx > 0, cov / np.sqrt(vx * vy), 0.0)
         return rho**2
 
     return score
@@ -194,18 +229,21 @@ def _fanova_scores(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, *, n_
                    min_leaf: int | None, max_depth: int) -> Callable[[np.ndarray], np.ndarray]:
     n = len(y)
     m = min(n, max_samples)
-    leaf = min_leaf if min_leaf is not None else max(5, m // 64)
+    leaf = min_leaf if min_leaf is not None else max(_DEFAULT_MIN_LEAF, m // 64)
     # Standardise y so the variance threshold in _tree_main_effects is scale-free.
     scale = float(y.std()) or 1.0
     ys = (y - y.mean()) / scale
 
     def score(rows: np.ndarray) -> np.ndarray:
         shares = np.zeros(x.shape[1])
+        split = False
         for _ in range(n_trees):
             sample = rows if len(rows) <= m else rows[rng.integers(0, len(rows), m)]
-            shares += _tree_main_effects(*_fit_tree(x[sample], ys[sample], rng, min_leaf=leaf,
-                                                    max_depth=max_depth))
-        return shares / n_trees
+            low, high, value = _fit_tree(x[sample], ys[sample], rng, min_leaf=leaf, max_depth=max_depth)
+            split = split or len(value) > 1
+            shares += _tree_main_effects(low, high, value)
+        # No tree split: the resample says nothing (NaN), which is not the same as "no effect" (0).
+        return shares / n_trees if split else np.full(x.shape[1], np.nan)
 
     return score
 
@@ -214,9 +252,25 @@ def _fanova_scores(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, *, n_
 
 
 def _normalise(raw: np.ndarray) -> np.ndarray:
+    """Shares summing to 1 along the last axis (all 0 when nothing is positive; all NaN stays NaN)."""
+    undefined = np.isnan(raw).all(axis=-1, keepdims=True) & (raw.shape[-1] > 0)
     raw = np.where(np.isfinite(raw) & (raw > 0), raw, 0.0)
     total = raw.sum(axis=-1, keepdims=True)
-    return np.divide(raw, total, out=np.zeros_like(raw), where=total > 0)
+    out = np.divide(raw, total, out=np.zeros_like(raw), where=total > 0)
+    return np.where(undefined, np.nan, out)
+
+
+def min_trials(method: str, *, min_leaf: int | None = None) -> int:
+    """The fewest scored trials ``method`` answers from (see :data:`MIN_TRIALS` and the module docstring).
+
+    For ``"fanova"`` with an explicit ``min_leaf`` it is ``4 * min_leaf``:
+    room for a tree to split at least once with ``min_leaf`` rows each side.
+    """
+    if method not in METHODS:
+        raise ConfigurationError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    if method == "fanova" and min_leaf is not None:
+        return 4 * min_leaf
+    return MIN_TRIALS[method]
 
 
 def _ranks_desc(values: np.ndarray) -> np.ndarray:
@@ -256,18 +310,43 @@ def param_importance(
     direction) and is accepted for symmetry. ``seed`` makes results
     reproducible.
 
+    **Too little data.** Each method needs a minimum number of scored trials
+    (trials with a finite metric; :data:`MIN_TRIALS`: fanova 20, or
+    ``4 * min_leaf`` when ``min_leaf`` is given; binned 10; spearman 5 — the
+    module docstring says why). With fewer, or when the metric has the same
+    value in every scored trial, importance is undefined: an
+    :class:`~hpo_analytics.errors.InsufficientDataWarning` says how many
+    scored trials there are and how many the method needs, and every
+    varying parameter gets NaN importance, NaN interval, NaN
+    ``rank_stability`` and a missing (``<NA>``) rank; a constant parameter
+    still gets importance 0. A non-numeric metric, or one with no finite
+    value, raises :class:`~hpo_analytics.errors.ConfigurationError`.
+
     Returns one row per parameter, most important first: ``param`` (name
-    without ``param/``), ``importance`` (sums to 1 over parameters, or all
-    0), ``ci_low``/``ci_high`` (``confidence`` percentile interval),
-    ``rank`` (1 = most important; ties share), ``rank_stability`` and
+    without ``param/``), ``importance`` (sums to 1 over parameters when
+    estimable; all 0 when no parameter explains any variation, or when every
+    parameter is constant; NaN as above), ``ci_low``/``ci_high``
+    (``confidence`` percentile interval over the resamples), ``rank`` (1 =
+    most important; ties share; nullable ``Int64``), ``rank_stability`` and
     ``kind`` (``"log"``, ``"numeric"``, ``"categorical"`` or ``"constant"``).
-    ``attrs`` records the method, metric, number of trials and resamples.
+    A resample in which the metric came out constant (or, for fanova, in
+    which no tree could split) has no shares and is left out of the
+    interval and the stability. ``attrs`` records the method, metric,
+    ``n_trials`` (scored), ``n_bootstrap``, ``n_bootstrap_undefined`` (the
+    resamples left out), ``confidence``, ``min_trials`` and ``warning`` (the
+    warning's text, None when the answer is estimable).
     """
     if method not in METHODS:
         raise ConfigurationError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     n_boot = check_int("n_bootstrap", _DEFAULT_BOOTSTRAP[method] if n_bootstrap is None else n_bootstrap, low=1)
     check_int("n_trees", n_trees, low=1)
     check_int("max_samples", max_samples, low=2)
+    if min_leaf is not None:
+        check_int("min_leaf", min_leaf, low=1)
+    need = min_trials(method, min_leaf=min_leaf)
+    if method == "fanova" and max_samples < need:
+        raise ConfigurationError(f"max_samples={max_samples} is too few rows per tree: with min_leaf "
+                                 f"{min_leaf or _DEFAULT_MIN_LEAF} a tree needs {need} to split reliably")
     if not 0 < confidence < 1:
         raise ConfigurationError(f"confidence must be between 0 and 1, not {confidence!r}")
     t = load(trials, metric=metric, mode=mode, statuses=statuses)
@@ -282,16 +361,23 @@ def param_importance(
     active = [j for j, e in enumerate(encoded) if not e.constant]
     rng = np.random.default_rng(seed)
 
+    problem = _unanswerable(n, y, t.metric, method, need) if active else None
     point = np.zeros(len(columns))
     replicates = np.zeros((n_boot, len(columns)))
-    if active and n >= 2 and np.ptp(y) > 0:
+    if active and problem is None:
         x = np.column_stack([encoded[j].values for j in active])
         if method == "fanova":
             score_rows = _fanova_scores(x, y, rng, n_trees=n_trees, max_samples=max_samples, min_leaf=min_leaf,
                                         max_depth=max_depth)
             for r in range(n_boot):
                 replicates[r, active] = _normalise(score_rows(rng.integers(0, n, n)))
-            point = replicates.mean(axis=0)
+            fitted = ~np.isnan(replicates).any(axis=1)
+            if fitted.any():
+                point = _normalise(replicates[fitted].mean(axis=0))
+            else:
+                problem = (f"param_importance: no bootstrap resample of the {n} scored trials grew a tree that "
+                           f"splits (too few distinct values of {t.metric!r}?), so importance, intervals and "
+                           "rank stability are NaN")
         else:
             if method == "binned":
                 score_w = _binned_scores([_bins(encoded[j], n) for j in active], y)
@@ -301,22 +387,50 @@ def param_importance(
             for r in range(n_boot):
                 weights = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
                 replicates[r, active] = _normalise(score_w(weights))
-        point = _normalise(point)
-
+    # A resample whose metric came out constant (or, for fanova, whose trees could not split) has no
+    # shares at all: it is left out of the interval and the rank stability rather than counted as zeros.
+    defined = replicates[~np.isnan(replicates).any(axis=1)]
+    rank = pd.array(_ranks_desc(point), dtype="Int64")
     alpha = (1.0 - confidence) / 2.0
-    ci_low, ci_high = np.quantile(replicates, [alpha, 1.0 - alpha], axis=0) if len(columns) else (point, point)
-    rank = _ranks_desc(point) if len(columns) else np.zeros(0, np.int64)
-    stability = (_ranks_desc(replicates) == rank).mean(axis=0) if len(columns) else np.zeros(0)
+    if len(columns) and len(defined):
+        ci_low, ci_high = np.quantile(defined, [alpha, 1.0 - alpha], axis=0)
+        stability = (_ranks_desc(defined) == _ranks_desc(point)).mean(axis=0)
+    else:
+        ci_low = ci_high = stability = np.full(len(columns), np.nan)
+    if problem is not None:
+        warnings.warn(problem, InsufficientDataWarning, stacklevel=2)
+        unknown = np.ones(len(columns), dtype=bool)
+        unknown[[j for j, e in enumerate(encoded) if e.constant]] = False
+        point = np.where(unknown, np.nan, 0.0)
+        ci_low = ci_high = point
+        stability = np.full(len(columns), np.nan)
+        rank = pd.array([pd.NA] * len(columns), dtype="Int64")
     out = pd.DataFrame({
         "param": [c.removeprefix(PARAM_PREFIX) for c in columns],
         "importance": point,
         "ci_low": np.minimum(ci_low, point),
         "ci_high": np.maximum(ci_high, point),
-        "rank": rank.astype(np.int64),
+        "rank": rank,
         "rank_stability": stability,
         "kind": kinds,
     }, columns=list(IMPORTANCE_COLUMNS))
-    out = out.sort_values(["rank", "param"], kind="stable").reset_index(drop=True)
-    out.attrs["hpo_analytics.analysis"] = {"metric": t.metric, "mode": t.mode, "method": method,
-                                           "n_trials": n, "n_bootstrap": n_boot, "confidence": confidence}
+    out = out.sort_values(["rank", "param"], kind="stable", na_position="last").reset_index(drop=True)
+    out.attrs["hpo_analytics.analysis"] = {
+        "metric": t.metric, "mode": t.mode, "method": method, "n_trials": n, "n_bootstrap": n_boot,
+        "confidence": confidence, "min_trials": need,
+        "n_bootstrap_undefined": n_boot if problem else n_boot - len(defined), "warning": problem,
+    }
     return out
+
+
+def _unanswerable(n: int, y: np.ndarray, metric: str, method: str, need: int) -> str | None:
+    """Why ``n`` scored trials with values ``y`` cannot support ``method`` (None when they can)."""
+    if n < need:
+        others = [m for m in METHODS if m != method and n >= MIN_TRIALS[m]]
+        hint = f"; method {others[0]!r} needs only {MIN_TRIALS[others[0]]}" if others else ""
+        return (f"param_importance: {n} scored trial(s) (with a finite {metric!r}) but method {method!r} needs "
+                f"at least {need}, so importance, intervals and rank stability are NaN{hint}")
+    if np.ptp(y) == 0:
+        return (f"param_importance: {metric!r} is {y[0]:.6g} in every one of the {n} scored trials, so no "
+                "parameter explains any of its variation: importance, intervals and rank stability are NaN")
+    return None
