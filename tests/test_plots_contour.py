@@ -147,9 +147,11 @@ def test_categories_draw_cells_on_a_given_ax() -> None:
         save_png(fig)
 
 
-def test_no_scored_trial_draws_a_note() -> None:
-    with own_figure(plot_contour, linear_and_log().assign(acc=nan), x="u", y="lr", metric="acc") as ax:
+def test_no_trial_draws_a_note_and_no_scored_trial_raises() -> None:
+    with own_figure(plot_contour, linear_and_log().iloc[:0], x="u", y="lr", metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"]
+    with pytest.raises(ConfigurationError, match="'acc' .* has no finite value"):
+        plot_contour(linear_and_log().assign(acc=nan), x="u", y="lr", metric="acc")
         assert not ax.collections
 
 

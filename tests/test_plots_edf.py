@@ -65,7 +65,7 @@ def test_errors() -> None:
 
 
 def test_drawing_steps_legend_colours_and_png() -> None:
-    jobs = {"a": trials([0.2, 0.1]), "b": trials([0.4]), "c": trials([nan])}
+    jobs = {"a": trials([0.2, 0.1]), "b": trials([0.4]), "c": trials([])}
     with own_figure(plot_edf, jobs, metric="acc") as ax:
         assert ax.get_title() == "Empirical distribution of acc"
         assert ax.get_xlabel() == "acc (higher is better)" and ax.get_ylabel() == "share of trials with a value ≤ x"
@@ -84,9 +84,11 @@ def test_one_table_has_no_legend_and_min_mode_says_lower_is_better() -> None:
         assert ax.get_xlabel() == "acc (lower is better)"
 
 
-def test_nothing_to_draw_gives_a_note() -> None:
-    with own_figure(plot_edf, trials([nan, nan]), metric="acc") as ax:
+def test_nothing_to_draw_gives_a_note_and_no_finite_value_raises() -> None:
+    with own_figure(plot_edf, trials([]), metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"] and not ax.lines
+    with pytest.raises(ConfigurationError, match="'acc' .* has no finite value in its 2 row"):
+        plot_edf({"a": trials([0.2]), "b": trials([nan, nan])}, metric="acc")
 
 
 def test_synthetic_job_end_to_end() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -103,6 +104,29 @@ def test_empty_frame_draws_a_note() -> None:
     empty = importance_frame().iloc[:0]
     with own_figure(plot_param_importance, empty) as ax:
         assert [t.get_text() for t in ax.texts] == ["no parameters"] and not ax.patches
+
+
+def test_not_estimable_importance_draws_its_reason_instead_of_zero_bars() -> None:
+    few = trials().iloc[:8]  # fanova needs 20 scored trials
+    with pytest.warns(ha.InsufficientDataWarning, match="needs at least 20"):
+        frame = param_importance(few, metric="acc")
+    assert frame["importance"].isna().all()
+    for source, options in ((frame, {}), (few, {"metric": "acc"})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ha.InsufficientDataWarning)
+            with own_figure(plot_param_importance, source, **options) as ax:
+                (note,) = [t.get_text() for t in ax.texts]
+                assert note.startswith("importance not estimable: 8 scored trial(s)")
+                assert "needs at least 20" in note.replace("\n", " ")
+                assert not ax.patches
+
+
+def test_a_single_nan_bar_reads_n_a() -> None:
+    frame = importance_frame()
+    frame.loc[frame["param"] == "c", ["importance", "ci_low", "ci_high"]] = np.nan
+    with own_figure(plot_param_importance, frame) as ax:
+        assert "n/a" in [t.get_text() for t in ax.texts]
+        assert len(ax.patches) == 4
 
 
 def test_synthetic_job_end_to_end() -> None:

@@ -96,10 +96,12 @@ def test_given_axes_are_used_and_no_figure_is_made() -> None:
         assert [a.get_xlabel() for a in axes] == ["x", "opt"]
 
 
-def test_no_scored_trial_draws_a_note() -> None:
-    with own_figure(plot_marginals, trials().assign(acc=nan), metric="acc", params=["x", "opt"],
+def test_no_trial_draws_a_note_and_no_scored_trial_raises() -> None:
+    with own_figure(plot_marginals, trials().iloc[:0], metric="acc", params=["x", "opt"],
                     n_bootstrap=10) as fig:
         assert all([t.get_text() for t in a.texts] == ["no trials"] for a in fig.axes)
+    with pytest.raises(ConfigurationError, match="'acc' .* has no finite value"):
+        plot_marginals(trials().assign(acc=nan), metric="acc", params=["x", "opt"], n_bootstrap=10)
 
 
 def test_synthetic_job_end_to_end() -> None:

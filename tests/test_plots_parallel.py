@@ -67,8 +67,10 @@ def test_min_mode_params_subset_constant_and_missing_levels() -> None:
 def test_tied_best_and_no_scores() -> None:
     d = _parallel_coordinates_data(HAND.assign(acc=[0.9, 0.9, 0.1, 0.2]), metric="acc")
     assert d.trial_ids.tolist() == ["t2", "t3", "t0", "t1"] and d.is_best.tolist() == [False, False, True, True]
-    empty = _parallel_coordinates_data(HAND.assign(acc=nan), metric="acc")
-    assert empty.values.shape == (0, 4) and empty.n_unscored == 4 and empty.axes == ()
+    empty = _parallel_coordinates_data(HAND.iloc[:0], metric="acc")
+    assert empty.values.shape == (0, 4) and empty.n_unscored == 0 and empty.axes == ()
+    with pytest.raises(ConfigurationError, match="'acc' .* has no finite value in its 4 row"):
+        _parallel_coordinates_data(HAND.assign(acc=nan), metric="acc")
 
 
 def test_density_raster_by_hand() -> None:

@@ -110,9 +110,11 @@ def test_given_ax_is_used_and_no_figure_is_made() -> None:
         assert plot_pareto_front(trials(), metrics={"acc": "max", "loss": "min"}, ax=ax) is ax
 
 
-def test_nothing_to_draw_gives_a_note() -> None:
-    with own_figure(plot_pareto_front, trials().assign(acc=nan), metric="acc") as ax:
+def test_nothing_to_draw_gives_a_note_and_an_objective_without_values_raises() -> None:
+    with own_figure(plot_pareto_front, trials().iloc[:0], metric="acc") as ax:
         assert [t.get_text() for t in ax.texts] == ["no trials"] and not ax.collections
+    with pytest.raises(ConfigurationError, match="'acc' .* has no finite value"):
+        plot_pareto_front(trials().assign(acc=nan), metric="acc")
 
 
 def test_synthetic_job_end_to_end() -> None:

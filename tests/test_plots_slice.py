@@ -110,10 +110,11 @@ def test_one_axes_is_split_into_the_panels() -> None:
         assert sorted(a.get_xlabel() for a in fig.axes if a.get_xlabel()) == ["bs", "lr", "opt"]
 
 
-def test_no_scored_trial_draws_a_note() -> None:
-    frame = trials().assign(acc=np.nan)
-    with own_figure(plot_slice, frame, metric="acc") as fig:
+def test_no_trial_draws_a_note_and_no_scored_trial_raises() -> None:
+    with own_figure(plot_slice, trials().iloc[:0], metric="acc") as fig:
         assert all(a.texts[0].get_text() == "no trials" for a in fig.axes)
+    with pytest.raises(ConfigurationError, match="'acc' .* has no finite value"):
+        plot_slice(trials().assign(acc=np.nan), metric="acc")
         assert not any(a.collections for a in fig.axes)
 
 

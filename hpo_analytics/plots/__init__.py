@@ -5,10 +5,11 @@ takes ``ax=`` (or makes its own figure), returns the Axes (the Figure for
 multi-panel plots), never calls ``plt.show()`` and never changes global
 matplotlib state. Each first computes its data in a small function, then draws.
 
-Nothing to draw (no trial with a finite metric, an empty table) gives an
-empty plot with a "no trials" note; unusable input (an unknown metric or
-parameter, no parameter columns where parameters are plotted, bad options)
-raises :class:`~hpo_analytics.errors.ConfigurationError`.
+An empty table gives an empty plot with a "no trials" note; unusable input
+(an unknown metric or parameter, a metric that is not numeric or has no
+finite value, no parameter columns where parameters are plotted, bad
+options) raises :class:`~hpo_analytics.errors.ConfigurationError`, which
+names the metric column and its type when the metric is at fault.
 """
 
 from __future__ import annotations

@@ -11,18 +11,21 @@ axis's range, none across categories) and blanks cells with no trial within
 about two bandwidths. Both numeric axes draw filled contours; with a
 category (or an axis with one value) the cells are drawn as a mesh, since
 contours between categories mean nothing. Trials without a finite metric
-are left out; with none left the plot shows a "no trials" note.
+are left out; an empty table draws a "no trials" note, and a metric that is
+not numeric or has no finite value raises
+:class:`~hpo_analytics.errors.ConfigurationError`.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InsufficientDataWarning
 from ._common import (
     BEST_COLOR,
     METRIC_CMAP,
@@ -144,12 +147,15 @@ def _default_pair(trials: Any, metric: str, mode: str, columns: list[str]) -> tu
     from ..analysis import param_importance
 
     try:
-        imp = param_importance(trials, metric=metric, mode=mode, method="binned", n_bootstrap=1)
+        with warnings.catch_warnings():
+            # Too few trials to rate the parameters: the first two are the answer, not a warning.
+            warnings.simplefilter("ignore", InsufficientDataWarning)
+            imp = param_importance(trials, metric=metric, mode=mode, method="binned", n_bootstrap=1)
     except ConfigurationError:
         return columns[0], columns[1]
     ranked = [p for p, kind in zip(imp["param"], imp["kind"]) if kind != "constant"]
     ranked += [label_of(c) for c in columns if label_of(c) not in ranked]
-    if imp["importance"].sum() <= 0:
+    if not (imp["importance"] > 0).any():
         return columns[0], columns[1]
     return PARAM_PREFIX + ranked[0], PARAM_PREFIX + ranked[1]
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, resolve_metric
+from .._frames import as_frame, check_metric, resolve_metric
 from ..analysis import rank_trials
 from ..errors import ConfigurationError
 from ..stopping import CurveMatrix
@@ -134,13 +134,16 @@ def _learning_curves_data(curves: Any, *, metric: str | None = None, mode: str |
     top_k = check_int("top_k", top_k, low=0)
     frame = as_frame(curves)
     metric, mode_ = resolve_metric(frame, metric, mode)
+    check_metric(curves, metric)  # the input itself, so an Arrow column is named by its Arrow type
     cm = curve_matrix(frame, metric)
     points = curve_points(cm)
     ids = cm.trial_ids.astype(str)
     top_ids = np.zeros(0, dtype=object)
     top_scores = np.zeros(0)
-    if top_k and len(ids):
-        ranked = rank_trials(_latest(frame, cm, metric), metric=metric, mode=mode_)
+    latest = _latest(frame, cm, metric) if top_k and len(ids) else None
+    # Every curve may end on a NaN (all diverged): then no trial has a score to be top by.
+    if latest is not None and np.isfinite(latest[metric].to_numpy(dtype=float)).any():
+        ranked = rank_trials(latest, metric=metric, mode=mode_)
         ranked = ranked[np.isfinite(ranked["score"].to_numpy(dtype=float))].head(int(top_k))
         top_ids = ranked["trial_id"].astype(str).to_numpy(dtype=object)
         top_scores = ranked["score"].to_numpy(dtype=float)
@@ -384,7 +387,9 @@ def plot_learning_curves(curves: Any, *, metric: str | None = None, mode: str | 
     ``stopped``: a decision table (``trial_id``, ``stop``, ``step``) or a
     mapping ``trial_id -> step`` (``backtest(...).attrs["stop_step"][label]``);
     each stopped trial gets an ``x`` where it stopped. A table without
-    reports draws a "no trials" note. Returns the Axes.
+    reports draws a "no trials" note; a metric that is not numeric or has no
+    finite value raises :class:`~hpo_analytics.errors.ConfigurationError`.
+    Returns the Axes.
     """
     from matplotlib.collections import LineCollection
     from matplotlib.lines import Line2D

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, resolve_metric
+from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
 from ..stopping import Rule, SuccessiveHalvingRule, replay_log
 from ._common import MASS_COLOR, check_int, column_floats, identity_colors, metric_label, new_axes, no_data
@@ -106,6 +106,7 @@ def _stop_decisions_data(curves: Any, rule: Rule | None = None, *, decisions: An
     explain = check_int("explain", explain, low=0)
     metric, mode_ = resolve_metric(frame, metric or (rule.metric if rule else None),
                                    mode or (rule.mode if rule else None))
+    check_metric(curves, metric)  # the input itself, so an Arrow column is named by its Arrow type
     cm = curve_matrix(frame, metric)
     log = replay_log(frame, rule, metric=metric, mode=mode_, concurrency=concurrency) if rule is not None \
         else _check_decisions(decisions)
@@ -201,7 +202,8 @@ def plot_stop_decisions(curves: Any, rule: Rule | None = None, *, decisions: Any
     stopped trials that would have ended best. A curve table without
     reports draws a "no trials" note. Raises
     :class:`~hpo_analytics.errors.ConfigurationError` when both or neither of
-    ``rule``/``decisions`` are given, or a ``highlight`` id has no curve.
+    ``rule``/``decisions`` are given, a ``highlight`` id has no curve, or the
+    metric is not numeric or has no finite value.
     Returns the Axes.
     """
     from matplotlib.collections import LineCollection

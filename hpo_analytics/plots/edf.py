@@ -6,8 +6,9 @@ either mode: ``F(v)`` is the share of trials with a metric ``<= v``; the
 mode only says which way is better, which the x label states (for ``"max"``
 a better search's curve lies further right, for ``"min"`` further left).
 Trials without a finite metric are left out of a series (and counted in
-``n_missing``); when no series has a trial the plot shows a "no trials"
-note.
+``n_missing``); when no table has a row the plot shows a "no trials" note.
+A metric that is not numeric, or has no finite value in a table that has
+rows, raises :class:`~hpo_analytics.errors.ConfigurationError`.
 """
 
 from __future__ import annotations

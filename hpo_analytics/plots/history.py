@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._frames import as_frame
+from .._frames import as_frame, check_metric, resolve_metric
 from ..analysis import best_so_far
 from ..errors import ConfigurationError
 from ._common import BEST_COLOR, best_mask, column_floats, is_numeric_param, metric_label, new_axes, no_data
@@ -46,6 +46,8 @@ class HistoryData:
 def _optimization_history_data(trials: Any, *, metric: str | None = None, mode: str | None = None,
                                order: str = "trial_index") -> HistoryData:
     """The history, from :func:`hpo_analytics.analysis.best_so_far`."""
+    metric, mode = resolve_metric(trials, metric, mode)
+    check_metric(trials, metric)  # before the conversion, so an Arrow column is named by its Arrow type
     frame = as_frame(trials)
     xlabel = order
     if order == "trial_index" and "trial_index" not in frame.columns:
@@ -80,8 +82,9 @@ def plot_optimization_history(trials: Any, *, metric: str | None = None, mode: s
     trial's latest row standing for it). ``order``: the column along x
     (``"trial_index"``, falling back to row order when the table has none,
     or e.g. ``"time_total_s"``). Trials without a finite score are not drawn
-    (the legend counts them); with none to draw the Axes shows a "no
-    trials" note. Returns the Axes.
+    (the legend counts them); an empty table draws a "no trials" note, and a
+    metric that is not numeric or has no finite value raises
+    :class:`~hpo_analytics.errors.ConfigurationError`. Returns the Axes.
     """
     data = _optimization_history_data(trials, metric=metric, mode=mode, order=order)
     ax = new_axes(ax)
@@ -89,7 +92,7 @@ def plot_optimization_history(trials: Any, *, metric: str | None = None, mode: s
     ax.set_ylabel(metric_label(data.metric, data.mode))
     ax.set_title("Optimization history")
     if not np.isfinite(data.score).any():
-        return no_data(ax, "no trials" if not len(data.score) else f"no trial has a finite {data.metric} score")
+        return no_data(ax)
     ok = np.isfinite(data.score) & np.isfinite(data.x)
     n = int(ok.sum())
     label = "trial score" if not data.n_unscored else f"trial score ({data.n_unscored} without one not shown)"

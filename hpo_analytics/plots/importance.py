@@ -5,12 +5,15 @@ Takes either a trials table (importance is computed by
 the frame ``param_importance`` returned. Bars are sorted, most important on
 top; constant parameters are drawn grey. A table with no parameters raises
 :class:`~hpo_analytics.errors.ConfigurationError`; an importance frame with
-no rows draws a "no parameters" note.
+no rows draws a "no parameters" note, and one whose importance is NaN (too
+few scored trials, or a constant metric: ``param_importance`` warned) draws
+a note saying so instead of bars.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +33,10 @@ BAR_COLOR = "#3b6ea8"
 
 @dataclass(frozen=True)
 class ImportanceData:
-    """Bars to draw, most important first; ``method``/``metric`` come from the frame's ``attrs`` (None if absent)."""
+    """Bars to draw, most important first; ``method``/``metric`` come from the frame's ``attrs`` (None if absent).
+
+    ``warning`` is why the importance is NaN (``param_importance``'s warning), None when it is not.
+    """
 
     params: tuple[str, ...]
     importance: np.ndarray
@@ -41,6 +47,13 @@ class ImportanceData:
     metric: str | None
     n_trials: int | None
     confidence: float | None
+    warning: str | None = None
+
+    @property
+    def estimable(self) -> bool:
+        """Whether some varying parameter has a number to draw (all constant counts: their 0 is exact)."""
+        varying = ~self.constant
+        return not varying.any() or bool(np.isfinite(self.importance[varying]).any())
 
 
 def _is_importance_frame(obj: Any) -> bool:
@@ -96,6 +109,7 @@ def _importance_data(
         metric=meta.get("metric"),
         n_trials=meta.get("n_trials"),
         confidence=meta.get("confidence"),
+        warning=meta.get("warning"),
     )
 
 
@@ -120,7 +134,10 @@ def plot_param_importance(
     options ``metric`` .. ``seed`` are passed to ``param_importance``
     (None: its defaults, e.g. ``method="fanova"``); for a frame they must be
     left unset. ``top`` keeps the ``top`` most important parameters. The
-    title names the method and the metric.
+    title names the method and the metric. When no varying parameter has a
+    finite importance (too few scored trials or a constant metric), the Axes
+    shows a note with the reason instead of bars; a single NaN bar reads
+    "n/a".
     """
     data = _importance_data(source, metric=metric, mode=mode, method=method, params=params,
                             n_bootstrap=n_bootstrap, confidence=confidence, statuses=statuses, seed=seed, top=top)
@@ -138,6 +155,9 @@ def plot_param_importance(
     ax.set_xlabel("importance (share of explained variation)")
     if k == 0:
         return no_data(ax, "no parameters")
+    if not data.estimable:
+        why = (data.warning or "").removeprefix("param_importance: ") or "too few scored trials or a constant metric"
+        return no_data(ax, textwrap.fill(f"importance not estimable: {why}", 60))
     positions = np.arange(k)[::-1]  # most important on top
     low = np.clip(data.importance - data.ci_low, 0.0, None)
     high = np.clip(data.ci_high - data.importance, 0.0, None)
@@ -154,5 +174,7 @@ def plot_param_importance(
         if np.isfinite(value):
             ax.text(max(value, np.nan_to_num(hi)) + 0.01 * max(upper, 0.05), pos, f"{value:.2f}",
                     va="center", fontsize="small")
+        else:
+            ax.text(0.01 * max(upper, 0.05), pos, "n/a", va="center", fontsize="small", color=MASS_COLOR)
     ax.legend(loc="lower right", fontsize="small")
     return ax

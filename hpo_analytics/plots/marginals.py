@@ -6,7 +6,9 @@ interval of each group's mean). Numbers draw a line through the group means
 with the interval as a band (empty bins break the line); categories draw a
 point with an error bar per level. The trials themselves can be drawn faintly
 behind. Trials without a finite metric are left out; a parameter with no
-such trial shows a "no trials" note in its panel.
+such trial shows a "no trials" note in its panel. A metric that is not
+numeric or has no finite value raises
+:class:`~hpo_analytics.errors.ConfigurationError`.
 """
 
 from __future__ import annotations

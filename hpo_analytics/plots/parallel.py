@@ -212,10 +212,11 @@ def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = Non
     are outlined in red. With more than ``density_threshold`` trials (or
     ``density=True``) the mass is a density raster and only the best
     ``top_lines`` trials are lines, so 100,000 trials render in seconds.
-    Trials without a finite score are left out (the title counts them); with
-    none left the Axes shows a "no trials" note. Raises
+    Trials without a finite score are left out (the title counts them); an
+    empty table draws a "no trials" note. Raises
     :class:`~hpo_analytics.errors.ConfigurationError` for a table without
-    parameter columns (or an unknown ``params`` name). Returns the Axes.
+    parameter columns (or an unknown ``params`` name), or a metric that is
+    not numeric or has no finite value. Returns the Axes.
     """
     import matplotlib
     from matplotlib.cm import ScalarMappable
@@ -230,7 +231,7 @@ def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = Non
         ax.figure.subplots_adjust(bottom=0.14, left=0.05, right=0.97)
     if not len(data.values):
         ax.set_title("Parallel coordinates")
-        return no_data(ax, "no trials" if not data.n_unscored else f"no trial has a finite {data.metric} score")
+        return no_data(ax)
     cmap = matplotlib.colormaps[METRIC_CMAP if data.mode == "max" else METRIC_CMAP + "_r"]
     n, k = data.values.shape
     low, high = float(data.score.min()), float(data.score.max())

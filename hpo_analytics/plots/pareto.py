@@ -6,7 +6,9 @@ joined by the staircase that bounds the region it dominates. With more, a
 Figure with one panel per pair of objectives (the front is the front in all
 objectives, so some of its points look dominated in a single panel). Trials
 with a non-finite objective are left out (counted in ``n_missing``); with
-none left the plot shows a "no trials" note.
+none left the plot shows a "no trials" note. An objective that is not
+numeric or has no finite value raises
+:class:`~hpo_analytics.errors.ConfigurationError`.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ booleans, missing values as ``<NA>``) sit at integer positions with a small
 seeded jitter and their labels as ticks. Points are coloured by trial order
 (``trial_index``) or by the metric, with a perceptually uniform colormap; the
 trials tied for best are ringed. Trials without a finite metric are left
-out; with none left, each panel shows a "no trials" note. Markers shrink and
+out; an empty table draws a "no trials" note in each panel, and a metric
+that is not numeric or has no finite value raises
+:class:`~hpo_analytics.errors.ConfigurationError`. Markers shrink and
 are rasterized as the number of trials grows, so 100,000 trials draw in
 about a second per panel.
 """
