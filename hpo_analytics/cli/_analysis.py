@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InsufficientDataWarning
 from ._common import (
     EXIT_OK,
+    PROG,
     add_command,
     add_json_flag,
     add_metric_args,
     frame_records,
+    one_line,
     print_json,
     read_curves_input,
     read_trials_input,
@@ -113,9 +117,13 @@ def add_importance(sub: Any) -> None:
         sub, "importance",
         help="which hyperparameters matter for the metric, with bootstrap intervals",
         description=(
-            "Importance of each hyperparameter (sums to 1): fanova (default; variance shares of\n"
-            "randomized trees over bootstrap resamples), binned (model-free correlation ratio) or\n"
-            "spearman (monotone only), with a confidence interval and how stable each rank is."
+            "Importance of each hyperparameter, as shares that sum to 1 (all 0 when no parameter\n"
+            "explains any of the metric's variation): fanova (default; variance shares of randomized\n"
+            "trees over bootstrap resamples), binned (model-free correlation ratio) or spearman\n"
+            "(monotone only), with a confidence interval and how stable each rank is. Each method\n"
+            "needs a minimum of scored trials (fanova 20, binned 10, spearman 5); with fewer, or a\n"
+            "metric with one value throughout, importance is not estimable: a warning on stderr and\n"
+            "'-' (null in --json) instead of numbers."
         ),
         examples=[
             "hpo-analytics importance data/synthetic_job",
@@ -140,13 +148,21 @@ def run_importance(args: argparse.Namespace) -> int:
     from ..analysis import param_importance
 
     trials = read_trials_input(args.input)
-    table = param_importance(trials, metric=args.metric, mode=args.mode, method=args.method,
-                             n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed,
-                             statuses=args.status)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InsufficientDataWarning)
+        table = param_importance(trials, metric=args.metric, mode=args.mode, method=args.method,
+                                 n_bootstrap=args.bootstrap, confidence=args.confidence, seed=args.seed,
+                                 statuses=args.status)
+    for w in caught:
+        if issubclass(w.category, InsufficientDataWarning):  # one line, not a source listing
+            print(f"{PROG} importance: warning: {one_line(w.message)}", file=sys.stderr, flush=True)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     info = table.attrs["hpo_analytics.analysis"]
     if args.json:
         print_json({"metric": info["metric"], "method": info["method"], "n_trials": info["n_trials"],
                     "n_bootstrap": info["n_bootstrap"], "confidence": info["confidence"],
+                    "min_trials": info["min_trials"], "warning": info["warning"],
                     "params": frame_records(table)})
         return EXIT_OK
     if not len(table):
