@@ -229,12 +229,28 @@ def test_degenerate_jobs_still_give_a_report(tmp_path, job, only_plots) -> None:
     trials = job["trials"]
     page = build_report(trials.slice(0, 0), out=tmp_path / "empty.html", metric="acc").read_text()
     assert '<section id="top-trials"><h2>Top trials</h2><p class="note">No trials.</p></section>' in page
-    assert "No parameter explains any of the variation of acc over 0 scored trials" in page
+    assert "Importance not estimated: param_importance: 0 scored trial(s)" in page
     assert 'class="skipped"' not in page and page.count("<img ") == 9  # the plots draw their "no trials" note
     only_plots()
     bare = build_report(trials.select(["trial_id", "acc"]), out=tmp_path / "bare.html", metric="acc").read_text()
     assert "No parameter columns" in bare and "<th>status</th>" not in section(bare, "top-trials")
     assert "<th>total run time</th><td>\u2014</td>" in bare
+
+
+def test_too_few_trials_for_importance_is_said_on_the_page_not_on_stderr(tmp_path, only_plots, recwarn) -> None:
+    only_plots()
+    seed = ha.read_trials(Path(__file__).resolve().parents[1] / "data" / "seed_trials.json")
+    page = build_report(seed, out=tmp_path / "seed.html", metric="acc").read_text()
+    note = section(page, "parameters")
+    assert "Importance not estimated" in note and "8 scored trial(s)" in note and "needs at least 20" in note
+    assert "No parameter explains" not in note and "sum to 1" not in note
+    assert not [w for w in recwarn if issubclass(w.category, ha.InsufficientDataWarning)]
+
+
+def test_a_metric_that_cannot_be_scored_is_refused_in_its_own_type(tmp_path) -> None:
+    seed = ha.read_trials(Path(__file__).resolve().parents[1] / "data" / "seed_trials.json")
+    with pytest.raises(ConfigurationError, match=r"'status' is of type string"):
+        build_report(seed, out=tmp_path / "x.html", metric="status")
 
 
 # --------------------------------------------------------------------------- several jobs

@@ -361,7 +361,8 @@ def param_importance(
     active = [j for j, e in enumerate(encoded) if not e.constant]
     rng = np.random.default_rng(seed)
 
-    problem = _unanswerable(n, y, t.metric, method, need) if active else None
+    # With no scored trial at all even a 'constant' parameter has no value to be constant at.
+    problem = _unanswerable(n, y, t.metric, method, need) if active or (n == 0 and columns) else None
     point = np.zeros(len(columns))
     replicates = np.zeros((n_boot, len(columns)))
     if active and problem is None:
@@ -400,7 +401,8 @@ def param_importance(
     if problem is not None:
         warnings.warn(problem, InsufficientDataWarning, stacklevel=2)
         unknown = np.ones(len(columns), dtype=bool)
-        unknown[[j for j, e in enumerate(encoded) if e.constant]] = False
+        if n:
+            unknown[[j for j, e in enumerate(encoded) if e.constant]] = False
         point = np.where(unknown, np.nan, 0.0)
         ci_low = ci_high = point
         stability = np.full(len(columns), np.nan)

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import secrets
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, metadata_of, resolve_metric
+from .._frames import as_frame, check_metric, metadata_of, resolve_metric
 from ..analysis import param_importance, rank_trials, summarize
 from ..analysis._common import PARAM_PREFIX, param_columns
-from ..errors import ConfigurationError, HpoAnalyticsError
+from ..errors import ConfigurationError, HpoAnalyticsError, InsufficientDataWarning
 from ..stopping import DECISION_COLUMNS
 from ..stopping.backtest import BACKTEST_COLUMNS
 from . import _figures
@@ -121,7 +122,8 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
         raise ConfigurationError("trials is required (a pyarrow.Table or pandas.DataFrame of trials)")
     frame = _frame_or_none(trials, "trials", ("trial_id",))
     assert frame is not None
-    metric, mode = resolve_metric(frame, metric, mode)
+    metric, mode = resolve_metric(trials, metric, mode)
+    check_metric(trials, metric)  # on the table as given, so an error names its own (Arrow) type
     curve_frame = _frame_or_none(curves, "curves", ("trial_id", "training_iteration", metric))
     job = _Job(
         trials=frame,
@@ -134,7 +136,10 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
     )
     job.summary = summarize(frame, metric=metric, mode=mode)
     try:
-        job.importance = param_importance(frame, metric=metric, mode=mode)
+        with warnings.catch_warnings():
+            # Too few trials is said on the page itself (the table's attrs carry the sentence).
+            warnings.simplefilter("ignore", InsufficientDataWarning)
+            job.importance = param_importance(frame, metric=metric, mode=mode)
         job.ranked = bool((job.importance["importance"] > 0).any())
     except HpoAnalyticsError as exc:
         job.importance_error = str(exc)
@@ -218,9 +223,11 @@ def _importance_section(job: _Job) -> str:
     note = (f'<p class="note">Method {text(info.get("method", "?"))} over {text(info.get("n_trials", "?"))} '
             f'scored trials; intervals from {text(info.get("n_bootstrap", "?"))} bootstrap resamples; rank '
             "stability is the share of resamples that gave the same rank. Importances sum to 1.</p>")
-    if not job.ranked:
+    if info.get("warning"):
+        note = f'<p class="note">Importance not estimated: {text(info["warning"])}.</p>'
+    elif not job.ranked:
         note = (f'<p class="note">No parameter explains any of the variation of {text(job.metric)} over '
-                f'{text(info.get("n_trials", "?"))} scored trials (too few trials, or a constant metric).</p>')
+                f'{text(info.get("n_trials", "?"))} scored trials.</p>')
     return note + table(header, rows)
 
 
