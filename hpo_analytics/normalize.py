@@ -500,14 +500,14 @@ def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
         return
     others = [k for k in keys if k != "trial_index" and not (isinstance(k, str) and k.startswith(PARAM_PREFIX))]
     if uniform:
+        cached = {key: column(key) for key in prefixed}  # read once: the twins are compared below
         for key in prefixed:
-            batch.params[key] = _typed_values(column(key))
-        present = set(keys)
+            batch.params[key] = _typed_values(cached[key])
         for key in others:
             twin = f"{PARAM_PREFIX}{key}"
             values = column(key)
-            if twin in present:
-                twins = column(twin)
+            if twin in cached:
+                twins = cached[twin]
                 if values == twins:  # the usual case, compared in C; only True == 1 can still hide here
                     differ = _bool_mismatches(values, twins, batch.params[twin])
                 else:
