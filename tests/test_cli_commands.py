@@ -195,6 +195,23 @@ def test_backtest_replays_rules_on_curves(tmp_path: Path) -> None:
     assert rows["significance"]["stopped"] < rows["median"]["stopped"]
 
 
+def test_backtest_refuses_a_metric_that_is_not_numeric(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow as pa
+
+    from hpo_analytics import read_curves
+
+    curves = read_curves(JOB_DIR / "histories")
+    pq.write_table(curves.append_column("status", pa.array(["TERMINATED"] * curves.num_rows)),
+                   tmp_path / "curves.parquet")
+    assert_one_line_error(run("backtest", str(tmp_path / "curves.parquet"), "--metric", "status"), "backtest",
+                          "metric column 'status' is of type string, not numeric")
+    assert_one_line_error(run_here(monkeypatch, capsys, "backtest", str(JOB_DIR), "--metric", "param/optimizer"),
+                          "backtest", "'param/optimizer'", "string")
+    assert_one_line_error(run_here(monkeypatch, capsys, "backtest", str(JOB_DIR), "--metric", "done"),
+                          "backtest", "'done'", "bool")
+
+
 # ---------------------------------------------------------------------- report and demo
 
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from hpo_analytics.client import EarlyStopResult, ModelArtsClient, RetryPolicy
-from hpo_analytics.errors import ConflictError
+from hpo_analytics.errors import ConfigurationError, ConflictError
 from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Ledger, Safety, SignificanceRule, ThresholdRule, watch
 from hpo_analytics.stopping.watch import Watcher
@@ -128,7 +129,7 @@ def _running(values: dict[str, float], finished: dict[str, float] | None = None)
     return trials
 
 
-STOP_ALL = ThresholdRule(100.0, metric="acc", mode="max")  # says stop to every running trial
+STOP_ALL = ThresholdRule(100.0, grace_period=0, metric="acc", mode="max")  # says stop to every running trial
 
 
 def test_never_stops_the_best_or_a_non_running_trial(tmp_path: Path) -> None:
@@ -212,6 +213,70 @@ def test_ledger_is_append_only_and_history_survives_restart(tmp_path: Path) -> N
     w = Watcher(client, "job", STOP_ALL, state_dir=tmp_path)
     assert w.cycle().new_reports == 1 and w.cycle_no == 2
     w.close()
+
+
+class ArrowClient(ScriptedClient):
+    """The listing as the real client returns it: a typed Arrow table (``acc`` of the given type)."""
+
+    def __init__(self, trials, acc_type) -> None:
+        super().__init__(trials)
+        self.acc_type = acc_type
+
+    def fetch_trials(self, job_id: str) -> pa.Table:
+        frame = super().fetch_trials(job_id)
+        return pa.table({
+            "trial_id": pa.array(frame["trial_id"].tolist()),
+            "status": pa.array(frame["status"].tolist()),
+            "training_iteration": pa.array(frame["training_iteration"].tolist(), pa.int64()),
+            "acc": pa.array(frame["acc"].tolist(), self.acc_type),
+        })
+
+
+@pytest.mark.parametrize("client,type_name", [
+    (lambda: ScriptedClient({"a": ("RUNNING", ["0.9", "0.8"]), "b": ("RUNNING", ["bad", "0.1"])}), "str"),
+    (lambda: ArrowClient({"a": ("RUNNING", [True, True]), "b": ("RUNNING", [False, False])}, pa.bool_()), "bool"),
+    (lambda: ArrowClient({"a": ("RUNNING", [[0.5, 0.1]]), "b": ("RUNNING", [[0.2]])}, pa.list_(pa.float64())),
+     "list<item: double>"),
+], ids=["text", "bool", "list"])
+def test_a_metric_that_is_not_numeric_ends_the_watch_at_the_first_cycle(tmp_path: Path, client,
+                                                                      type_name: str) -> None:
+    scripted = client()
+    with pytest.raises(ConfigurationError) as info:
+        watch(scripted, "job", STOP_ALL, state_dir=tmp_path, execute=True, interval_s=0, sleep=lambda s: None,
+              max_cycles=3)
+    assert "metric column 'acc'" in str(info.value) and type_name in str(info.value)
+    assert not scripted.calls
+    with Ledger(tmp_path) as ledger:
+        errors = ledger.events("job", "error")
+        assert ledger.last_cycle("job") == 1 and ledger.events("job", "decision").empty
+    assert len(errors) == 1 and "ConfigurationError: metric column 'acc'" in errors["error"].iloc[0]
+
+
+def test_no_finite_value_yet_decides_nothing_and_says_why(tmp_path: Path, caplog) -> None:
+    # cycle 1: the job has just started, every cell is empty; cycle 2: only NaN reported so far;
+    # cycle 3: numbers -> the rule is asked
+    trials = {"a": ("RUNNING", []), "b": ("RUNNING", []), "c": ("RUNNING", [])}
+    for client in (ScriptedClient(trials), ArrowClient(trials, pa.float64())):
+        state = tmp_path / type(client).__name__
+        lines: list[dict] = []
+        w = Watcher(client, "job", STOP_ALL, state_dir=state, safety=Safety(protect_top=0, min_running=0),
+                    emit=lines.append)
+        with caplog.at_level("INFO", logger="hpo_analytics.stopping"):
+            first = w.cycle()
+        client.trials = {t: ("RUNNING", [float("nan")]) for t in trials}
+        second = w.cycle()
+        client.trials = {t: ("RUNNING", [float("nan"), v]) for t, v in zip(trials, (0.9, 0.5, 0.1))}
+        third = w.cycle()
+        w.close()
+        for report in (first, second):
+            assert report.decisions.empty and report.skipped == "no finite value of 'acc' yet; nothing decided"
+        assert not third.skipped and len(third.decisions) == 3 and third.decisions["stop"].all()
+        with Ledger(state) as ledger:
+            cycles = ledger.events("job", "cycle")["reason"].tolist()
+        assert ["no finite value of 'acc' yet" in r for r in cycles] == [True, True, False]
+        assert "no finite value of 'acc' yet; nothing decided" in caplog.text
+        skipped = [x for x in lines if x["action"] == "skipped"]
+        assert [x["cycle"] for x in skipped] == [1, 2] and all(x["trial_id"] is None for x in skipped)
 
 
 # ---------------------------------------------------------------------- subprocesses: kill -9, SIGTERM, CLI

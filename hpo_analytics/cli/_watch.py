@@ -71,9 +71,10 @@ def run_watch(args: argparse.Namespace) -> int:
         if args.json:
             print_json(event)
         else:
+            who = f" trial {event['trial_id']}" if event.get("trial_id") is not None else ""
             step = f" step {event['step']}" if event.get("step") is not None else ""
-            print(f"cycle {event.get('cycle')} trial {event['trial_id']}{step}: {event['action']} - "
-                  f"{event.get('reason', '')}", flush=True)
+            print(f"cycle {event.get('cycle')}{who}{step}: {event['action']} - {event.get('reason', '')}",
+                  flush=True)
 
     mode = "EXECUTE" if args.execute else "dry run (add --execute to stop trials)"
     if not args.json:

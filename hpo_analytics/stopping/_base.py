@@ -32,8 +32,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .._frames import as_frame, resolve_metric
+from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
 
 __all__ = ["DECISION_COLUMNS", "CurveMatrix", "Decisions", "Rule"]
@@ -252,9 +253,15 @@ class Rule(abc.ABC):
         ``done`` column). ``reference``: ids of the finished trials that count
         as the population to compare with (default: every trial not running;
         trials whose latest ``status`` is ``ERROR`` are left out).
+
+        Raises :class:`~hpo_analytics.errors.ConfigurationError` (naming the
+        column and its type) when the metric is not numeric (text, booleans,
+        lists) or, in a table with rows, has no finite value: every trial
+        would otherwise be compared on NaN and the answer would look valid.
         """
         frame = as_frame(curves)
         metric, mode = resolve_metric(frame, self.metric, self.mode)
+        check_metric(curves if isinstance(curves, pa.Table) else frame, metric)
         cm = CurveMatrix.from_frame(frame, metric)
         ids = cm.trial_ids.astype(str)
         if now_running is None:

@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .._frames import as_frame, resolve_metric
+from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
 from ._base import CurveMatrix, Decisions, Rule, check_float, check_int
 
@@ -54,12 +55,18 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
     ``result.attrs["stop_step"]`` maps each label to ``{trial_id: step or None}``
     (the step each trial would have been stopped at; plain dicts, so frames
     concatenate).
+
+    Raises :class:`~hpo_analytics.errors.ConfigurationError`, naming the
+    column and its type, for a metric that is not numeric (text, booleans,
+    lists) or has no finite value: a replay of it would rank every trial
+    alike and still print savings.
     """
     labelled = _labelled(rules)
     concurrency = check_int("concurrency", concurrency, low=1)
     top_fraction = check_float("top_fraction", top_fraction, low=0.0, high=1.0, low_open=True)
     frame = as_frame(curves)
     metric, mode = resolve_metric(frame, metric, mode)
+    check_metric(curves if isinstance(curves, pa.Table) else frame, metric)
     cm = CurveMatrix.from_frame(frame, metric)
     order = _order(frame, cm)
     sign = 1.0 if mode == "max" else -1.0
@@ -119,13 +126,14 @@ def replay_log(curves: Any, rule: Rule, *, metric: str | None = None, mode: str 
     last row has ``stop`` true and it is never asked again. ``metric``/``mode``
     default to the rule's, then the table's metadata. This is what a plot
     needs to show the rule's reference at each step and why each trial was
-    stopped.
+    stopped. The metric is checked as in :func:`backtest`.
     """
     if not isinstance(rule, Rule):
         raise ConfigurationError(f"not a Rule: {rule!r}")
     concurrency = check_int("concurrency", concurrency, low=1)
     frame = as_frame(curves)
     metric, mode = resolve_metric(frame, metric or rule.metric, mode or rule.mode)
+    check_metric(curves if isinstance(curves, pa.Table) else frame, metric)
     cm = CurveMatrix.from_frame(frame, metric)
     log: list[Decisions] = []
     _replay(cm, rule, mode=mode, order=_order(frame, cm), concurrency=concurrency, log=log)

@@ -29,6 +29,13 @@ still not re-sent — we never risk a second request). The client reports a
 recorded as ``already_stopped``, not retried; any other failure is recorded
 as ``failed`` and not retried either.
 
+The metric: one that is not numeric (text, booleans, lists) is refused at
+the first cycle with :class:`~hpo_analytics.errors.ConfigurationError`
+naming the column and its type, and the loop ends. A metric that has no
+finite value *yet* (a job that has only just started: empty cells, or
+only NaN reported so far) is not an error: that cycle decides nothing, and
+the ledger's ``cycle`` event and the log say why.
+
 SIGINT/SIGTERM (with ``handle_signals=True``, as the CLI does): the cycle in
 progress finishes its bookkeeping (no new stop requests are started), then
 the loop returns. It also returns on its own when every trial is done.
@@ -44,13 +51,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from .._frames import as_frame, resolve_metric
+from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -99,6 +108,8 @@ class CycleReport:
     decisions: pd.DataFrame
     actions: dict[str, str] = field(default_factory=dict)
     all_done: bool = False
+    #: why nothing was decided this cycle (``""`` when the rule was asked)
+    skipped: str = ""
 
 
 @dataclass
@@ -165,6 +176,7 @@ class Watcher:
         c = self.cycle_no
         table = self.client.fetch_trials(self.job_id)
         metric, mode = resolve_metric(table, self.metric, self.mode)
+        refuse_non_numeric(table, metric)
         self.metric, self.mode = metric, mode
         listing = as_frame(table)
         ids = listing["trial_id"].astype(str).to_numpy()
@@ -183,14 +195,21 @@ class Watcher:
         cand = np.flatnonzero(member(cm_ids, running_ids))
         ok_finished = ids[(status == "TERMINATED")]
         ref = member(cm_ids, ok_finished) & ~member(cm_ids, states)
+        skipped = ""
+        if not np.isfinite(cm.values).any():
+            # a job that has only just started: nothing to compare, and no error either
+            skipped = f"no finite value of {metric!r} yet; nothing decided"
+            logger.info("watch cycle %d of job %s: %s", c, self.job_id, skipped)
+            self._line({"cycle": c, "trial_id": None, "action": "skipped", "reason": skipped})
+            cand = cand[:0]
         d = self.rule.decide_matrix(cm, cand, ref, mode)
         decisions = d.to_frame(cm, self.rule.describe())
-        report = CycleReport(c, len(ids), len(running_ids), new, decisions)
+        report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped)
         self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
         report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(_FINISHED).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
-                                  f"{int(decisions['stop'].sum())} stop decisions"
+                                  + (skipped if skipped else f"{int(decisions['stop'].sum())} stop decisions")
                                   + (", all trials done" if report.all_done else ""))
         return report
 
@@ -359,6 +378,29 @@ class Watcher:
             self.emit({"job_id": self.job_id, **event})
 
 
+def refuse_non_numeric(table: Any, metric: str) -> None:
+    """:func:`~hpo_analytics._frames.check_metric`'s refusal of a metric that is not numeric, without
+    its refusal of one with no finite value (a job that has only just started has none yet).
+
+    An Arrow column's type decides (a ``null``-typed column holds no value
+    at all, so nothing to refuse yet); a pandas column's dtype, and for
+    ``object`` columns the values that are present.
+    """
+    if isinstance(table, pa.Table):
+        if metric in table.column_names and pa.types.is_null(table.schema.field(metric).type):
+            return
+        check_metric(table.slice(0, 0), metric)
+        return
+    frame = as_frame(table)
+    check_metric(frame.iloc[:0], metric)  # the dtype (and a metric column that appears twice)
+    cells = frame[metric]
+    if cells.dtype == object:
+        present = cells.dropna()
+        # numbers stand in as 0.0, so only a cell that is not a number can fail the check
+        probe = present.map(lambda v: 0.0 if isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) else v)
+        check_metric(pd.DataFrame({metric: probe.astype(object)}), metric)
+
+
 def _int(x: Any) -> int | None:
     return None if x is None or pd.isna(x) else int(x)
 
@@ -373,7 +415,9 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
 
     ``client`` is a :class:`~hpo_analytics.client.ModelArtsClient` (or anything
     with ``fetch_trials``, ``fetch_curves`` and ``early_stop``). ``emit`` gets
-    one dict per decision line. ``sleep``/``clock`` are injectable (tests
+    one dict per decision line (and one with ``trial_id`` ``None`` and
+    ``action`` ``"skipped"`` for a cycle that decided nothing because the
+    metric has no finite value yet). ``sleep``/``clock`` are injectable (tests
     never wait); by default the loop waits on an event that a signal sets.
     Service errors that survive the client's retries are recorded and the
     next cycle tries again; after ``max_consecutive_errors`` in a row, or at
@@ -397,7 +441,8 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
         while True:
             try:
                 report = w.cycle()
-            except _FATAL:
+            except _FATAL as exc:
+                w.ledger.record(job_id, "error", time=clock(), cycle=w.cycle_no, error=f"{type(exc).__name__}: {exc}")
                 raise
             except HpoAnalyticsError as exc:
                 errors += 1
