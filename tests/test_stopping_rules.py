@@ -42,6 +42,7 @@ def decide(rule, trials, done=(), running=None, steps=None) -> pd.DataFrame:
 
 
 def med(**kw):
+    kw.setdefault("grace_period", 0)  # these hand-worked cases decide from the first report
     return MedianStoppingRule(metric="acc", mode="max", **kw)
 
 
@@ -72,7 +73,7 @@ def test_arguments_are_validated_at_construction(make) -> None:
 
 
 def test_decision_table_columns_and_reason() -> None:
-    out = MedianStoppingRule(min_samples=1, metric="acc").decide(
+    out = MedianStoppingRule(min_samples=1, grace_period=0, metric="acc").decide(
         curves({"a": [1.0, 2.0], "b": [0.5, 0.5]}, done=("a",)))
     assert tuple(out.columns) == DECISION_COLUMNS
     row = out.iloc[0]
@@ -103,7 +104,8 @@ def test_optuna_median_hand_worked() -> None:
 def test_optuna_min_mode_hand_worked() -> None:
     # minimize: best of r = min(4, 3) = 3 > median 2 of finished -> pruned
     trials = {"a": [1, 1], "b": [2, 2], "c": [3, 3], "r": [4, 3]}
-    out = decide(MedianStoppingRule(min_samples=3, metric="acc", mode="min"), trials, done=("a", "b", "c"))
+    out = decide(MedianStoppingRule(min_samples=3, grace_period=0, metric="acc", mode="min"), trials,
+                 done=("a", "b", "c"))
     assert out.loc["r", "stop"] and out.loc["r", "value"] == 3.0 and out.loc["r", "reference"] == 2.0
 
 
@@ -208,36 +210,41 @@ def test_median_tie_continues() -> None:
     assert out.loc["r", "value"] == out.loc["r", "reference"] == 2.0 and not out.loc["r", "stop"]
 
 
+def pct(percentile, **kw):
+    kw.setdefault("grace_period", 0)
+    return PercentileRule(percentile, metric="acc", mode="max", **kw)
+
+
 def test_percentile_keeps_top_quarter_hand_worked() -> None:
     # finished at step 1: 1..5 -> the 75th percentile (linear) is 4: 3.5 stops, 4 (tie) continues
     trials = {str(i): [float(i)] for i in range(1, 6)} | {"r": [3.5], "s": [4.0]}
-    out = decide(PercentileRule(25, min_samples=5, metric="acc", mode="max"), trials, done=tuple("12345"))
+    out = decide(pct(25, min_samples=5), trials, done=tuple("12345"))
     assert out.loc["r", "stop"] and out.loc["r", "reference"] == 4.0
     assert not out.loc["s", "stop"]
 
 
 def test_percentile_nan() -> None:
     trials = {"a": [1.0], "b": [NAN], "c": [3.0], "r": [2.5], "dead": [NAN]}
-    out = decide(PercentileRule(50, min_samples=2, metric="acc", mode="max"), trials, done=("a", "b", "c"))
+    out = decide(pct(50, min_samples=2), trials, done=("a", "b", "c"))
     assert out.loc["r", "reference"] == 2.0 and not out.loc["r", "stop"]
     assert out.loc["dead", "stop"]
 
 
 def test_percentile_too_few() -> None:
-    out = decide(PercentileRule(25, min_samples=2, metric="acc", mode="max"), {"a": [9.0], "r": [0.0]}, done=("a",))
+    out = decide(pct(25, min_samples=2), {"a": [9.0], "r": [0.0]}, done=("a",))
     assert not out.loc["r", "stop"] and "fewer than min_samples" in out.loc["r", "reason"]
 
 
 def test_percentile_ragged() -> None:
     # a reported step 2 only; at step 2 the references are a and c
     trials = {"a": [None, 1.0], "b": [7.0], "c": [3.0, 3.0], "r": [1.5, 1.5]}
-    out = decide(PercentileRule(50, min_samples=2, metric="acc", mode="max"), trials, done=("a", "b", "c"))
+    out = decide(pct(50, min_samples=2), trials, done=("a", "b", "c"))
     assert out.loc["r", "reference"] == 2.0 and out.loc["r", "stop"]
 
 
 def test_percentile_tie() -> None:
     trials = {"a": [1.0], "b": [3.0], "r": [2.0]}
-    out = decide(PercentileRule(50, min_samples=2, metric="acc", mode="max"), trials, done=("a", "b"))
+    out = decide(pct(50, min_samples=2), trials, done=("a", "b"))
     assert out.loc["r", "reference"] == 2.0 and not out.loc["r", "stop"]
 
 
@@ -245,15 +252,12 @@ def test_percentile_tie() -> None:
 
 
 def ray(**kw):
+    kw.setdefault("grace_period", 0)
     return MedianStoppingRule(semantics="ray", metric="acc", mode="max", **kw)
 
 
-def test_ray_nan_ignored_in_running_means_and_all_nan_trial_stopped() -> None:
-    # a's running mean over [1, nan, 3] is 2 (Ray itself would get NaN and stop nobody)
-    trials = {"a": [1, NAN, 3], "b": [3, 3, 3], "c": [4, 4, 4], "r": [2.5, 2.5, 2.5], "dead": [NAN, NAN, NAN]}
-    out = decide(ray(min_samples=3), trials, done=("a", "b", "c"), running=["r", "dead"])
-    assert out.loc["r", "reference"] == 3.0 and out.loc["r", "stop"]  # others a 2, b 3, c 4 (dead has no mean)
-    assert out.loc["dead", "stop"]
+# Ray's NaN cases (a NaN first report poisons the best, a later one is skipped, references whose running
+# mean is not finite are left out): hand-worked in tests/test_stopping_ray.py, with a differential test.
 
 
 def test_ray_too_few_other_trials() -> None:
@@ -323,6 +327,7 @@ def test_asha_tie_promoted() -> None:
 
 
 def thr(t=0.5, **kw):
+    kw.setdefault("grace_period", 0)
     return ThresholdRule(t, metric="acc", mode="max", **kw)
 
 
@@ -353,6 +358,7 @@ def test_threshold_tie_continues() -> None:
 
 
 def pat(**kw):
+    kw.setdefault("grace_period", 0)
     return PatienceRule(metric="acc", mode="max", **kw)
 
 
@@ -387,6 +393,7 @@ def test_patience_tie_is_not_an_improvement() -> None:
 
 def sig(**kw):
     kw.setdefault("min_samples", 3)
+    kw.setdefault("grace_period", 0)
     return SignificanceRule(metric="acc", mode="max", **kw)
 
 

@@ -14,19 +14,32 @@ class MedianStoppingRule(PercentileRule):
 
     ``semantics="optuna"`` behaves as ``optuna.pruners.MedianPruner(
     n_startup_trials=min_samples, n_warmup_steps=grace_period,
-    interval_steps=interval)``; ``semantics="ray"`` as Ray Tune's
-    ``MedianStoppingRule(time_attr="training_iteration",
-    grace_period=grace_period, min_samples_required=min_samples)``.
+    interval_steps=interval)``; ``semantics="ray"`` decides exactly as Ray
+    Tune's ``MedianStoppingRule(time_attr="training_iteration",
+    grace_period=grace_period, min_samples_required=min_samples)``, NaN
+    included, but for one change: running means that are not finite are left
+    out of the median.
+
+    Ray's quirk, kept (see :class:`PercentileRule`): the trial's best is
+    Python's built-in ``max`` (``min``) over its reports in order, so **a NaN
+    first report poisons the best** and the trial is stopped once a median
+    exists, while a NaN later report is skipped; ``numpy.mean`` makes a
+    reference's running mean NaN when its window holds a NaN.
 
     Cases, as tested (the same as :class:`PercentileRule`'s):
 
-    1. **NaN.** NaN reports are ignored in bests, means and medians; a trial
-       whose every value so far is NaN is stopped as diverged.
-    2. **Too few trials.** Fewer than ``min_samples`` reference trials, or no
-       reference number at the step: the trial continues.
+    1. **NaN.** Optuna: NaN reports are ignored in bests and medians; a trial
+       whose every value so far is NaN is stopped as diverged. Ray: a NaN
+       first report poisons the best (stopped), a later NaN is skipped; a
+       reference with a NaN, an infinity, or no report in its window is left
+       out of the median.
+    2. **Too few trials.** Fewer than ``min_samples`` reference trials (Ray:
+       other trials that reached the step, counted before any is left out),
+       or no reference number at the step (Ray: no finite running mean): the
+       trial continues.
     3. **Ragged steps.** Optuna: references that reported at the same step;
        Ray: other trials that reached the step, their running means over the
-       steps they reported.
+       steps they reported in the window.
     4. **Ties.** Equal to the median: the trial continues.
     """
 
