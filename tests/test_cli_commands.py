@@ -212,6 +212,42 @@ def test_backtest_refuses_a_metric_that_is_not_numeric(tmp_path: Path, monkeypat
                           "backtest", "'done'", "bool")
 
 
+@pytest.mark.parametrize("command", ["watch", "backtest"])
+def test_watch_and_backtest_default_to_the_librarys_grace_period(command: str) -> None:
+    from hpo_analytics.cli import build_parser
+    from hpo_analytics.cli._rules import build_rule
+    from hpo_analytics.stopping import (
+        MedianStoppingRule,
+        PatienceRule,
+        PercentileRule,
+        SignificanceRule,
+        ThresholdRule,
+    )
+
+    args = build_parser().parse_args([command, "JOB" if command == "watch" else "in", "--threshold", "0.5"])
+    assert args.grace_period is None
+    library = {"median": MedianStoppingRule(), "percentile": PercentileRule(), "threshold": ThresholdRule(0.5),
+               "patience": PatienceRule(), "significance": SignificanceRule()}
+    for name, rule in library.items():
+        built = build_rule(name, args)
+        assert built.grace_period is None and built.describe() == rule.describe()
+        assert "grace_period=auto" in built.describe()
+    for given, expected in (["auto", None], ["0", 0], ["7", 7]):
+        args = build_parser().parse_args([command, "x", "--grace-period", given])
+        assert build_rule("median", args).grace_period == expected
+
+
+def test_backtest_by_default_keeps_the_eventual_best_of_the_bundled_job() -> None:
+    # the README's command, with no --grace-period: the auto grace period keeps the eventual best trial
+    out = run("backtest", str(JOB_DIR / "histories"), "--rule", "median", "--rule", "significance", "--metric",
+              "acc", "--mode", "max", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["rule"]: r for r in json.loads(out.stdout)["rules"]}
+    for r in rows.values():
+        assert r["best_stopped"] is False and r["regret"] == 0.0 and r["saved"] > 0.25, r
+        assert "grace_period=auto" in r["description"]
+
+
 # ---------------------------------------------------------------------- report and demo
 
 

@@ -91,7 +91,8 @@ def test_stops_from_a_mapping_and_from_a_decision_table() -> None:
 def test_stops_from_backtest_attrs() -> None:
     curves = long([(t, s, v) for t, vs in {"a": [5, 5, 5], "b": [4, 6, 6], "c": [6, 6, 6]}.items()
                    for s, v in enumerate(vs, start=1)])
-    bt = backtest(curves, {"m": MedianStoppingRule(min_samples=1)}, metric="acc", mode="max", concurrency=1)
+    bt = backtest(curves, {"m": MedianStoppingRule(min_samples=1, grace_period=0)}, metric="acc", mode="max",
+                  concurrency=1)
     d = _learning_curves_data(curves, metric="acc", top_k=1, stopped=bt.attrs["stop_step"]["m"])
     assert d.stop_ids.tolist() == ["b"] and d.stop_x.tolist() == [1.0] and d.stop_y.tolist() == [4.0]
 

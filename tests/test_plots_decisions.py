@@ -38,7 +38,7 @@ def long(trials: dict[str, list[float]]) -> pd.DataFrame:
 # a has nothing to compare with; c is compared with a (5); b with median(a, c) = 6 at step 1 -> stopped;
 # e ties the median 6 at every step -> continues. So the reference at step 1 was 5 (for c), then 6.
 CURVES = long({"a": [5, 5, 5], "c": [7, 7, 7], "b": [4, 6, 6], "e": [6, 6, 6]})
-RULE = MedianStoppingRule(min_samples=1, metric="acc", mode="max")
+RULE = MedianStoppingRule(min_samples=1, grace_period=0, metric="acc", mode="max")  # decide from step 1
 
 
 def test_replayed_reference_and_stops_by_hand() -> None:

@@ -45,12 +45,13 @@ def test_backtest_hand_case_best_stopped() -> None:
 def test_backtest_sequential_replay_uses_only_finished_trials() -> None:
     # median, optuna semantics, sequential: a finishes first; b is compared with a at each step.
     curves = long({"a": [5, 5, 5], "b": [4, 6, 6], "c": [6, 6, 6]})
-    out = backtest(curves, MedianStoppingRule(min_samples=1), metric="acc", mode="max", concurrency=1)
+    out = backtest(curves, MedianStoppingRule(min_samples=1, grace_period=0), metric="acc", mode="max",
+                   concurrency=1)
     # b: 4 < 5 at step 1; a had nothing to compare with; c: 6 >= 5
     assert out.attrs["stop_step"][out.iloc[0]["rule"]] == {"a": None, "b": 1, "c": None}
     # several rules at once, labelled; duplicates get a suffix
-    many = backtest(curves, [MedianStoppingRule(min_samples=1), MedianStoppingRule(min_samples=1)],
-                    metric="acc", mode="max")
+    many = backtest(curves, [MedianStoppingRule(min_samples=1, grace_period=0),
+                             MedianStoppingRule(min_samples=1, grace_period=0)], metric="acc", mode="max")
     assert len(many) == 2 and many["rule"].iloc[1].endswith("#2")
 
 

@@ -33,20 +33,27 @@ from hpo_analytics.stopping.backtest import _replay, replay
 from hpo_analytics.synthetic import generate_trials
 
 RULES: list[Rule] = [
-    MedianStoppingRule(min_samples=1),
+    MedianStoppingRule(min_samples=1, grace_period=0),
     MedianStoppingRule(grace_period=3, min_samples=3, interval=2),
-    MedianStoppingRule(semantics="ray", min_samples=2),
+    MedianStoppingRule(semantics="ray", min_samples=2, grace_period=0),
     MedianStoppingRule(semantics="ray", grace_period=3, min_samples=1),
-    PercentileRule(25.0, min_samples=2),
-    PercentileRule(75.0, semantics="ray", interval=2, min_samples=1),
+    PercentileRule(25.0, min_samples=2, grace_period=0),
+    PercentileRule(75.0, semantics="ray", interval=2, min_samples=1, grace_period=0),
     SuccessiveHalvingRule(),
     SuccessiveHalvingRule(min_resource=2, reduction_factor=2, min_samples=1),
     ThresholdRule(0.6, grace_period=2),
-    ThresholdRule(0.5, use_best=False, interval=2),
-    PatienceRule(patience=2),
+    ThresholdRule(0.5, use_best=False, interval=2, grace_period=0),
+    PatienceRule(patience=2, grace_period=0),
     PatienceRule(patience=3, min_delta=0.01, grace_period=2, interval=2),
     SignificanceRule(alpha=0.2, min_samples=3, grace_period=2),
-    SignificanceRule(alpha=0.5, window=1, percentile=25.0, min_effect=0.01, min_samples=2),
+    SignificanceRule(alpha=0.5, window=1, percentile=25.0, min_effect=0.01, min_samples=2, grace_period=0),
+    # the auto grace period (the default), read from the trials finished so far (memoised in the replay)
+    MedianStoppingRule(min_samples=1),
+    MedianStoppingRule(semantics="ray", min_samples=1),
+    PercentileRule(40.0, min_samples=1, interval=2),
+    ThresholdRule(0.7),
+    PatienceRule(patience=1),
+    SignificanceRule(alpha=0.5, min_samples=2),
 ]
 IDS = [repr(r) for r in RULES]
 
@@ -164,7 +171,7 @@ def reference_log(curves: pd.DataFrame, rule: Rule, *, mode: str, concurrency: i
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
 def test_replay_log_frame_equals_the_reference(rule: Rule) -> None:
-    curves = long_table(21)
+    curves = long_table(22)
     for concurrency, mode in [(2, "max"), (6, "min")]:
         got = replay_log(curves, rule, metric="acc", mode=mode, concurrency=concurrency)
         expected = reference_log(curves, rule, mode=mode, concurrency=concurrency)

@@ -25,8 +25,8 @@ def long(trials: dict[str, list[float]]) -> pd.DataFrame:
 def test_sequential_median_by_hand() -> None:
     # a runs first with nothing to compare with; b is compared with a (5) and stopped at step 1 (4 < 5);
     # c (6 >= 5) continues at every step.
-    log = replay_log(long({"a": [5, 5, 5], "b": [4, 6, 6], "c": [6, 6, 6]}), MedianStoppingRule(min_samples=1),
-                     metric="acc", mode="max", concurrency=1)
+    log = replay_log(long({"a": [5, 5, 5], "b": [4, 6, 6], "c": [6, 6, 6]}),
+                     MedianStoppingRule(min_samples=1, grace_period=0), metric="acc", mode="max", concurrency=1)
     assert log.columns.tolist() == ["trial_id", "step", "stop", "value", "reference", "reason"]
     assert log["trial_id"].tolist() == ["a", "a", "a", "b", "c", "c", "c"]
     assert log["step"].tolist() == [1, 2, 3, 1, 1, 2, 3]
@@ -35,6 +35,23 @@ def test_sequential_median_by_hand() -> None:
     np.testing.assert_array_equal(log["reference"].to_numpy(), [np.nan] * 3 + [5.0] * 4)
     assert "worse than the median 5" in log["reason"].iloc[3]
     assert "only 0 finished trials" in log["reason"].iloc[0]
+
+
+def test_auto_grace_period_is_read_from_the_trials_finished_so_far() -> None:
+    # Sequential. a (4 steps) finishes first: while it runs nothing has finished, so nothing is decided.
+    # b then runs with a finished: the longest finished curve ends at step 4 -> grace period 2, and b is
+    # stopped at step 2 (4 < a's 5). Had the replay read the whole search (b and c run 10 steps: grace 5),
+    # b would only be asked from step 5 on, where no finished trial has a number: never stopped.
+    curves = long({"a": [5] * 4, "b": [4] * 10, "c": [6] * 10})
+    log = replay_log(curves, MedianStoppingRule(min_samples=1), metric="acc", mode="max", concurrency=1)
+    by = {t: g for t, g in log.groupby("trial_id")}
+    assert by["a"]["reason"].str.startswith("no finished trial yet to set the auto grace period").all()
+    assert by["b"]["step"].tolist() == [1, 2] and by["b"]["stop"].tolist() == [False, True]
+    assert "step 2 = ceil(0.5 x 4)" in by["b"]["reason"].iloc[1]
+    assert not by["c"]["stop"].any()
+    stop_step = backtest(curves, {"m": MedianStoppingRule(min_samples=1)}, metric="acc", mode="max",
+                         concurrency=1).attrs["stop_step"]["m"]
+    assert stop_step == {"a": None, "b": 2, "c": None}
 
 
 def test_stops_match_backtest_on_generated_curves() -> None:

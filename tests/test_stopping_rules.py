@@ -447,3 +447,72 @@ def test_normal_cdf_and_benjamini_hochberg() -> None:
     assert benjamini_hochberg(np.array([0.2, 0.035, 0.01, 0.03]), 0.05).tolist() == [False, True, True, True]
     assert benjamini_hochberg(np.array([0.02, 0.02]), 0.01).tolist() == [False, False]
     assert benjamini_hochberg(np.array([]), 0.05).tolist() == []
+
+
+# ---------------------------------------------------------------------- the auto grace period (the default)
+
+
+AUTO_RULES = [
+    lambda: MedianStoppingRule(min_samples=1, metric="acc", mode="max"),
+    lambda: MedianStoppingRule(semantics="ray", min_samples=1, metric="acc", mode="max"),
+    lambda: PercentileRule(25.0, min_samples=1, metric="acc", mode="max"),
+    lambda: ThresholdRule(0.5, metric="acc", mode="max"),
+    lambda: PatienceRule(patience=1, metric="acc", mode="max"),
+    lambda: SignificanceRule(min_samples=1, alpha=0.5, metric="acc", mode="max"),
+]
+AUTO_IDS = ["median", "median-ray", "percentile", "threshold", "patience", "significance"]
+
+
+def _finished(n: int = 5, m: int = 10) -> dict[str, list]:
+    rng = np.random.default_rng(1)
+    return {f"f{i}": list(0.9 + rng.normal(0, 0.01, m)) for i in range(n)}
+
+
+@pytest.mark.parametrize("make", AUTO_RULES, ids=AUTO_IDS)
+def test_auto_grace_is_half_the_longest_finished_curve(make) -> None:
+    rule = make()
+    assert rule.grace_period is None and "grace_period=auto" in rule.describe()
+    # finished curves reach step 10 -> auto grace period ceil(0.5 * 10) = 5: 'early' (at step 4) is not
+    # decided, 'late' (at step 6) is; a running trial's length (20 steps) does not count.
+    refs = _finished()
+    trials = refs | {"early": [0.1] * 4, "late": [0.1] * 6, "long": [0.95] * 20}
+    out = decide(rule, trials, done=tuple(refs), running=["early", "late", "long"])
+    assert (out["rule"] == rule.describe()).all()
+    note = "auto grace period: step 5 = ceil(0.5 x 10), 10 being the last step of the longest finished curve"
+    assert out["reason"].str.contains(note, regex=False).all(), out["reason"].tolist()
+    assert not out.loc["early", "stop"] and "step 4 is within the grace period (5 steps)" in out.loc["early", "reason"]
+    assert "grace period (" not in out.loc["late", "reason"] and out.loc["late", "stop"], out.loc["late", "reason"]
+
+
+@pytest.mark.parametrize("make", AUTO_RULES, ids=AUTO_IDS)
+def test_auto_grace_with_no_finished_trial_decides_nothing(make) -> None:
+    # nothing has finished, so there is no curve to measure the grace period by: no decision at all
+    out = decide(make(), {"a": [0.1] * 6, "b": [0.9] * 6, "c": [0.5] * 6}, running=["a", "b", "c"])
+    assert not out["stop"].any() and out["step"].tolist() == [6, 6, 6]
+    assert out["reason"].str.startswith("no finished trial yet to set the auto grace period").all()
+
+
+def test_auto_grace_reads_the_last_step_and_rounds_up() -> None:
+    # finished curves of 4 and 9 reports -> L = 9 -> ceil(4.5) = 5; steps 10, 20, ... -> L = 90 -> 45
+    rule = thr(0.5, grace_period=None)
+    out = decide(rule, {"a": [0.9] * 4, "b": [0.9] * 9, "r": [0.1] * 4, "s": [0.1] * 5}, done=("a", "b"),
+                 running=["r", "s"])
+    assert not out.loc["r", "stop"] and out.loc["s", "stop"] and "step 5 = ceil(0.5 x 9)" in out.loc["s", "reason"]
+    tens = {"a": list(range(10, 100, 10)), "r": [40, 50]}
+    out = decide(rule, {"a": [0.9] * 9, "r": [0.1, 0.1]}, done=("a",), running=["r"], steps=tens)
+    assert out.loc["r", "stop"] and out.loc["r", "step"] == 50 and "step 45 = ceil(0.5 x 90)" in out.loc["r", "reason"]
+
+
+def test_grace_period_arguments() -> None:
+    assert MedianStoppingRule(grace_period="auto").grace_period is None
+    assert MedianStoppingRule(grace_period=0).grace_period == 0 and "grace_period=0," in MedianStoppingRule(
+        grace_period=0).describe()
+    for bad in ("half", -1, 1.5, True):
+        with pytest.raises(ConfigurationError, match="grace_period"):
+            PatienceRule(grace_period=bad)
+    # the repr is a constructor call that makes the same rule
+    rule = PercentileRule(30.0, semantics="ray", min_samples=2)
+    assert eval(repr(rule)).describe() == rule.describe()  # noqa: S307 - our own repr
+    # an auto period reads the finished trials, so a threshold/patience rule is then not "independent"
+    assert not ThresholdRule(0.5).independent and ThresholdRule(0.5, grace_period=2).independent
+    assert not PatienceRule().independent and PatienceRule(grace_period=0).independent

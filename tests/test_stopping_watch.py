@@ -279,6 +279,23 @@ def test_no_finite_value_yet_decides_nothing_and_says_why(tmp_path: Path, caplog
         assert [x["cycle"] for x in skipped] == [1, 2] and all(x["trial_id"] is None for x in skipped)
 
 
+def test_auto_grace_period_grows_with_the_longest_finished_curve(tmp_path: Path) -> None:
+    rule = ThresholdRule(0.5, metric="acc", mode="max")  # grace period auto (the default)
+    client = ScriptedClient({"z": ("TERMINATED", [0.9] * 4), "a": ("RUNNING", [0.1, 0.1]),
+                             "b": ("RUNNING", [0.9, 0.9])})
+    w = Watcher(client, "job", rule, state_dir=tmp_path, safety=Safety(protect_top=0, min_running=0))
+    first = w.cycle().decisions.set_index("trial_id")
+    # z finished after 4 steps -> grace ceil(0.5 * 4) = 2: a (step 2, best 0.1) is judged and stopped
+    assert first.loc["a", "stop"] and "step 2 = ceil(0.5 x 4)" in first.loc["a", "reason"]
+    # y finishes after 10 steps -> grace 5: a at step 3 is within it again
+    client.trials.update({"y": ("TERMINATED", [0.9] * 10), "a": ("RUNNING", [0.1] * 3)})
+    second = w.cycle().decisions.set_index("trial_id")
+    w.close()
+    assert not second.loc["a", "stop"]
+    assert "step 3 is within the grace period (5 steps)" in second.loc["a", "reason"]
+    assert "step 5 = ceil(0.5 x 10)" in second.loc["a", "reason"]
+
+
 # ---------------------------------------------------------------------- subprocesses: kill -9, SIGTERM, CLI
 
 

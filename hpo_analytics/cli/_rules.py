@@ -10,12 +10,27 @@ from ..errors import ConfigurationError
 RULES = ("median", "percentile", "asha", "threshold", "patience", "significance")
 
 
+def grace_period(text: str) -> int | None:
+    """``--grace-period``: ``auto`` (``None``, the library's default) or a step number >= 0."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a step number >= 0, not {text!r}")
+    return value
+
+
 def add_rule_options(parser: argparse.ArgumentParser) -> None:
     """The options that configure a rule (shared by every rule that uses them)."""
     rule = parser.add_argument_group("rule options")
     rule.add_argument("--semantics", choices=("optuna", "ray"), default="optuna",
                       help="median/percentile: whose semantics (default optuna)")
-    rule.add_argument("--grace-period", type=int, default=0, help="first step a decision may be made at")
+    rule.add_argument("--grace-period", type=grace_period, default=None, metavar="STEP|auto",
+                      help="first step a decision may be made at (default auto: half the longest finished "
+                           "curve, the library's default; 0 decides from the first report)")
     rule.add_argument("--min-samples", type=int, default=5, help="reference trials needed (default 5)")
     rule.add_argument("--interval", type=int, default=1, help="steps between decisions (default 1)")
     rule.add_argument("--percentile", type=float, default=25.0, help="percentile rule: keep the top P%% (25)")

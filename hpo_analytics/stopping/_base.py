@@ -20,6 +20,26 @@ reason   one sentence a person can read
 Subclasses implement :meth:`Rule._decide` on a :class:`CurveMatrix` (dense
 ``trials x steps`` arrays) so the same code serves one ``decide`` call, the
 back-test's replay and the 10,000-trial benchmark.
+
+The grace period (every rule but successive halving has one) is the first
+step a decision may be made at. Its default, ``grace_period=None`` (also
+spelled ``"auto"``; the CLI's ``--grace-period auto``), is **half the longest
+finished curve**: at each decision, ``ceil(AUTO_GRACE_FRACTION * L)`` where
+``L`` is the last step of the longest curve among the reference trials (the
+finished ones the rule compares with); while no reference trial has reported,
+nothing is decided. Why: early in training, the order of the curves is the
+order of how *fast* trials learn, not of where they end -- a slow starter
+(a small learning rate) sits below the median for its first steps and then
+overtakes everything. Under ``grace_period=0`` the median rule stops the
+eventual best trial of the bundled example job and of half the synthetic
+jobs tried; under the auto default it stops none of them (see
+``tests/test_stopping_defaults.py``). A fraction, unlike a fixed number of
+steps, scales with the budget and needs no knowledge of the job; it is read
+from the trials that finished, so it is deterministic, grows with the job in
+the watch loop, and a back-test's replay sees only the curves finished so
+far. The ``rule`` column says ``grace_period=auto`` and each reason says what
+it resolved to. An int means exactly that step (``0``: decide from the first
+report).
 """
 
 from __future__ import annotations
@@ -37,9 +57,12 @@ import pyarrow as pa
 from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
 
-__all__ = ["DECISION_COLUMNS", "CurveMatrix", "Decisions", "Rule"]
+__all__ = ["AUTO_GRACE_FRACTION", "DECISION_COLUMNS", "CurveMatrix", "Decisions", "Grace", "Rule"]
 
 DECISION_COLUMNS = ("trial_id", "stop", "rule", "step", "value", "reference", "reason")
+
+#: ``grace_period=None`` ("auto"): no decision before this fraction of the longest finished curve.
+AUTO_GRACE_FRACTION = 0.5
 
 STEP = "training_iteration"
 
@@ -55,8 +78,9 @@ class CurveMatrix:
     ``memo``/``settled`` are set only in the back-test's views of the past
     (else ``None``/0): every view of one replay shares ``memo``, later views
     only add cells to rows ``>= settled`` and rows after them, and rows
-    ``< settled`` never change again. A rule may keep in ``memo``, under a
-    key of its own, what it derived from those settled rows.
+    ``< settled`` never change again -- neither their cells nor whether they
+    are in the reference the rule is given. A rule may keep in ``memo``,
+    under a key of its own, what it derived from those settled rows.
     """
 
     trial_ids: np.ndarray
@@ -218,10 +242,13 @@ class Rule(abc.ABC):
     """
 
     name: ClassVar[str] = "rule"
-    #: True when a decision about a trial reads nothing but that trial's own curve (never other rows,
-    #: never ``reference``). The back-test then asks about every trial at a step in one call
-    #: instead of once per wave and step.
-    independent: ClassVar[bool] = False
+
+    @property
+    def independent(self) -> bool:
+        """True when a decision about a trial reads nothing but that trial's own curve (never other
+        rows, never ``reference``). The back-test then asks about every trial at a step in one call
+        instead of once per wave and step."""
+        return False
 
     def __init__(self, *, metric: str | None = None, mode: str | None = None) -> None:
         if mode is not None and mode not in ("max", "min"):
@@ -317,7 +344,89 @@ def check_float(name: str, value: Any, *, low: float | None = None, high: float 
     return v
 
 
-def gate(cm: CurveMatrix, candidates: np.ndarray, grace_period: int, interval: int
+def check_grace(value: Any) -> int | None:
+    """A ``grace_period`` argument: an int >= 0 (that step), or ``None``/``"auto"`` (``None``: auto)."""
+    if value is None or (isinstance(value, str) and value == "auto"):
+        return None
+    return check_int("grace_period", value, low=0)
+
+
+def grace_param(grace_period: int | None) -> int | str:
+    """How a grace period shows in :meth:`Rule.params`/:meth:`Rule.describe`: the int, or ``"auto"``."""
+    return "auto" if grace_period is None else grace_period
+
+
+@dataclass(frozen=True)
+class Grace:
+    """A grace period as resolved for one decision call.
+
+    ``step``: the first step a decision may be made at (``None``: the period
+    is auto and no reference trial has reported yet, so nothing is decided).
+    ``reach``: the last step of the longest reference curve it was read from
+    (auto only, else ``None``).
+    """
+
+    step: int | None
+    reach: int | None = None
+    auto: bool = False
+
+    @property
+    def note(self) -> str:
+        """What an auto period resolved to, for the reasons (``""`` for a fixed one)."""
+        if not self.auto or self.step is None:
+            return ""
+        return (f"auto grace period: step {self.step} = ceil({AUTO_GRACE_FRACTION:g} x {self.reach}), "
+                f"{self.reach} being the last step of the longest finished curve")
+
+    def annotate(self, reasons: list[str | None]) -> list[str]:
+        """``reasons`` (``None`` read as ``""``), each followed by :attr:`note` when there is one."""
+        note = self.note
+        return [(f"{r}; {note}" if r else note) if note else (r or "") for r in reasons]
+
+
+def resolve_grace(grace_period: int | None, cm: CurveMatrix, reference: np.ndarray) -> Grace:
+    """The grace period for one call: the int as given, or auto (see the module docstring).
+
+    Auto is ``ceil(AUTO_GRACE_FRACTION * L)`` with ``L`` the last step
+    reported by any row where ``reference`` is true (at least 1 when ``L``
+    is 0 or less, so step 0 is never decided at). In the back-test's views
+    (``cm.memo``) the settled rows' part of ``L`` is kept in the memo.
+    """
+    if grace_period is not None:
+        return Grace(int(grace_period))
+    reach = reference_reach(cm, reference)
+    if reach is None:
+        return Grace(None, None, auto=True)
+    return Grace(max(1, math.ceil(AUTO_GRACE_FRACTION * reach)), reach, auto=True)
+
+
+def reference_reach(cm: CurveMatrix, reference: np.ndarray) -> int | None:
+    """The last step reported by any row where ``reference`` is true (``None`` when none reported)."""
+    reference = np.asarray(reference, dtype=bool)
+    n = len(reference)
+    if cm.memo is not None and 0 < cm.settled <= n:
+        done, kept = cm.memo.get("grace.reach", (0, -1))
+        if done > cm.settled:  # not the replay's growing views after all: start over
+            done, kept = 0, -1
+        if done < cm.settled:
+            kept = max(kept, _last_col(cm.reported, reference, done, cm.settled))
+            cm.memo["grace.reach"] = (cm.settled, kept)
+        col = max(kept, _last_col(cm.reported, reference, cm.settled, n))
+    else:
+        col = _last_col(cm.reported, reference, 0, n)
+    return None if col < 0 else int(cm.steps[col])
+
+
+def _last_col(reported: np.ndarray, reference: np.ndarray, lo: int, hi: int) -> int:
+    """The last column any row ``lo <= i < hi`` with ``reference[i]`` reported at (-1: none)."""
+    rows = np.flatnonzero(reference[lo:hi])
+    if not len(rows) or reported.shape[1] == 0:
+        return -1
+    cols = reported[rows + lo].any(axis=0)
+    return int(len(cols) - 1 - cols[::-1].argmax()) if cols.any() else -1
+
+
+def gate(cm: CurveMatrix, candidates: np.ndarray, grace: Grace | int, interval: int
          ) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
     """Which candidates are due a decision now, Optuna-style.
 
@@ -326,13 +435,23 @@ def gate(cm: CurveMatrix, candidates: np.ndarray, grace_period: int, interval: i
     came before the most recent checkpoint ``grace + k * interval`` at or
     below its latest step (Optuna's ``_is_first_in_interval_step``).
     ``reasons`` holds a sentence for those not due, ``None`` for those due.
+    An auto grace period that could not be resolved (no reference trial yet)
+    makes no candidate due.
     """
+    if not isinstance(grace, Grace):
+        grace = Grace(int(grace))
     # only the candidates' rows: the back-test asks about a few trials of a large matrix at a time
     mine = CurveMatrix(cm.trial_ids[candidates], cm.steps, cm.values[candidates], cm.reported[candidates])
     last = mine.last
     second = mine.second_last
     has = last >= 0
     step = steps_at(cm.steps, last)
+    if grace.step is None:
+        reasons_none: list[str | None] = [
+            "no finished trial yet to set the auto grace period by (half the longest finished curve)"
+            if h else "no report yet" for h in has.tolist()]
+        return np.zeros(len(candidates), dtype=bool), last, reasons_none
+    grace_period = grace.step
     prev = steps_at(cm.steps, second)
     in_grace = has & (step < grace_period)
     checkpoint = (step - grace_period) // interval * interval + grace_period

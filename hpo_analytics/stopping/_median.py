@@ -18,7 +18,10 @@ class MedianStoppingRule(PercentileRule):
     Tune's ``MedianStoppingRule(time_attr="training_iteration",
     grace_period=grace_period, min_samples_required=min_samples)``, NaN
     included, but for one change: running means that are not finite are left
-    out of the median.
+    out of the median. ``grace_period`` defaults to ``None`` ("auto"): half
+    the longest finished curve (an int is exactly that step; ``0`` decides
+    from the first report, which on the bundled example job stops the
+    eventual best trial).
 
     Ray's quirk, kept (see :class:`PercentileRule`): the trial's best is
     Python's built-in ``max`` (``min``) over its reports in order, so **a NaN
@@ -36,7 +39,8 @@ class MedianStoppingRule(PercentileRule):
     2. **Too few trials.** Fewer than ``min_samples`` reference trials (Ray:
        other trials that reached the step, counted before any is left out),
        or no reference number at the step (Ray: no finite running mean): the
-       trial continues.
+       trial continues. Auto grace period and no finished trial: nothing is
+       decided.
     3. **Ragged steps.** Optuna: references that reported at the same step;
        Ray: other trials that reached the step, their running means over the
        steps they reported in the window.
@@ -45,7 +49,7 @@ class MedianStoppingRule(PercentileRule):
 
     name: ClassVar[str] = "median"
 
-    def __init__(self, *, grace_period: int = 0, min_samples: int = 5, interval: int = 1,
+    def __init__(self, *, grace_period: int | str | None = None, min_samples: int = 5, interval: int = 1,
                  semantics: Semantics = "optuna", metric: str | None = None, mode: str | None = None) -> None:
         super().__init__(50.0, grace_period=grace_period, min_samples=min_samples, interval=interval,
                          semantics=semantics, metric=metric, mode=mode)

@@ -12,9 +12,12 @@ from ._base import (
     Rule,
     best_so_far,
     check_float,
+    check_grace,
     check_int,
     fmt,
     gate,
+    grace_param,
+    resolve_grace,
     steps_at,
 )
 
@@ -26,16 +29,21 @@ class PatienceRule(Rule):
     over the last ``patience`` steps (Keras' ``EarlyStopping`` test, outside the training loop).
 
     At the trial's latest step ``t`` the best so far is compared with the best
-    over its reports at steps ``<= t - patience``.
+    over its reports at steps ``<= t - patience``. No decision is made before
+    ``grace_period``: an int, or ``None``/``"auto"`` (the default): half the
+    longest finished curve (see :mod:`hpo_analytics.stopping._base`; a curve
+    may plateau early -- a warm-up, a learning-rate schedule -- and climb
+    again later).
 
     Cases, as tested:
 
     1. **NaN.** NaN reports are ignored in bests, so NaNs never count as an
        improvement: a trial that only reports NaN for ``patience`` steps is
        stopped; a trial with only NaNs before and a number now has improved.
-    2. **Too few trials.** Not applicable (other trials are never consulted);
-       a trial with fewer than ``patience`` steps since its first report
-       continues.
+    2. **Too few trials.** With an int grace period other trials are never
+       consulted; with the auto one, nothing is decided until a trial has
+       finished (its length sets the period). A trial with fewer than
+       ``patience`` steps since its first report continues.
     3. **Ragged steps.** Steps, not reports, are counted: the best "before" is
        over the reports at steps ``<= t - patience``, whatever steps are missing.
     4. **Ties.** An improvement of exactly ``min_delta`` is not an improvement
@@ -43,22 +51,27 @@ class PatienceRule(Rule):
     """
 
     name: ClassVar[str] = "patience"
-    independent: ClassVar[bool] = True
 
-    def __init__(self, *, patience: int = 5, min_delta: float = 0.0, grace_period: int = 0, interval: int = 1,
-                 metric: str | None = None, mode: str | None = None) -> None:
+    def __init__(self, *, patience: int = 5, min_delta: float = 0.0, grace_period: int | str | None = None,
+                 interval: int = 1, metric: str | None = None, mode: str | None = None) -> None:
         super().__init__(metric=metric, mode=mode)
         self.patience = check_int("patience", patience, low=1)
         self.min_delta = check_float("min_delta", min_delta, low=0.0)
-        self.grace_period = check_int("grace_period", grace_period, low=0)
+        self.grace_period = check_grace(grace_period)
         self.interval = check_int("interval", interval, low=1)
 
+    @property
+    def independent(self) -> bool:
+        """With an int grace period a decision reads the trial's own curve only; auto reads the finished ones'."""
+        return self.grace_period is not None
+
     def params(self) -> dict[str, Any]:
-        return {"patience": self.patience, "min_delta": self.min_delta, "grace_period": self.grace_period,
-                "interval": self.interval}
+        return {"patience": self.patience, "min_delta": self.min_delta,
+                "grace_period": grace_param(self.grace_period), "interval": self.interval}
 
     def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
-        due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
+        grace = resolve_grace(self.grace_period, cm, reference)
+        due, last, reasons = gate(cm, candidates, grace, self.interval)
         n = len(candidates)
         steps = cm.steps
         stop = np.zeros(n, dtype=bool)
@@ -88,4 +101,4 @@ class PatienceRule(Rule):
                     reasons[k] = (f"best improved {verdict} {fmt(abs(gain[k]))} (from {fmt(sign * before[k])} to "
                                   f"{fmt(sign * now[k])}) in the {self.patience} steps up to step {step[k]}; "
                                   f"min_delta={fmt(self.min_delta)}")
-        return Decisions(candidates, stop, step, sign * now, sign * before, [r or "" for r in reasons])
+        return Decisions(candidates, stop, step, sign * now, sign * before, grace.annotate(reasons))

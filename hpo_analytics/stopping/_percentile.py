@@ -14,11 +14,14 @@ from ._base import (
     Rule,
     best_so_far,
     check_float,
+    check_grace,
     check_int,
     column_percentiles,
     fmt,
     gate,
+    grace_param,
     last_reported,
+    resolve_grace,
     steps_at,
 )
 
@@ -32,9 +35,12 @@ class PercentileRule(Rule):
 
     ``percentile`` keeps the top ``percentile`` % (Optuna's meaning: 25 keeps
     the best quarter; the median rule is 50). ``grace_period`` is the first
-    step (``training_iteration``) a decision may be made at, ``interval`` the
-    spacing of decision steps after it, ``min_samples`` the number of
-    reference trials needed.
+    step (``training_iteration``) a decision may be made at: an int, or
+    ``None``/``"auto"`` (the default), half the longest finished curve (see
+    :mod:`hpo_analytics.stopping._base`: under ``grace_period=0`` the median
+    rule stops the eventual best trial of the bundled example job).
+    ``interval`` is the spacing of decision steps after it, ``min_samples``
+    the number of reference trials needed.
 
     ``semantics="optuna"`` (as ``optuna.pruners.PercentilePruner(percentile,
     n_startup_trials=min_samples, n_warmup_steps=grace_period,
@@ -83,7 +89,8 @@ class PercentileRule(Rule):
        (Optuna: finished; Ray: others that reached the step), or no
        reference number at the step (Optuna: no finished trial reported
        there; Ray: no finite running mean), the trial continues and the
-       reason says so.
+       reason says so. With the auto grace period and no finished trial yet,
+       nothing is decided.
     3. **Ragged steps.** "Optuna": only reference trials that reported *at*
        the trial's latest step count. "Ray": other trials count when their
        latest step is at or beyond it; their running mean covers whatever
@@ -96,12 +103,12 @@ class PercentileRule(Rule):
 
     name: ClassVar[str] = "percentile"
 
-    def __init__(self, percentile: float = 25.0, *, grace_period: int = 0, min_samples: int = 5,
+    def __init__(self, percentile: float = 25.0, *, grace_period: int | str | None = None, min_samples: int = 5,
                  interval: int = 1, semantics: Semantics = "optuna", metric: str | None = None,
                  mode: str | None = None) -> None:
         super().__init__(metric=metric, mode=mode)
         self.percentile = check_float("percentile", percentile, low=0.0, high=100.0)
-        self.grace_period = check_int("grace_period", grace_period, low=0)
+        self.grace_period = check_grace(grace_period)
         self.min_samples = check_int("min_samples", min_samples, low=1)
         self.interval = check_int("interval", interval, low=1)
         if semantics not in ("optuna", "ray"):
@@ -109,19 +116,21 @@ class PercentileRule(Rule):
         self.semantics: Semantics = semantics
 
     def params(self) -> dict[str, Any]:
-        return {"percentile": self.percentile, "semantics": self.semantics, "grace_period": self.grace_period,
-                "min_samples": self.min_samples, "interval": self.interval}
+        return {"percentile": self.percentile, "semantics": self.semantics,
+                "grace_period": grace_param(self.grace_period), "min_samples": self.min_samples,
+                "interval": self.interval}
 
     def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
         n = len(candidates)
-        due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
+        grace = resolve_grace(self.grace_period, cm, reference)
+        due, last, reasons = gate(cm, candidates, grace, self.interval)
         step = steps_at(cm.steps, last)
         q = 100.0 - self.percentile
         kind = "median" if self.percentile == 50.0 else f"{q:g}th percentile"
         if self.semantics == "ray":
-            stop, mine, ref_val = self._decide_ray(cm, candidates, reference, sign, self.grace_period, due, last,
-                                                   step, reasons, q, kind)
-            return Decisions(candidates, stop, step, sign * mine, sign * ref_val, [r or "" for r in reasons])
+            stop, mine, ref_val = self._decide_ray(cm, candidates, reference, sign, grace.step, due, last, step,
+                                                   reasons, q, kind)
+            return Decisions(candidates, stop, step, sign * mine, sign * ref_val, grace.annotate(reasons))
         stop = np.zeros(n, dtype=bool)
         ref_val = np.full(n, np.nan)
         best = best_so_far(cm, sign, rows=candidates)
@@ -150,10 +159,10 @@ class PercentileRule(Rule):
             verdict = "worse than" if stop[k] else "not worse than"
             reasons[k] = (f"best {fmt(sign * mine[k])} by step {step[k]} is {verdict} the {kind} "
                           f"{fmt(sign * ref_val[k])} of the other trials' values")
-        return Decisions(candidates, stop, step, sign * mine, sign * ref_val, [r or "" for r in reasons])
+        return Decisions(candidates, stop, step, sign * mine, sign * ref_val, grace.annotate(reasons))
 
     def _decide_ray(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float,
-                    grace_period: int, due: np.ndarray, last: np.ndarray, step: np.ndarray,
+                    grace_period: int | None, due: np.ndarray, last: np.ndarray, step: np.ndarray,
                     reasons: list[str | None], q: float, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ray's decisions (see the class docstring), in ``sign * values`` space: ``(stop, best, reference)``.
         Fills ``reasons`` in place."""
@@ -161,7 +170,7 @@ class PercentileRule(Rule):
         stop = np.zeros(n, dtype=bool)
         ref_val = np.full(n, np.nan)
         mine = builtin_best(sign * cm.values[candidates], cm.reported[candidates])
-        if not due.any():
+        if not due.any() or grace_period is None:
             return stop, mine, ref_val
         pool = reference.copy()
         pool[candidates] = True

@@ -11,11 +11,14 @@ from ._base import (
     Decisions,
     Rule,
     check_float,
+    check_grace,
     check_int,
     column_medians,
     column_percentiles,
     fmt,
     gate,
+    grace_param,
+    resolve_grace,
     steps_at,
 )
 
@@ -45,6 +48,12 @@ class SignificanceRule(Rule):
       put through the Benjamini-Hochberg procedure at level ``alpha``; only the
       rejected ones are stopped.
 
+    No trial is tested before ``grace_period``: an int, or ``None``/``"auto"``
+    (the default): half the longest finished curve (see
+    :mod:`hpo_analytics.stopping._base`). The test is about where a trial
+    *is*, not where it is going: early on a slow starter is confidently
+    worse than the median and still ends best.
+
     Assumptions: reports of one trial scatter around a smooth curve with
     independent, roughly normal noise of a common ``sigma``; the reference
     trials are a fair sample of finished runs. Each call controls the FDR among
@@ -59,6 +68,7 @@ class SignificanceRule(Rule):
     2. **Too few trials.** Window steps with fewer than ``min_samples``
        reference numbers are left out; with no step left, or no noise estimate
        (fewer than three consecutive reports in all), the trial continues.
+       With the auto grace period and no finished trial, nothing is decided.
     3. **Ragged steps.** Only the steps the trial reported in its window are
        compared, each with the references that reported at the same step.
     4. **Ties.** A trial equal to the reference has ``z = 0`` (``p = 0.5``) and
@@ -68,24 +78,25 @@ class SignificanceRule(Rule):
     name: ClassVar[str] = "significance"
 
     def __init__(self, *, alpha: float = 0.01, window: int = 3, percentile: float = 50.0, min_effect: float = 0.0,
-                 grace_period: int = 0, min_samples: int = 5, interval: int = 1, metric: str | None = None,
-                 mode: str | None = None) -> None:
+                 grace_period: int | str | None = None, min_samples: int = 5, interval: int = 1,
+                 metric: str | None = None, mode: str | None = None) -> None:
         super().__init__(metric=metric, mode=mode)
         self.alpha = check_float("alpha", alpha, low=0.0, high=1.0, low_open=True, high_open=True)
         self.window = check_int("window", window, low=1)
         self.percentile = check_float("percentile", percentile, low=0.0, high=100.0)
         self.min_effect = check_float("min_effect", min_effect, low=0.0)
-        self.grace_period = check_int("grace_period", grace_period, low=0)
+        self.grace_period = check_grace(grace_period)
         self.min_samples = check_int("min_samples", min_samples, low=1)
         self.interval = check_int("interval", interval, low=1)
 
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "window": self.window, "percentile": self.percentile,
-                "min_effect": self.min_effect, "grace_period": self.grace_period,
+                "min_effect": self.min_effect, "grace_period": grace_param(self.grace_period),
                 "min_samples": self.min_samples, "interval": self.interval}
 
     def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
-        due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
+        grace = resolve_grace(self.grace_period, cm, reference)
+        due, last, reasons = gate(cm, candidates, grace, self.interval)
         n = len(candidates)
         steps = cm.steps
         step = steps_at(steps, last)
@@ -93,7 +104,9 @@ class SignificanceRule(Rule):
         value = np.full(n, np.nan)
         refv = np.full(n, np.nan)
         if not due.any():
-            return Decisions(candidates, stop, step, value, refv, [r or "" for r in reasons])
+            return Decisions(candidates, stop, step, value, refv, grace.annotate(reasons))
+        assert grace.step is not None  # some candidate is due, so the grace period was resolved
+        grace_period = grace.step
         ks = np.flatnonzero(due)
         rows = candidates[ks]
         cols = last[ks][:, None] - np.arange(self.window)[::-1][None, :]
@@ -111,11 +124,11 @@ class SignificanceRule(Rule):
             med[needed] = column_percentiles(block, 100.0 - self.percentile)
             mad[needed] = column_medians(np.abs(block - column_medians(block)))
         se_med = np.sqrt(np.pi / 2) * 1.4826 * mad / np.sqrt(np.maximum(count, 1))
-        usable = (count >= self.min_samples) & (steps >= self.grace_period)
+        usable = (count >= self.min_samples) & (steps >= grace_period)
         sigma = _pooled_noise(cm)
 
         y = sign * cm.values[rows[:, None], cols_c]
-        rep = cm.reported[rows[:, None], cols_c] & inwin & (steps[cols_c] >= self.grace_period)
+        rep = cm.reported[rows[:, None], cols_c] & inwin & (steps[cols_c] >= grace_period)
         all_nan = rep.any(axis=1) & np.all(~rep | np.isnan(y), axis=1)
         ok = rep & ~np.isnan(y) & usable[cols_c]
         w = ok.sum(axis=1)
@@ -151,7 +164,7 @@ class SignificanceRule(Rule):
             reasons[k] = (f"mean {fmt(sign * ybar[i])} over {w[i]} reports up to step {step[k]} is {verdict} "
                           f"the reference {fmt(sign * mbar[i])} (z={z[i]:.2f}, p={p[i]:.2g}, "
                           f"BH at alpha={self.alpha:g} over {m_tests} trials)")
-        return Decisions(candidates, stop, step, sign * value, sign * refv, [r or "" for r in reasons])
+        return Decisions(candidates, stop, step, sign * value, sign * refv, grace.annotate(reasons))
 
 
 def noise_sd(values: np.ndarray) -> float:

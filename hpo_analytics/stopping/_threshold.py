@@ -12,9 +12,12 @@ from ._base import (
     Rule,
     best_so_far,
     check_float,
+    check_grace,
     check_int,
     fmt,
     gate,
+    grace_param,
+    resolve_grace,
     steps_at,
 )
 
@@ -25,37 +28,48 @@ class ThresholdRule(Rule):
     """Stop a running trial whose value is worse than ``threshold`` at or after ``grace_period``.
 
     With ``use_best=True`` (default) the trial's best value so far is
-    compared, else its latest report. It never looks at other trials.
+    compared, else its latest report. ``grace_period`` is the step from
+    which the threshold applies: an int, or ``None``/``"auto"`` (the
+    default): half the longest finished curve (see
+    :mod:`hpo_analytics.stopping._base`), so a trial that starts slowly is
+    not held to the bar before it has had half the budget to reach it.
 
     Cases, as tested:
 
     1. **NaN.** NaN reports are ignored when taking the best; a trial whose
        every value so far is NaN (``use_best``) or whose latest report is NaN
        (``use_best=False``) is stopped as diverged.
-    2. **Too few trials.** Not applicable: other trials are never consulted, so
-       the rule decides with a single trial.
+    2. **Too few trials.** With an int grace period other trials are never
+       consulted, so the rule decides with a single trial. With the auto
+       grace period it reads one thing from the finished trials, the length
+       of the longest: with none finished yet, nothing is decided.
     3. **Ragged steps.** Each trial is judged at its own latest step (subject to
        ``grace_period`` and ``interval``).
     4. **Ties.** A value equal to the threshold continues.
     """
 
     name: ClassVar[str] = "threshold"
-    independent: ClassVar[bool] = True
 
-    def __init__(self, threshold: float, *, grace_period: int = 0, interval: int = 1, use_best: bool = True,
-                 metric: str | None = None, mode: str | None = None) -> None:
+    def __init__(self, threshold: float, *, grace_period: int | str | None = None, interval: int = 1,
+                 use_best: bool = True, metric: str | None = None, mode: str | None = None) -> None:
         super().__init__(metric=metric, mode=mode)
         self.threshold = check_float("threshold", threshold)
-        self.grace_period = check_int("grace_period", grace_period, low=0)
+        self.grace_period = check_grace(grace_period)
         self.interval = check_int("interval", interval, low=1)
         self.use_best = bool(use_best)
 
+    @property
+    def independent(self) -> bool:
+        """With an int grace period a decision reads the trial's own curve only; auto reads the finished ones'."""
+        return self.grace_period is not None
+
     def params(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "grace_period": self.grace_period, "interval": self.interval,
-                "use_best": self.use_best}
+        return {"threshold": self.threshold, "grace_period": grace_param(self.grace_period),
+                "interval": self.interval, "use_best": self.use_best}
 
     def _decide(self, cm: CurveMatrix, candidates: np.ndarray, reference: np.ndarray, sign: float) -> Decisions:
-        due, last, reasons = gate(cm, candidates, self.grace_period, self.interval)
+        grace = resolve_grace(self.grace_period, cm, reference)
+        due, last, reasons = gate(cm, candidates, grace, self.interval)
         n = len(candidates)
         src = best_so_far(cm, sign, rows=candidates) if self.use_best else sign * cm.values[candidates]
         mine = src[np.arange(n), np.maximum(last, 0)] if cm.values.shape[1] else np.full(n, np.nan)
@@ -71,4 +85,4 @@ class ThresholdRule(Rule):
                 verdict = "worse than" if stop[k] else "not worse than"
                 reasons[k] = f"{what} {fmt(sign * mine[k])} at step {step[k]} is {verdict} the threshold {fmt(self.threshold)}"
         return Decisions(candidates, stop, step, sign * mine, np.where(due, self.threshold, np.nan),
-                         [r or "" for r in reasons])
+                         grace.annotate(reasons))

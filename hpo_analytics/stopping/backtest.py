@@ -60,6 +60,10 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
     column and its type, for a metric that is not numeric (text, booleans,
     lists) or has no finite value: a replay of it would rank every trial
     alike and still print savings.
+
+    A rule with an auto grace period (the default) resolves it, at every
+    question, from the trials finished so far in the replay: the replay never
+    reads a curve the search had not produced yet.
     """
     labelled = _labelled(rules)
     concurrency = check_int("concurrency", concurrency, low=1)
