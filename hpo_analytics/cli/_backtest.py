@@ -31,7 +31,7 @@ def add_backtest(sub: Any) -> None:
             "the share of the top trials stopped, and the regret."
         ),
         examples=[
-            "hpo-analytics backtest data/synthetic_job --rule median --rule significance --grace-period 3",
+            "hpo-analytics backtest data/synthetic_job --rule median --rule significance",
             "hpo-analytics backtest out/curves.parquet --rule asha --json",
         ],
     )
