@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,11 +15,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import hpo_analytics as ha
-from hpo_analytics.cli import main
 from hpo_analytics.cli._common import read_curves_input, read_trials_input, resolve_input
 from hpo_analytics.normalize import METADATA_METRIC, METADATA_METRICS, METADATA_MODE
 from hpo_analytics.report import _build
 from hpo_analytics.simulator import Simulator
+from test_cli_commands import run_here
 
 ROOT = Path(__file__).resolve().parent.parent
 JOB_DIR = ROOT / "data" / "synthetic_job"
@@ -35,15 +34,8 @@ def metrics_of(table) -> list | None:  # type: ignore[no-untyped-def]
 
 def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str,
         env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    for key in list(os.environ):
-        if key.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_")):
-            monkeypatch.delenv(key)
-    for key, value in (env or {}).items():
-        monkeypatch.setenv(key, value)
-    capsys.readouterr()
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    done = run_here(monkeypatch, capsys, *args, env=env)
+    return done.returncode, done.stdout, done.stderr
 
 
 @pytest.fixture(scope="module")
