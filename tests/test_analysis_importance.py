@@ -165,24 +165,47 @@ def test_importance_ranks_true_parameters_above_inert_ones_over_seeds(
 SEED = Path(__file__).resolve().parent.parent / "data" / "seed_trials.json"
 
 
-def test_seed_document_default_is_not_estimable_rather_than_all_zero() -> None:
+def test_seed_document_default_says_learning_rate_matters_with_a_wide_interval() -> None:
     table = ha.read_trials(SEED)  # 8 trials; learning_rate is strongly rank-correlated with acc
     y = table["acc"].to_numpy()
     assert abs(spearman(table["param/learning_rate"].to_numpy(), y)) > 0.5
-    with pytest.warns(ha.InsufficientDataWarning, match=r"8 scored trial\(s\).*'fanova' needs at least 20"):
+    # The default ("auto") falls back from fanova to the method that needs fewest trials, and says so.
+    with pytest.warns(ha.InsufficientDataWarning, match=r"8 scored trial\(s\).*too few for fanova.*Spearman"):
         out = param_importance(table, metric="acc").set_index("param")
+    row = out.loc["learning_rate"]
+    assert row["importance"] > 0.5 and row["rank"] == 1
+    assert row["ci_high"] - row["ci_low"] > 0.25 and row["rank_stability"] < 1  # wide: only 8 trials
+    assert out["importance"].sum() == pytest.approx(1.0)
+    info = out.attrs["hpo_analytics.analysis"]
+    assert (info["method"], info["requested_method"], info["n_trials"]) == ("spearman", "auto", 8)
+    assert "too few for fanova" in info["fallback"] and info["warning"] is None
+    # The same from method="spearman" asked for by name, without a warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ha.InsufficientDataWarning)
+        rho = param_importance(table, metric="acc", method="spearman").set_index("param")
+    assert rho["importance"].to_dict() == out["importance"].to_dict()
+
+
+def test_seed_document_under_fanova_by_name_is_not_estimable_rather_than_all_zero() -> None:
+    table = ha.read_trials(SEED)
+    with pytest.warns(ha.InsufficientDataWarning, match=r"8 scored trial\(s\).*'fanova' needs at least 20"):
+        out = param_importance(table, metric="acc", method="fanova").set_index("param")
     row = out.loc["learning_rate"]
     assert np.isnan(row[["importance", "ci_low", "ci_high", "rank_stability"]].to_numpy(float)).all()
     assert row["rank"] is pd.NA and row["kind"] == "numeric"
     info = out.attrs["hpo_analytics.analysis"]
     assert info["n_trials"] == 8 and info["min_trials"] == 20 and "needs at least 20" in info["warning"]
-    # A method that can answer from 8 trials says learning_rate matters, with an interval that is not a point.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", ha.InsufficientDataWarning)
-        rho = param_importance(table, metric="acc", method="spearman").set_index("param")
-    assert rho.loc["learning_rate", "importance"] > 0.5
-    assert rho.loc["learning_rate", "ci_high"] > rho.loc["learning_rate", "ci_low"]
-    assert rho["importance"].sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(("n", "method"), [(4, "fanova"), (5, "spearman"), (19, "spearman"), (20, "fanova")])
+def test_auto_uses_fanova_from_its_minimum_and_spearman_below(n: int, method: str) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ha.InsufficientDataWarning)
+        out = param_importance(effect(n), n_bootstrap=8)
+    info = out.attrs["hpo_analytics.analysis"]
+    assert info["method"] == method
+    assert bool(caught) == (n < 20)  # spearman instead of fanova is said; so is "not estimable" at 4
+    assert out["importance"].isna().all() == (n < 5)
 
 
 def effect(n: int, seed: int = 0) -> pd.DataFrame:

@@ -37,7 +37,7 @@ def test_every_analysis_command_refuses_in_one_line(
 def test_importance_of_too_few_trials_warns_in_one_line_and_prints_no_numbers(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = run_here(monkeypatch, capsys, "importance", str(SEED), "--metric", "acc")
+    out = run_here(monkeypatch, capsys, "importance", str(SEED), "--metric", "acc", "--method", "fanova")
     assert out.returncode == 0
     (warning,) = out.stderr.strip().splitlines()
     assert warning.startswith("hpo-analytics importance: warning: ")
@@ -45,12 +45,25 @@ def test_importance_of_too_few_trials_warns_in_one_line_and_prints_no_numbers(
     rows = {line.split()[1]: line.split()[2:6] for line in out.stdout.splitlines()[2:]}
     assert rows == {"batch_size": ["-"] * 4, "learning_rate": ["-"] * 4}  # not 0, not an interval
 
-    out = run_here(monkeypatch, capsys, "importance", str(SEED), "--metric", "acc", "--json")
+    out = run_here(monkeypatch, capsys, "importance", str(SEED), "--metric", "acc", "--method", "fanova", "--json")
     doc = json.loads(out.stdout)
     assert doc["min_trials"] == 20 and "needs at least 20" in doc["warning"]
     assert {p["param"]: [p["importance"], p["ci_low"], p["ci_high"], p["rank"], p["rank_stability"]]
             for p in doc["params"]} == {"batch_size": [None] * 5, "learning_rate": [None] * 5}
     assert out.stderr.count("\n") == 1
+
+
+def test_importance_by_default_falls_back_to_spearman_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = run_here(monkeypatch, capsys, "importance", str(SEED), "--metric", "acc", "--json")
+    assert out.returncode == 0
+    (warning,) = out.stderr.strip().splitlines()
+    assert "too few for fanova" in warning
+    doc = json.loads(out.stdout)
+    assert doc["method"] == "spearman" and "too few for fanova" in doc["fallback"] and doc["warning"] is None
+    lr = next(p for p in doc["params"] if p["param"] == "learning_rate")
+    assert lr["importance"] > 0.5 and lr["ci_high"] > lr["ci_low"]
 
 
 def test_importance_help_does_not_promise_a_sum_of_one_it_cannot_keep() -> None:

@@ -242,8 +242,9 @@ def test_too_few_trials_for_importance_is_said_on_the_page_not_on_stderr(tmp_pat
     seed = ha.read_trials(Path(__file__).resolve().parents[1] / "data" / "seed_trials.json")
     page = build_report(seed, out=tmp_path / "seed.html", metric="acc").read_text()
     note = section(page, "parameters")
-    assert "Importance not estimated" in note and "8 scored trial(s)" in note and "needs at least 20" in note
-    assert "No parameter explains" not in note and "sum to 1" not in note
+    # The default method falls back from fanova to spearman on 8 trials; the page says so beside the table.
+    assert "8 scored trial(s)" in note and "too few for fanova" in note and "Method spearman over 8" in note
+    assert "<td>learning_rate</td>" in note and "No parameter explains" not in note
     assert not [w for w in recwarn if issubclass(w.category, ha.InsufficientDataWarning)]
 
 

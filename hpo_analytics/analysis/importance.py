@@ -5,7 +5,7 @@ methods, all on parameters mapped into [0, 1] (log10 first for positive
 ranges spanning 100x or more; categories as equal slices, see
 :func:`~hpo_analytics.analysis._common.encode_param`):
 
-``"fanova"`` (default)
+``"fanova"`` (what the default ``"auto"`` uses when there are enough trials)
     Variance decomposition over a tree ensemble, as fANOVA (Hutter et al.,
     2014) does: extremely randomized regression trees are fitted on bootstrap
     resamples, and for each tree the variance of its *marginal* prediction
@@ -57,6 +57,10 @@ scored trials there are and how many the method needs (:data:`MIN_TRIALS`):
     With 4 trials or fewer even a perfectly monotone relation cannot be told
     from chance (the two-sided permutation p-value of a perfect rank
     correlation is ``2/24 = 0.083`` at 4 trials, ``2/120 = 0.017`` at 5).
+
+The default, ``method="auto"``, is fanova when there are at least 20 scored
+trials and spearman (with the warning) from 5 to 19: a small search still
+gets an answer, with intervals as wide as its few trials make them.
 
 A metric that is not numeric, or has no finite value at all, raises
 :class:`~hpo_analytics.errors.ConfigurationError` naming the column and its
@@ -283,7 +287,7 @@ def param_importance(
     *,
     metric: str | None = None,
     mode: str | None = None,
-    method: str = "fanova",
+    method: str = "auto",
     params: Collection[str] | None = None,
     n_bootstrap: int | None = None,
     confidence: float = 0.95,
@@ -296,8 +300,12 @@ def param_importance(
 ) -> pd.DataFrame:
     """Importance of each hyperparameter for the metric, with bootstrap intervals.
 
-    ``method`` is ``"fanova"`` (default), ``"binned"`` or ``"spearman"`` (see
-    the module docstring). ``n_bootstrap`` resamples of the trials (default
+    ``method`` is ``"fanova"``, ``"binned"`` or ``"spearman"`` (see the
+    module docstring), or ``"auto"`` (default): fanova when there are enough
+    scored trials for it, else spearman, which needs fewest, with an
+    :class:`~hpo_analytics.errors.InsufficientDataWarning` saying so (its
+    intervals are then honestly wide; ``attrs["method"]`` is the method
+    used and ``attrs["fallback"]`` the warning's text). ``n_bootstrap`` resamples of the trials (default
     16 for fanova, 200 otherwise) give the intervals; for ``"fanova"`` each
     resample grows ``n_trees`` trees, each on ``max_samples`` rows at most
     (drawn with replacement from the resample), with at least ``min_leaf``
@@ -336,17 +344,18 @@ def param_importance(
     resamples left out), ``confidence``, ``min_trials`` and ``warning`` (the
     warning's text, None when the answer is estimable).
     """
-    if method not in METHODS:
-        raise ConfigurationError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
-    n_boot = check_int("n_bootstrap", _DEFAULT_BOOTSTRAP[method] if n_bootstrap is None else n_bootstrap, low=1)
+    if method != "auto" and method not in METHODS:
+        raise ConfigurationError(f"method must be 'auto' or one of {', '.join(METHODS)}, not {method!r}")
+    if n_bootstrap is not None:
+        check_int("n_bootstrap", n_bootstrap, low=1)
     check_int("n_trees", n_trees, low=1)
     check_int("max_samples", max_samples, low=2)
     if min_leaf is not None:
         check_int("min_leaf", min_leaf, low=1)
-    need = min_trials(method, min_leaf=min_leaf)
-    if method == "fanova" and max_samples < need:
+    fanova_need = min_trials("fanova", min_leaf=min_leaf)
+    if method in ("auto", "fanova") and max_samples < fanova_need:
         raise ConfigurationError(f"max_samples={max_samples} is too few rows per tree: with min_leaf "
-                                 f"{min_leaf or _DEFAULT_MIN_LEAF} a tree needs {need} to split reliably")
+                                 f"{min_leaf or _DEFAULT_MIN_LEAF} a tree needs {fanova_need} to split reliably")
     if not 0 < confidence < 1:
         raise ConfigurationError(f"confidence must be between 0 and 1, not {confidence!r}")
     t = load(trials, metric=metric, mode=mode, statuses=statuses)
@@ -355,6 +364,17 @@ def param_importance(
     frame = t.frame[keep]
     y = t.score[keep]
     n = len(y)
+    requested = method
+    fallback = None
+    if method == "auto":
+        # fanova when there are trials enough for its trees, else the method that needs fewest.
+        method = "fanova" if n >= fanova_need or n < MIN_TRIALS["spearman"] else "spearman"
+        if method == "spearman":
+            fallback = (f"param_importance: {n} scored trial(s) (with a finite {t.metric!r}) are too few for "
+                        f"fanova (it needs {fanova_need}); importance is the squared Spearman correlation "
+                        "(monotone effects only) instead, and its intervals are wide because the trials are few")
+    n_boot = _DEFAULT_BOOTSTRAP[method] if n_bootstrap is None else n_bootstrap
+    need = min_trials(method, min_leaf=min_leaf)
     encoded = [encode_param(frame[c]) for c in columns]
     kinds = ["constant" if e.constant else "categorical" if e.categorical else "log" if e.log else "numeric"
              for e in encoded]
@@ -398,6 +418,8 @@ def param_importance(
         stability = (_ranks_desc(defined) == _ranks_desc(point)).mean(axis=0)
     else:
         ci_low = ci_high = stability = np.full(len(columns), np.nan)
+    if fallback is not None and problem is None:
+        warnings.warn(fallback, InsufficientDataWarning, stacklevel=2)
     if problem is not None:
         warnings.warn(problem, InsufficientDataWarning, stacklevel=2)
         unknown = np.ones(len(columns), dtype=bool)
@@ -418,7 +440,8 @@ def param_importance(
     }, columns=list(IMPORTANCE_COLUMNS))
     out = out.sort_values(["rank", "param"], kind="stable", na_position="last").reset_index(drop=True)
     out.attrs["hpo_analytics.analysis"] = {
-        "metric": t.metric, "mode": t.mode, "method": method, "n_trials": n, "n_bootstrap": n_boot,
+        "metric": t.metric, "mode": t.mode, "method": method, "requested_method": requested,
+        "fallback": fallback if problem is None else None, "n_trials": n, "n_bootstrap": n_boot,
         "confidence": confidence, "min_trials": need,
         "n_bootstrap_undefined": n_boot if problem else n_boot - len(defined), "warning": problem,
     }

@@ -118,12 +118,13 @@ def add_importance(sub: Any) -> None:
         help="which hyperparameters matter for the metric, with bootstrap intervals",
         description=(
             "Importance of each hyperparameter, as shares that sum to 1 (all 0 when no parameter\n"
-            "explains any of the metric's variation): fanova (default; variance shares of randomized\n"
-            "trees over bootstrap resamples), binned (model-free correlation ratio) or spearman\n"
-            "(monotone only), with a confidence interval and how stable each rank is. Each method\n"
-            "needs a minimum of scored trials (fanova 20, binned 10, spearman 5); with fewer, or a\n"
-            "metric with one value throughout, importance is not estimable: a warning on stderr and\n"
-            "'-' (null in --json) instead of numbers."
+            "explains any of the metric's variation): fanova (variance shares of randomized trees\n"
+            "over bootstrap resamples), binned (model-free correlation ratio) or spearman (monotone\n"
+            "only), with a confidence interval and how stable each rank is. Each method needs a\n"
+            "minimum of scored trials (fanova 20, binned 10, spearman 5); the default, auto, is\n"
+            "fanova from 20 trials and spearman (with a warning on stderr) from 5 to 19. With too\n"
+            "few trials for the method, or a metric with one value throughout, importance is not\n"
+            "estimable: a warning on stderr and '-' (null in --json) instead of numbers."
         ),
         examples=[
             "hpo-analytics importance data/synthetic_job",
@@ -132,8 +133,8 @@ def add_importance(sub: Any) -> None:
     )
     parser.add_argument("input", type=Path, metavar="INPUT", help=_INPUT_HELP)
     add_metric_args(parser)
-    parser.add_argument("--method", choices=("fanova", "binned", "spearman"), default="fanova",
-                        help="importance method (default fanova)")
+    parser.add_argument("--method", choices=("auto", "fanova", "binned", "spearman"), default="auto",
+                        help="importance method (default auto: fanova from 20 scored trials, else spearman)")
     parser.add_argument("--bootstrap", type=int, default=None,
                         help="bootstrap resamples (default 16 for fanova, 200 otherwise)")
     parser.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
@@ -162,7 +163,7 @@ def run_importance(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"metric": info["metric"], "method": info["method"], "n_trials": info["n_trials"],
                     "n_bootstrap": info["n_bootstrap"], "confidence": info["confidence"],
-                    "min_trials": info["min_trials"], "warning": info["warning"],
+                    "min_trials": info["min_trials"], "warning": info["warning"], "fallback": info["fallback"],
                     "params": frame_records(table)})
         return EXIT_OK
     if not len(table):

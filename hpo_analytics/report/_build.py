@@ -223,6 +223,8 @@ def _importance_section(job: _Job) -> str:
     note = (f'<p class="note">Method {text(info.get("method", "?"))} over {text(info.get("n_trials", "?"))} '
             f'scored trials; intervals from {text(info.get("n_bootstrap", "?"))} bootstrap resamples; rank '
             "stability is the share of resamples that gave the same rank. Importances sum to 1.</p>")
+    if info.get("fallback") and not info.get("warning"):
+        note += f'<p class="note">{text(info["fallback"])}.</p>'
     if info.get("warning"):
         note = f'<p class="note">Importance not estimated: {text(info["warning"])}.</p>'
     elif not job.ranked:
