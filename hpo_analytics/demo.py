@@ -149,7 +149,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     _clear_previous(out)
     state_dir = out / STATE_DIR
-    rule = MedianStoppingRule(grace_period=3, min_samples=3)
+    rule = MedianStoppingRule(min_samples=3)
     per_cycle: dict[int, list[str]] = {}
 
     def on_event(event: dict[str, Any]) -> None:
@@ -180,8 +180,8 @@ def run_demo(
     decisions = decisions_from_ledger(state_dir, job_id)
     decisions_path = out / DECISIONS_FILE
     decisions.to_csv(decisions_path, index=False)
-    rules = {"median": MedianStoppingRule(grace_period=3, min_samples=3),
-             "significance": SignificanceRule(grace_period=3, min_samples=3)}
+    rules = {"median": MedianStoppingRule(min_samples=3),
+             "significance": SignificanceRule(min_samples=3)}
     tested = backtest(curves, rules, concurrency=8)
     backtest_path = out / BACKTEST_FILE
     tested.to_csv(backtest_path, index=False)
