@@ -1016,6 +1016,12 @@ def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
     raise IndexError(position)  # pragma: no cover
 
 
+def _place(batches: list[_Batch], position: int) -> str:
+    """Where the row at ``position`` came from, for messages: ``page P row R`` (``of FILE`` when known)."""
+    page, row, label = _where(batches, position)
+    return f"page {page} row {row}" + (f" of {label}" if label else "")
+
+
 def _report_bad(name: str, bad: np.ndarray, text: pa.Array, batches: list[_Batch], *,
                 expected: str, errors: Errors, keep_raw: bool) -> None:
     positions = np.flatnonzero(bad)
@@ -1024,7 +1030,7 @@ def _report_bad(name: str, bad: np.ndarray, text: pa.Array, batches: list[_Batch
     raw = text[first].as_py()
     if errors == "raise":
         raise CellParseError(f"cell is not {expected}", page=page, row=row, column=name, value=raw, source=label)
-    where = f"page {page} row {row}" + (f" of {label}" if label else "")
+    where = _place(batches, first)
     advice = "kept in raw/" + name if keep_raw else "pass keep_raw=True to keep the text"
     warnings.warn(
         ParseWarning(
@@ -1088,7 +1094,7 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
             if errors == "raise":
                 raise CellParseError(f"config cannot be parsed: {why}", page=page, row=row, column="config",
                                      value=cell, source=label)
-            where = f"page {page} row {row}" + (f" of {label}" if label else "")
+            where = _place(batches, position)
             warnings.warn(
                 ParseWarning(
                     f"column 'config': {len(bad_cfg)} cell(s) cannot be parsed ({why}) and their parameters "
@@ -1123,11 +1129,7 @@ def _assemble(collector: _Collector, *, kind: str, keep_raw: bool, errors: Error
     ordered += [n for n in names if n not in KNOWN_COLUMNS]
     ordered = list(dict.fromkeys(ordered + param_names))
     table = pa.table({n: columns[n] for n in ordered} | raw, metadata=_metadata(kind))
-    def locate(position: int) -> str:
-        page, row, label = _where(batches, position)
-        return f"page {page} row {row}" + (f" of {label}" if label else "")
-
-    return _select_rows(table, kind, locate)
+    return _select_rows(table, kind, lambda position: _place(batches, position))
 
 
 def _warn_conflicts(batches: list[_Batch]) -> None:
@@ -1139,8 +1141,7 @@ def _warn_conflicts(batches: list[_Batch]) -> None:
             by_key.setdefault(key, []).append((int(offsets[i]) + pos, value, twin))
     for key, rows in by_key.items():
         position, value, twin = rows[0]
-        page, row, label = _where(batches, position)
-        where = f"page {page} row {row}" + (f" of {label}" if label else "")
+        where = _place(batches, position)
         warnings.warn(
             ParseWarning(
                 f"config key {key!r} disagrees with {PARAM_PREFIX}{key} in {len(rows)} row(s) "
@@ -1151,7 +1152,7 @@ def _warn_conflicts(batches: list[_Batch]) -> None:
         )
 
 
-def _select_rows(table: pa.Table, kind: str, locate: Callable[[int], str] | None = None) -> pa.Table:
+def _select_rows(table: pa.Table, kind: str, locate: Callable[[int], str]) -> pa.Table:
     """Resolve duplicates and order rows by trial (and iteration, for curves).
 
     A trial is its ``trial_id``.  Of several rows of one trial (of one
@@ -1218,7 +1219,7 @@ def _distinct(ids: pa.Array) -> bool:
     return pc.count_distinct(ids).as_py() == n
 
 
-def _warn_index_conflicts(table: pa.Table, codes: np.ndarray, locate: Callable[[int], str] | None) -> None:
+def _warn_index_conflicts(table: pa.Table, codes: np.ndarray, locate: Callable[[int], str]) -> None:
     """A ParseWarning when one trial_id comes with different (non-null) trial_index values."""
     index = table["trial_index"]
     present = np.asarray(index.is_valid())
@@ -1236,10 +1237,7 @@ def _warn_index_conflicts(table: pa.Table, codes: np.ndarray, locate: Callable[[
     mine = order[c == first]
     shown = sorted(set(values[mine].tolist()))
     trial_id = table["trial_id"][int(mine[0])].as_py()
-    where = ""
-    if locate is not None:
-        places = [locate(int(p)) for p in sorted(mine.tolist())[:3]]
-        where = f" (at {', '.join(places)})"
+    where = f" (at {', '.join(locate(int(p)) for p in sorted(mine.tolist())[:3])})"
     warnings.warn(
         ParseWarning(
             f"{len(trials)} trial(s) appear under more than one trial_index: trial {trial_id!r} as "
