@@ -14,7 +14,7 @@ from .normalize import METADATA_METRIC, METADATA_MODE, to_pandas
 
 Mode = Literal["max", "min"]
 
-__all__ = ["Mode", "as_frame", "check_metric", "metadata_of", "resolve_metric"]
+__all__ = ["Mode", "as_frame", "check_metric", "metadata_of", "refuse_unscored", "resolve_metric"]
 
 
 def as_frame(table: Any) -> pd.DataFrame:
@@ -63,14 +63,18 @@ def resolve_metric(table: Any, metric: str | None = None, mode: str | None = Non
     return metric, mode  # type: ignore[return-value]
 
 
-def check_metric(table: Any, metric: str) -> None:
+def check_metric(table: Any, metric: str, *, require_finite: bool = True) -> None:
     """Refuse a metric that cannot be scored: :class:`ConfigurationError` naming the column and its type.
 
     A metric must be numeric (integers or floats; not text, booleans or
-    lists) and, when the table has rows, have at least one finite value.
-    Without this, every trial would score NaN and rank first together, or a
-    rule would compare nothing with nothing: a plausible wrong answer.  A
-    table with no rows passes (its answers are empty, not wrong).
+    lists; an Arrow ``null`` column, or a pandas one holding nothing, has
+    no values of any type yet) and, when the table has rows and
+    ``require_finite`` is true, have at least one finite value (see
+    :func:`refuse_unscored`).  Without this, every trial would score NaN and
+    rank first together, or a rule would compare nothing with nothing: a
+    plausible wrong answer.  A table with no rows passes (its answers are
+    empty, not wrong).  ``require_finite=False`` is for a job that has only
+    just started, which has no value yet.
     """
     columns = table.column_names if isinstance(table, pa.Table) else list(getattr(table, "columns", []))
     if metric not in columns:
@@ -78,17 +82,16 @@ def check_metric(table: Any, metric: str) -> None:
     if isinstance(table, pa.Table):
         column = table[metric]
         kind = column.type
-        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
-        n = table.num_rows
-        values = (column.cast(pa.float64()).to_numpy(zero_copy_only=False) if numeric and n
-                  else np.zeros(0))
+        numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)
         type_name = str(kind)
+
+        def values() -> np.ndarray:
+            return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
     else:
         series = table[metric]
         if isinstance(series, pd.DataFrame):
             raise ConfigurationError(f"metric column {metric!r} appears more than once in the frame")
         dtype = series.dtype
-        n = len(series)
         type_name = str(dtype)
         numeric = bool(pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype))
         if not numeric and dtype == object:
@@ -98,18 +101,32 @@ def check_metric(table: Any, metric: str) -> None:
             numeric = not kinds
             if kinds:
                 type_name = f"object holding {', '.join(sorted(kinds))}"
-        values = (pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                  if numeric and n else np.zeros(0))
+
+        def values() -> np.ndarray:
+            return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     if not numeric:
         others = [c for c in _numeric_columns(table) if c != metric]
         raise ConfigurationError(
             f"metric column {metric!r} is of type {type_name}, not numeric, so trials cannot be scored by it; "
             f"numeric columns: {', '.join(others) if others else '(none)'}"
         )
+    if require_finite and len(table):
+        refuse_unscored(values(), metric, type_name=type_name)
+
+
+def refuse_unscored(values: np.ndarray, metric: str, *, type_name: str = "float64", context: str = "") -> None:
+    """:class:`ConfigurationError` when ``values`` (a metric's numbers) are not empty but none is finite.
+
+    ``type_name`` is the column's type as the message shows it; ``context``,
+    when given, says after the message what left no number (a filter, a
+    scope).
+    """
+    n = len(values)
     if n and not np.isfinite(values).any():
         raise ConfigurationError(
             f"metric column {metric!r} ({type_name}) has no finite value in its {n} row(s) "
             "(every cell is missing, NaN or infinite), so trials cannot be scored by it"
+            + (f" ({context})" if context else "")
         )
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .._frames import Mode, as_frame, check_metric, resolve_metric
+from .._frames import Mode, as_frame, check_metric, refuse_unscored, resolve_metric
 from ..errors import ConfigurationError
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "Scope",
     "Trials",
     "check_int",
-    "check_scores",
     "encode_param",
     "floats",
     "is_log_scale",
@@ -117,7 +116,7 @@ def load(
     The metric column (of ``trials``, or of the curves for ``scope="best"``
     and ``"mean_last_k"``) must pass :func:`~hpo_analytics._frames.check_metric`,
     and the final scores must hold a finite value when there are any
-    (:func:`check_scores`), else :class:`ConfigurationError`.
+    (:func:`~hpo_analytics._frames.refuse_unscored`), else :class:`ConfigurationError`.
     """
     metric, mode_ = resolve_metric(trials, metric, mode)
     if scope not in ("last", "best", "mean_last_k"):
@@ -147,23 +146,8 @@ def load(
     context = [f"scope={scope!r}, scored from the curves"] if scope != "last" else []
     if statuses is not None:
         context.append(f"statuses={sorted(map(str, statuses))}")
-    check_scores(score, metric, context="; ".join(context))
+    refuse_unscored(score, metric, context="; ".join(context))
     return Trials(frame=frame, metric=metric, mode=mode_, score=score)
-
-
-def check_scores(score: np.ndarray, metric: str, *, context: str = "") -> None:
-    """Refuse scores none of which is finite (when there are any), as ``_frames.check_metric`` words it.
-
-    The column itself may pass that check and the scores still be empty of
-    numbers: a ``statuses=`` filter can keep only unscored trials, and
-    ``scope="best"`` finds no curve values for the trials. ``context`` says
-    which, after the message.
-    """
-    if len(score) and not np.isfinite(score).any():
-        try:
-            check_metric(pd.DataFrame({metric: np.asarray(score, dtype=float)}), metric)
-        except ConfigurationError as exc:
-            raise ConfigurationError(f"{exc} ({context})" if context else str(exc)) from None
 
 
 def _curve_scores(frame: pd.DataFrame, curves: pd.DataFrame, metric: str, mode: str, scope: str,

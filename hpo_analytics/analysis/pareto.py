@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, check_metric, resolve_metric
+from .._frames import as_frame, check_metric, refuse_unscored, resolve_metric
 from ..errors import ConfigurationError
-from ._common import check_scores, floats, load
+from ._common import floats, load
 
 __all__ = ["pareto_front"]
 
@@ -79,7 +79,7 @@ def pareto_front(
     columns = []
     for column, direction in objectives.items():
         values = floats(frame[column])
-        check_scores(values, column, context=context)
+        refuse_unscored(values, column, context=context)
         columns.append((1.0 if direction == "max" else -1.0) * values)
     keys = np.column_stack(columns)
     finite = np.isfinite(keys).all(axis=1)

@@ -52,7 +52,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
@@ -288,7 +287,7 @@ class Rule(abc.ABC):
         """
         frame = as_frame(curves)
         metric, mode = resolve_metric(frame, self.metric, self.mode)
-        check_metric(curves if isinstance(curves, pa.Table) else frame, metric)
+        check_metric(curves, metric)  # the input itself (as_frame took it), so Arrow types name themselves
         cm = CurveMatrix.from_frame(frame, metric)
         ids = cm.trial_ids.astype(str)
         if now_running is None:

@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import ConfigurationError
@@ -70,7 +69,7 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
     top_fraction = check_float("top_fraction", top_fraction, low=0.0, high=1.0, low_open=True)
     frame = as_frame(curves)
     metric, mode = resolve_metric(frame, metric, mode)
-    check_metric(curves if isinstance(curves, pa.Table) else frame, metric)
+    check_metric(curves, metric)  # the input itself (as_frame took it), so Arrow types name themselves
     cm = CurveMatrix.from_frame(frame, metric)
     order = _order(frame, cm)
     sign = 1.0 if mode == "max" else -1.0
@@ -137,7 +136,7 @@ def replay_log(curves: Any, rule: Rule, *, metric: str | None = None, mode: str 
     concurrency = check_int("concurrency", concurrency, low=1)
     frame = as_frame(curves)
     metric, mode = resolve_metric(frame, metric or rule.metric, mode or rule.mode)
-    check_metric(curves if isinstance(curves, pa.Table) else frame, metric)
+    check_metric(curves, metric)  # the input itself (as_frame took it), so Arrow types name themselves
     cm = CurveMatrix.from_frame(frame, metric)
     log: list[Decisions] = []
     _replay(cm, rule, mode=mode, order=_order(frame, cm), concurrency=concurrency, log=log)

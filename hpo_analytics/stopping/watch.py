@@ -51,13 +51,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from numbers import Real
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from .._frames import as_frame, check_metric, resolve_metric
 from ..errors import (
@@ -176,7 +174,7 @@ class Watcher:
         c = self.cycle_no
         table = self.client.fetch_trials(self.job_id)
         metric, mode = resolve_metric(table, self.metric, self.mode)
-        refuse_non_numeric(table, metric)
+        check_metric(table, metric, require_finite=False)  # no value yet is no error at the start
         self.metric, self.mode = metric, mode
         listing = as_frame(table)
         ids = listing["trial_id"].astype(str).to_numpy()
@@ -376,29 +374,6 @@ class Watcher:
     def _line(self, event: dict[str, Any]) -> None:
         if self.emit is not None:
             self.emit({"job_id": self.job_id, **event})
-
-
-def refuse_non_numeric(table: Any, metric: str) -> None:
-    """:func:`~hpo_analytics._frames.check_metric`'s refusal of a metric that is not numeric, without
-    its refusal of one with no finite value (a job that has only just started has none yet).
-
-    An Arrow column's type decides (a ``null``-typed column holds no value
-    at all, so nothing to refuse yet); a pandas column's dtype, and for
-    ``object`` columns the values that are present.
-    """
-    if isinstance(table, pa.Table):
-        if metric in table.column_names and pa.types.is_null(table.schema.field(metric).type):
-            return
-        check_metric(table.slice(0, 0), metric)
-        return
-    frame = as_frame(table)
-    check_metric(frame.iloc[:0], metric)  # the dtype (and a metric column that appears twice)
-    cells = frame[metric]
-    if cells.dtype == object:
-        present = cells.dropna()
-        # numbers stand in as 0.0, so only a cell that is not a number can fail the check
-        probe = present.map(lambda v: 0.0 if isinstance(v, Real) and not isinstance(v, (bool, np.bool_)) else v)
-        check_metric(pd.DataFrame({metric: probe.astype(object)}), metric)
 
 
 def _int(x: Any) -> int | None:
