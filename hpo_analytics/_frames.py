@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from numbers import Real
 from typing import Any, Literal
 
@@ -14,7 +16,7 @@ from .normalize import METADATA_METRIC, METADATA_MODE, to_pandas
 
 Mode = Literal["max", "min"]
 
-__all__ = ["Mode", "as_frame", "check_metric", "metadata_of", "refuse_unscored", "resolve_metric"]
+__all__ = ["Mode", "as_frame", "check_metric", "declared_metrics", "metadata_of", "refuse_unscored", "resolve_metric"]
 
 
 def as_frame(table: Any) -> pd.DataFrame:
@@ -40,6 +42,33 @@ def metadata_of(table: Any) -> dict[str, str]:
     if isinstance(table, pd.DataFrame):
         return dict(table.attrs.get("hpo_analytics", {}))
     return {}
+
+
+def declared_metrics(table: Any) -> list[tuple[str, str | None]]:
+    """``(name, mode)`` of every metric a table's metadata says its job declares, the default first.
+
+    Read from ``hpo_analytics.metrics`` (a JSON list of ``{"name", "mode"}``,
+    as the client and the CLI record a job's ``reward_attrs``; a frame may
+    hold the list itself); ``mode`` is ``"max"``, ``"min"`` or ``None``.
+    Nothing recorded, or a value that is not such a list, gives ``[]``;
+    malformed entries and repeated names are left out.
+    """
+    raw = metadata_of(table).get("metrics")
+    if isinstance(raw, (str, bytes)):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return []
+    if not isinstance(raw, list):
+        return []
+    out: list[tuple[str, str | None]] = []
+    for entry in raw:
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if not isinstance(name, str) or not name or any(name == seen for seen, _ in out):
+            continue
+        mode = entry.get("mode")
+        out.append((name, mode if mode in ("max", "min") else None))
+    return out
 
 
 def resolve_metric(table: Any, metric: str | None = None, mode: str | None = None) -> tuple[str, Mode]:

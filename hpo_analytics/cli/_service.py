@@ -8,14 +8,13 @@ Credentials come from the environment as
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._frames import metadata_of
+from .._frames import declared_metrics, metadata_of
 from ._common import (
     EXIT_OK,
     add_command,
@@ -99,7 +98,7 @@ def run_fetch(args: argparse.Namespace) -> int:
     meta = metadata_of(trials)
     # every metric the job declares, as recorded in the Parquet metadata (the first is the default)
     result.update(metric=meta.get("metric") or None, mode=meta.get("mode") or None,
-                  metrics=json.loads(meta["metrics"]) if meta.get("metrics") else [])
+                  metrics=[{"name": name, "mode": mode} for name, mode in declared_metrics(trials)])
     if args.output is not None:
         result["output"] = str(write_parquet(trials, args.output))
     if curves is not None and curves_out is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, check_metric, metadata_of, resolve_metric
+from .._frames import as_frame, check_metric, declared_metrics, resolve_metric
 from ..analysis import param_importance, rank_trials, summarize
 from ..analysis._common import PARAM_PREFIX, param_columns
 from ..errors import ConfigurationError, HpoAnalyticsError, InsufficientDataWarning
@@ -84,33 +83,6 @@ def _frame_or_none(value: Any, what: str, required: Sequence[str]) -> pd.DataFra
     return frame
 
 
-def _declared_metrics(table: Any) -> list[tuple[str, str | None]]:
-    """``(name, mode)`` of every metric a table's metadata says its job declares, the default first.
-
-    Read from ``hpo_analytics.metrics`` (a JSON list of ``{"name", "mode"}``,
-    as the client and the CLI record a job's ``reward_attrs``; a frame may
-    hold the list itself); ``mode`` is ``"max"``, ``"min"`` or ``None``.
-    Nothing recorded, or a value that is not such a list, gives ``[]``;
-    malformed entries and repeated names are left out.
-    """
-    raw = metadata_of(table).get("metrics")
-    if isinstance(raw, (str, bytes)):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return []
-    if not isinstance(raw, list):
-        return []
-    out: list[tuple[str, str | None]] = []
-    for entry in raw:
-        name = entry.get("name") if isinstance(entry, Mapping) else None
-        if not isinstance(name, str) or not name or any(name == seen for seen, _ in out):
-            continue
-        mode = entry.get("mode")
-        out.append((name, mode if mode in ("max", "min") else None))
-    return out
-
-
 def _direction(mode: str | None) -> str:
     """``"higher is better"``, ``"lower is better"``, or ``"direction not declared"`` for ``None``."""
     return {"max": "higher is better", "min": "lower is better"}.get(mode or "", "direction not declared")
@@ -132,7 +104,7 @@ def _prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric:
         curves=curve_frame,
         decisions=_frame_or_none(decisions, "decisions", DECISION_COLUMNS),
         backtest=_frame_or_none(backtest, "backtest", BACKTEST_COLUMNS),
-        declared=_declared_metrics(frame),
+        declared=declared_metrics(frame),
     )
     job.summary = summarize(frame, metric=metric, mode=mode)
     try:
@@ -220,16 +192,17 @@ def _importance_section(job: _Job) -> str:
     rows = [[r.param, r.importance, r.ci_low, r.ci_high, r.rank, r.rank_stability, r.kind]
             for r in imp.itertuples(index=False)]
     header = ["parameter", "importance", f"{conf:.0%} low", f"{conf:.0%} high", "rank", "rank stability", "kind"]
-    note = (f'<p class="note">Method {text(info.get("method", "?"))} over {text(info.get("n_trials", "?"))} '
-            f'scored trials; intervals from {text(info.get("n_bootstrap", "?"))} bootstrap resamples; rank '
-            "stability is the share of resamples that gave the same rank. Importances sum to 1.</p>")
-    if info.get("fallback") and not info.get("warning"):
-        note += f'<p class="note">{text(info["fallback"])}.</p>'
     if info.get("warning"):
         note = f'<p class="note">Importance not estimated: {text(info["warning"])}.</p>'
     elif not job.ranked:
         note = (f'<p class="note">No parameter explains any of the variation of {text(job.metric)} over '
                 f'{text(info.get("n_trials", "?"))} scored trials.</p>')
+    else:
+        note = (f'<p class="note">Method {text(info.get("method", "?"))} over {text(info.get("n_trials", "?"))} '
+                f'scored trials; intervals from {text(info.get("n_bootstrap", "?"))} bootstrap resamples; rank '
+                "stability is the share of resamples that gave the same rank. Importances sum to 1.</p>")
+        if info.get("fallback"):
+            note += f'<p class="note">{text(info["fallback"])}.</p>'
     return note + table(header, rows)
 
 
