@@ -110,6 +110,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from .errors import ConfigurationError
 from .synthetic import SimulatedJob, TrialFinishedError, TrialNotFoundError
 
 __all__ = ["SEARCH_ALGORITHMS", "Faults", "RequestRecord", "Simulator"]
@@ -489,11 +490,11 @@ class Simulator:
         echo_capped_limit: bool = False,
     ) -> None:
         if offset_mode not in ("records", "pages"):
-            raise ValueError("offset_mode must be 'records' or 'pages'")
+            raise ConfigurationError("offset_mode must be 'records' or 'pages'")
         if auth not in ("token", "aksk", "any"):
-            raise ValueError("auth must be 'token', 'aksk' or 'any'")
+            raise ConfigurationError("auth must be 'token', 'aksk' or 'any'")
         if n_jobs < 1:
-            raise ValueError("n_jobs must be >= 1")
+            raise ConfigurationError("n_jobs must be >= 1")
         self.seed = seed
         self.offset_mode = offset_mode
         self.auth = auth
