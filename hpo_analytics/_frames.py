@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .errors import ConfigurationError
-from .normalize import METADATA_METRIC, METADATA_MODE, to_pandas
+from ._table import METADATA_METRIC, METADATA_MODE, schema_metadata, to_pandas
 
 Mode = Literal["max", "min"]
 
@@ -33,12 +33,7 @@ def as_frame(table: Any) -> pd.DataFrame:
 def metadata_of(table: Any) -> dict[str, str]:
     """The ``hpo_analytics.*`` metadata of a table or frame, without the prefix (``metric``, ``mode``...)."""
     if isinstance(table, pa.Table):
-        meta = table.schema.metadata or {}
-        return {
-            k.decode().removeprefix("hpo_analytics."): v.decode()
-            for k, v in meta.items()
-            if k.startswith(b"hpo_analytics.")
-        }
+        return schema_metadata(table)
     if isinstance(table, pd.DataFrame):
         return dict(table.attrs.get("hpo_analytics", {}))
     return {}

@@ -6,9 +6,14 @@
     ├── ConfigurationError (ValueError)      bad options, missing settings/variables
     ├── MatrixError (ValueError)             malformed header/data structure
     │   └── CellParseError                   one cell that cannot be parsed (errors="raise")
+    ├── SigningError (ValueError)            AK/SK signing input or Authorization header malformed
+    ├── NotPicklableError (TypeError)        an object holding credentials was asked to be pickled
+    ├── StateError (RuntimeError)            a call the object's state does not allow (simulator not started)
+    ├── TrialNotFoundError (KeyError)        the simulator's job model has no such trial
+    ├── TrialFinishedError                   the simulator's job model cannot stop a finished trial
     ├── TransportError                       the request never got a usable answer
-    │   ├── RequestTimeoutError              connect/read timeout
-    │   └── ResponseFormatError              non-JSON or truncated body
+    │   └── RequestTimeoutError              connect/read timeout
+    ├── ResponseFormatError                  an answer came, but not the JSON the endpoint promises
     └── APIError                             the service answered with an error status
         ├── AuthenticationError              401 (APIG.0301, ModelArts.0201...)
         ├── PermissionDeniedError            403
@@ -41,13 +46,18 @@ __all__ = [
     "InsufficientDataWarning",
     "MatrixError",
     "NotFoundError",
+    "NotPicklableError",
     "ParseWarning",
     "PermissionDeniedError",
     "RateLimitedError",
     "RequestTimeoutError",
     "ResponseFormatError",
     "ServerError",
+    "SigningError",
+    "StateError",
     "TransportError",
+    "TrialFinishedError",
+    "TrialNotFoundError",
 ]
 
 _MAX_VALUE_CHARS = 120
@@ -131,16 +141,48 @@ class InsufficientDataWarning(UserWarning):
     """
 
 
+class SigningError(HpoAnalyticsError, ValueError):
+    """AK/SK signing cannot go on: a missing ``X-Sdk-Date``, empty keys, or a malformed ``Authorization``."""
+
+
+class NotPicklableError(HpoAnalyticsError, TypeError):
+    """An object that holds credentials (a client, an auth) refuses to be pickled, so no secret is written out."""
+
+
+class StateError(HpoAnalyticsError, RuntimeError):
+    """A call that the object's current state does not allow, e.g. the address of a simulator not started."""
+
+
+class TrialNotFoundError(HpoAnalyticsError, KeyError):
+    """The local simulator's job model has no trial with this id (the simulator answers 404)."""
+
+
+class TrialFinishedError(HpoAnalyticsError):
+    """The local simulator's job model cannot stop a trial that already finished (the simulator answers 409).
+
+    ``status`` names how it finished.
+    """
+
+    def __init__(self, trial_id: str, status: str) -> None:
+        self.trial_id = trial_id
+        self.status = status
+        super().__init__(f"trial {trial_id} has already finished (status {status})")
+
+
 class TransportError(HpoAnalyticsError):
-    """No usable HTTP answer: connection failure, timeout, or unreadable body."""
+    """No usable HTTP answer: the connection failed or timed out."""
 
 
 class RequestTimeoutError(TransportError):
     """The service did not answer in time."""
 
 
-class ResponseFormatError(TransportError):
-    """The body was not the JSON the endpoint promises (non-JSON or truncated)."""
+class ResponseFormatError(HpoAnalyticsError):
+    """The service answered, but the body was not the JSON the endpoint promises (non-JSON, truncated, wrong shape).
+
+    Not a :class:`TransportError`: the request reached the service and got an
+    answer, so retrying a read does not help and a stop request did arrive.
+    """
 
 
 class APIError(HpoAnalyticsError):

@@ -48,6 +48,16 @@ import pyarrow.compute as pc
 from . import _jsonutil
 from ._fastpages import Decoded, FastPages
 from ._pyrepr import parse_python_literal
+from ._table import (
+    CONFIG_PREFIX,
+    METADATA_METRIC,
+    METADATA_METRICS,
+    METADATA_MODE,
+    METADATA_TABLE,
+    METADATA_VERSION,
+    PARAM_PREFIX,
+    to_pandas,
+)
 from ._version import __version__
 from .errors import CellParseError, ConfigurationError, MatrixError, ParseWarning
 
@@ -68,14 +78,6 @@ logger = logging.getLogger("hpo_analytics.normalize")
 
 Errors = Literal["coerce", "raise"]
 
-#: Schema-metadata keys under which the job's reward metric and mode are recorded.
-METADATA_METRIC = b"hpo_analytics.metric"
-METADATA_MODE = b"hpo_analytics.mode"
-#: Every metric the job declares (its ``reward_attrs``), as a JSON list of ``{"name", "mode"}``;
-#: the first is the default metric (``METADATA_METRIC``/``METADATA_MODE``).
-METADATA_METRICS = b"hpo_analytics.metrics"
-METADATA_TABLE = b"hpo_analytics.table"
-METADATA_VERSION = b"hpo_analytics.version"
 
 _STRING_COLUMNS = ("trial_id", "status")
 _BOOL_COLUMNS = ("done",)
@@ -96,8 +98,6 @@ KNOWN_COLUMNS: dict[str, pa.DataType] = {
     "worker_index": pa.int64(),
 }
 
-PARAM_PREFIX = "param/"
-CONFIG_PREFIX = "config/"
 
 _BATCH_ROWS = 4_096  # rows of Python objects alive at once; smaller costs time, larger memory
 _FAST_PAGES = True  # tests turn the msgspec fast path off to compare it with the generic path
@@ -1346,31 +1346,6 @@ def curves_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "co
     _check_errors(errors)
     collector = _collect(source, keep_raw=keep_raw)
     return _assemble(collector, kind="curves", keep_raw=keep_raw, errors=errors)
-
-
-def _types_mapper() -> Any:
-    import pandas as pd
-
-    return {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
-
-
-def to_pandas(table: pa.Table) -> Any:
-    """Convert a table from this module to pandas with nullable dtypes.
-
-    Integers become ``Int64`` and booleans ``boolean``, so missing values stay
-    ``<NA>`` instead of turning ints into floats.  Floats stay numpy
-    ``float64``: there a null cell and a ``"nan"`` cell both read as NaN (the
-    Arrow table keeps them apart).  The schema metadata (table kind, metric,
-    mode) is kept in ``frame.attrs["hpo_analytics"]``.
-    """
-    frame = table.to_pandas(types_mapper=_types_mapper())
-    meta = table.schema.metadata or {}
-    frame.attrs["hpo_analytics"] = {
-        k.decode().removeprefix("hpo_analytics."): v.decode()
-        for k, v in meta.items()
-        if k.startswith(b"hpo_analytics.")
-    }
-    return frame
 
 
 def trials_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> Any:

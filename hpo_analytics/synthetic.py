@@ -72,6 +72,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .errors import TrialFinishedError, TrialNotFoundError
+
 __all__ = [
     "ALL_TRIALS_HEADER",
     "GROUND_TRUTH",
@@ -429,19 +431,6 @@ def render_trial_rows(
         ])
     assert len(rows) == n
     return rows
-
-
-class TrialNotFoundError(KeyError):
-    """No trial with that id in the job."""
-
-
-class TrialFinishedError(Exception):
-    """The trial already finished (``status`` names how), so it cannot be stopped."""
-
-    def __init__(self, trial_id: str, status: str) -> None:
-        self.trial_id = trial_id
-        self.status = status
-        super().__init__(f"trial {trial_id} has already finished (status {status})")
 
 
 @dataclass

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from .._frames import Mode, as_frame, check_metric, refuse_unscored, resolve_metric
+from .._table import PARAM_PREFIX, STEP
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
 
 __all__ = [
@@ -25,9 +27,6 @@ __all__ = [
     "param_columns",
     "per_trial_last",
 ]
-
-PARAM_PREFIX = "param/"
-STEP = "training_iteration"
 
 Scope = Literal["last", "best", "mean_last_k"]
 
@@ -53,18 +52,6 @@ class Trials:
     @property
     def key(self) -> np.ndarray:
         return self.score if self.mode == "max" else -self.score
-
-
-def check_int(name: str, value: Any, *, low: int) -> int:
-    """``value`` as an int ``>= low`` or a :class:`ConfigurationError`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigurationError(f"{name} must be an integer >= {low}, not {value!r}")
-    return int(value)
-
-
-def floats(series: pd.Series) -> np.ndarray:
-    """A column as float64, NaN where a cell is missing or not a number."""
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def per_trial_last(frame: pd.DataFrame) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from .. import _jsonutil
+from .._table import FINISHED_STATUSES, METADATA_METRIC, METADATA_METRICS, METADATA_MODE
 from .._version import __version__
 from ..errors import (
     APIError,
@@ -58,7 +59,6 @@ ENV_TOKEN = "HPO_ANALYTICS_TOKEN"
 _REGION_RE = re.compile(r"^[a-z]{2,}(?:-[a-z0-9]+)+$")
 _JSON = "application/json"
 _JSON_BODY = "application/json;charset=UTF-8"
-_FINISHED_STATUSES = frozenset({"TERMINATED", "ERROR"})
 _MAX_SEARCH_LIMIT = 50
 
 
@@ -215,7 +215,6 @@ def reward_metadata(job: Any, *, source: str = "job details") -> dict[bytes, byt
     metric (see :func:`declared_metrics`) as a JSON list of ``{"name",
     "mode"}``, present only when the job declares at least one.
     """
-    from ..normalize import METADATA_METRIC, METADATA_METRICS, METADATA_MODE
 
     metric, mode = _reward_attr(job)
     metrics = declared_metrics(job, source=source)
@@ -453,7 +452,7 @@ class ModelArtsClient:
 
     def _retryable(self, exc: HpoAnalyticsError) -> bool:
         policy = self._retry
-        if isinstance(exc, TransportError) and not isinstance(exc, ResponseFormatError):
+        if isinstance(exc, TransportError):
             return True
         if isinstance(exc, ResponseFormatError):
             return policy.retry_malformed
@@ -748,7 +747,7 @@ class ModelArtsClient:
                 if self._wait(attempt, exc, started, what):
                     continue
                 raise
-            except TransportError as exc:
+            except (TransportError, ResponseFormatError) as exc:
                 cause = exc.__cause__
                 if cause is not None and request_certainly_not_sent(cause):
                     if self._wait(attempt, exc, started, what):
@@ -909,7 +908,7 @@ def _row_state(page: Mapping[str, Any]) -> tuple[bool, str | None]:
     status = record.get("status")
     status = status.strip().upper() if isinstance(status, str) and status.strip() else None
     done = str(record.get("done", "")).strip().lower() == "true"
-    return (status in _FINISHED_STATUSES or done), status
+    return (status in FINISHED_STATUSES or done), status
 
 
 def _float_or_none(text: str) -> float | None:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._table import STEP
 from .._frames import as_frame, check_metric, resolve_metric
 from ..analysis import rank_trials
 from ..errors import ConfigurationError
@@ -19,7 +20,6 @@ from ._common import MASS_COLOR, check_int, column_floats, floats, identity_colo
 
 __all__ = ["plot_learning_curves"]
 
-STEP = "training_iteration"
 #: Colour of the stop markers.
 STOP_COLOR = "#111111"
 #: Above this many curves the mass is a density raster rather than a LineCollection.

@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame
+from .._table import KNOWN_STATUSES
 from ..errors import ConfigurationError
 from ._common import check_int, column_floats, identity_colors, is_curve_frame, new_axes, no_data
 
 __all__ = ["KNOWN_STATUSES", "STATUS_COLORS", "StatusData", "plot_status"]
 
-KNOWN_STATUSES = ("PENDING", "RUNNING", "PAUSED", "TERMINATED", "ERROR")
 #: One colour per known status, the same in every plot and report.
 STATUS_COLORS = {
     "PENDING": "#b8bcc2",

@@ -54,6 +54,8 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame, check_metric, resolve_metric
+from .._table import STEP
+from .._validation import check_float, check_int, floats
 from ..errors import ConfigurationError
 
 __all__ = ["AUTO_GRACE_FRACTION", "DECISION_COLUMNS", "CurveMatrix", "Decisions", "Grace", "Rule"]
@@ -63,7 +65,6 @@ DECISION_COLUMNS = ("trial_id", "stop", "rule", "step", "value", "reference", "r
 #: ``grace_period=None`` ("auto"): no decision before this fraction of the longest finished curve.
 AUTO_GRACE_FRACTION = 0.5
 
-STEP = "training_iteration"
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,12 @@ class CurveMatrix:
             if column not in frame.columns:
                 raise ConfigurationError(f"the curves have no {column!r} column")
         codes_all, uniques = pd.factorize(frame["trial_id"], use_na_sentinel=True)
-        step_col = _floats(frame[STEP])
+        step_col = floats(frame[STEP])
         keep = (codes_all >= 0) & ~np.isnan(step_col)
         everything = bool(keep.all())
         codes = codes_all if everything else codes_all[keep]
         raw_steps = (step_col if everything else step_col[keep]).astype(np.int64)
-        values = _floats(frame[metric])
+        values = floats(frame[metric])
         if not everything:
             values = values[keep]
         trial_ids = np.asarray(uniques, dtype=object)
@@ -179,12 +180,6 @@ def steps_at(steps: np.ndarray, cols: np.ndarray) -> np.ndarray:
     if not len(steps):
         return np.full(len(cols), -1, dtype=np.int64)
     return np.where(cols >= 0, steps[np.maximum(cols, 0)], -1)
-
-
-def _floats(column: pd.Series) -> np.ndarray:
-    if column.dtype == np.float64:
-        return column.to_numpy()
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 def _compact(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,32 +310,6 @@ class Rule(abc.ABC):
 
 
 # ---------------------------------------------------------------------- shared helpers
-
-
-def check_int(name: str, value: Any, *, low: int) -> int:
-    """``value`` as an int >= ``low`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigurationError(f"{name} must be an int >= {low}, not {value!r}")
-    return int(value)
-
-
-def check_float(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False) -> float:
-    """``value`` as a finite float within the bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ConfigurationError(f"{name} must be a number, not {value!r}")
-    v = float(value)
-    bad = not math.isfinite(v)
-    if low is not None:
-        bad |= v <= low if low_open else v < low
-    if high is not None:
-        bad |= v >= high if high_open else v > high
-    if bad:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
-        raise ConfigurationError(f"{name} must be a finite number {' and '.join(x for x in (lo, hi) if x)}, "
-                                 f"not {value!r}")
-    return v
 
 
 def check_grace(value: Any) -> int | None:

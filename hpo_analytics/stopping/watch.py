@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame, check_metric, resolve_metric
+from .._table import FINISHED_STATUSES
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -72,7 +73,6 @@ __all__ = ["CycleReport", "Safety", "WatchResult", "Watcher", "watch"]
 
 logger = logging.getLogger("hpo_analytics.stopping")
 
-_FINISHED = ("TERMINATED", "ERROR", "COMPLETED", "FAILED", "STOPPED")
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, ConfigurationError)
 
 
@@ -204,7 +204,7 @@ class Watcher:
         decisions = d.to_frame(cm, self.rule.describe())
         report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped)
         self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
-        report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(_FINISHED).all())
+        report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
                                   + (skipped if skipped else f"{int(decisions['stop'].sum())} stop decisions")
@@ -260,7 +260,7 @@ class Watcher:
         now = self.clock()
         for t in sorted(self._interrupted):
             st = where.get(t)
-            if st in _FINISHED:
+            if st in FINISHED_STATUSES:
                 state = "already_stopped"
                 reason = (f"an earlier run was interrupted after deciding to stop; the trial is now {st}; "
                           "no request sent again")
