@@ -12,7 +12,7 @@ import pytest
 
 from hpo_analytics.signing import AkSkAuth
 from hpo_analytics.simulator import Faults, Simulator
-from hpo_analytics.synthetic import ALL_TRIALS_HEADER, PER_TRIAL_HEADER
+from hpo_analytics.simulator.synthetic import ALL_TRIALS_HEADER, PER_TRIAL_HEADER
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
 

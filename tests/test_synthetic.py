@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hpo_analytics import curves_to_arrow, trials_to_arrow
-from hpo_analytics.synthetic import (
+from hpo_analytics.simulator.synthetic import (
     ALL_TRIALS_HEADER,
     GROUND_TRUTH,
     PER_TRIAL_HEADER,
