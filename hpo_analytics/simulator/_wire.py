@@ -1,4 +1,4 @@
-"""What the simulator's modules share about answers: the response value, the error that becomes one, encoding and parsing.
+"""What the simulator's modules share about answers: the response value, the error that becomes one, JSON, parsing.
 
 An endpoint, the auth check or the job search raises :class:`_APIError` to
 answer with a ModelArts error body; the handler in ``_http`` turns it (or a
@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 from ..errors import HpoAnalyticsError
 
-__all__ = ["Response", "_APIError", "dumps", "parse_int", "split_query"]
+__all__ = ["Response", "dumps", "parse_int", "split_query"]
 
 try:  # pragma: no cover - whichever is installed
     import orjson
