@@ -46,7 +46,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hpo_analytics.analysis import param_importance, rank_trials
-from hpo_analytics.synthetic import GROUND_TRUTH, generate_trials
+from hpo_analytics.simulator.synthetic import GROUND_TRUTH, generate_trials
 
 SMALL_PARAMS = ("learning_rate", "optimizer", "dropout", "weight_decay")
 

@@ -58,6 +58,7 @@ import pandas as pd
 
 from hpo_analytics import plots
 from hpo_analytics.plots.parallel import _parallel_coordinates_data
+from hpo_analytics.simulator.synthetic import generate_trials
 from hpo_analytics.stopping import (
     CurveMatrix,
     MedianStoppingRule,
@@ -65,7 +66,6 @@ from hpo_analytics.stopping import (
     SuccessiveHalvingRule,
     backtest,
 )
-from hpo_analytics.synthetic import generate_trials
 
 METRIC = {"metric": "acc", "mode": "max"}
 

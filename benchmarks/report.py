@@ -38,8 +38,8 @@ import pyarrow as pa
 
 from hpo_analytics import build_report, trials_to_arrow
 from hpo_analytics.report import _figures
+from hpo_analytics.simulator.synthetic import generate_pages, generate_trials
 from hpo_analytics.stopping import MedianStoppingRule, backtest
-from hpo_analytics.synthetic import generate_pages, generate_trials
 
 TARGET_S = 30.0
 

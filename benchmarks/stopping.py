@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hpo_analytics.simulator.synthetic import generate_trials
 from hpo_analytics.stopping import (
     CurveMatrix,
     Ledger,
@@ -63,7 +64,6 @@ from hpo_analytics.stopping import (
 )
 from hpo_analytics.stopping.backtest import _order, backtest, replay
 from hpo_analytics.stopping.watch import Watcher
-from hpo_analytics.synthetic import generate_trials
 
 
 def make_snapshot(n: int, m: int, running: int, seed: int = 0) -> tuple[pd.DataFrame, list[str], np.ndarray]:

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hpo_analytics.synthetic import GROUND_TRUTH, SEARCH_SPACE, SimulatedJob
+from hpo_analytics.simulator.synthetic import GROUND_TRUTH, SEARCH_SPACE, SimulatedJob
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "synthetic_job"
 PAGE_SIZE = 50
@@ -77,7 +77,7 @@ def write_example(out: Path, *, seed: int = 2024, n_trials: int = 300) -> None:
     _dump(job.parameter_analysis(), out / "parameter_analysis.json")
     truth = {
         "seed": seed,
-        "generator": "hpo_analytics.synthetic (see its module docstring for the objective)",
+        "generator": "hpo_analytics.simulator.synthetic (see its package docstring for the objective)",
         "reward_metric": GROUND_TRUTH.reward_metric,
         "mode": GROUND_TRUTH.mode,
         "important": list(GROUND_TRUTH.important),

@@ -21,7 +21,7 @@ from hpo_analytics.analysis.importance import (
 )
 from hpo_analytics.analysis.stats import spearman
 from hpo_analytics.errors import ConfigurationError
-from hpo_analytics.synthetic import GROUND_TRUTH, generate_pages
+from hpo_analytics.simulator.synthetic import GROUND_TRUTH, generate_pages
 
 
 def frame(y: list[float], **params: list) -> pd.DataFrame:

@@ -8,10 +8,12 @@ import signal
 import subprocess
 import sys
 
+from collections.abc import Iterator
+
 import httpx
 import pytest
 
-from hpo_analytics.cli import main
+from hpo_analytics.cli import EXIT_ERROR, main
 
 
 def test_simulate_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,3 +62,42 @@ def test_simulate_serves_until_terminated() -> None:
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "simulator stopped" in out
+
+
+@pytest.fixture
+def keep_sigterm() -> Iterator[None]:
+    """``run_simulate`` installs a SIGTERM handler; put the test process's own back afterwards."""
+    previous = signal.getsignal(signal.SIGTERM)
+    yield
+    signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.usefixtures("keep_sigterm")
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        (["--jobs", "0"], "n_jobs must be >= 1"),
+        (["--trials", "-1"], "n_trials must be >= 0"),
+        (["--port", "99999"], "port must be an integer from 0 to 65535"),
+        (["--elapsed", "-5"], "elapsed must be None or a number of seconds >= 0"),
+        (["--elapsed", "nan"], "elapsed must be None or a number of seconds >= 0"),
+    ],
+)
+def test_bad_simulate_options_are_one_clean_line(
+    capsys: pytest.CaptureFixture[str], options: list[str], words: str
+) -> None:
+    assert main(["simulate", "--port", "0", *options]) == EXIT_ERROR
+    out, err = capsys.readouterr()
+    assert "listening" not in out
+    assert err.count("\n") == 1 and err.startswith("hpo-analytics simulate: error: ")
+    assert words in err and "unexpected" not in err and "--verbose" not in err
+
+
+def test_simulate_jobs_0_exits_with_a_configuration_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "hpo_analytics.cli", "simulate", "--port", "0", "--jobs", "0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == EXIT_ERROR
+    assert proc.stderr == "hpo-analytics simulate: error: n_jobs must be >= 1\n"
+    assert "listening" not in proc.stdout

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import pathlib
+import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from hpo_analytics.errors import ConfigurationError, StateError
 from hpo_analytics.signing import AkSkAuth
 from hpo_analytics.simulator import Faults, Simulator
-from hpo_analytics.synthetic import ALL_TRIALS_HEADER, PER_TRIAL_HEADER
+from hpo_analytics.simulator.synthetic import ALL_TRIALS_HEADER, PER_TRIAL_HEADER
 
 DATA = pathlib.Path(__file__).resolve().parent.parent / "data"
 
@@ -223,15 +226,31 @@ def test_job_search_rejects_non_json(many_jobs: Simulator) -> None:
 
 
 # ----------------------------------------------------- time and early stop
-@pytest.mark.parametrize("simulator", [{"elapsed": 100.0, "n_trials": 30, "max_concurrent": 3}], indirect=True)
+class _HourlyClock:
+    """A clock that moves an hour every time it is read."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 3600.0
+        return self.now
+
+
+@pytest.mark.parametrize(
+    "simulator", [{"elapsed": 100.0, "n_trials": 30, "max_concurrent": 3, "clock": _HourlyClock()}], indirect=True
+)
 def test_time_advances_only_when_told(simulator: Simulator, http: httpx.Client) -> None:
     def statuses() -> list[str]:
         return [r[9] for r in http.get(_trials_path(simulator), params={"limit": 100}).json()["items"]["data"]]
 
     before = statuses()
     assert before.count("RUNNING") == 3 and "PENDING" in before
-    time.sleep(0.05)
     assert statuses() == before
+    # an hour passed on the simulator's own clock between the two requests, none in the simulation
+    first, second = simulator.requests
+    assert second.time - first.time == 3600.0
+    assert simulator.job().now == 100.0
     assert http.get(f"/training-jobs/{simulator.job_ids[0]}").json()["status"]["phase"] == "Running"
     simulator.advance(2_000.0)
     after = statuses()
@@ -392,15 +411,37 @@ def test_server_error_burst(simulator: Simulator, http: httpx.Client, status: in
     assert [r.status for r in simulator.requests] == codes
 
 
-def test_latency_is_real(simulator: Simulator, http: httpx.Client) -> None:
-    simulator.faults = Faults(latency=0.2)
-    start = time.perf_counter()
-    assert http.get("/search-algorithms").status_code == 200
-    assert time.perf_counter() - start >= 0.2
-    simulator.faults = Faults()
-    start = time.perf_counter()
-    http.get("/search-algorithms")
-    assert time.perf_counter() - start < 0.2
+def test_latency_is_slept_before_the_answer() -> None:
+    slept: list[float] = []
+    asleep, wake = threading.Event(), threading.Event()
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        asleep.set()
+        wake.wait(10)
+
+    with Simulator(n_trials=10, faults=Faults(latency=0.2), sleep=sleep) as sim:
+        url = f"{_base(sim)}/search-algorithms"
+        headers = {"X-Auth-Token": sim.token}
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(httpx.get, url, headers=headers, timeout=10)
+            assert asleep.wait(10)
+            # the handler is inside the sleep: nothing answered, nothing logged yet
+            assert not pending.done() and sim.requests == []
+            wake.set()
+            assert pending.result().status_code == 200
+        assert slept == [0.2]
+        sim.faults = Faults()
+        assert httpx.get(url, headers=headers).status_code == 200
+        assert slept == [0.2]  # no latency, no sleep
+
+
+def test_latency_is_real_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(time, "sleep", slept.append)
+    with Simulator(n_trials=10, faults=Faults(latency=0.2)) as sim:
+        assert httpx.get(f"{_base(sim)}/search-algorithms", headers={"X-Auth-Token": sim.token}).status_code == 200
+    assert slept == [0.2]
 
 
 def test_dropped_connection(simulator: Simulator, http: httpx.Client) -> None:
@@ -469,18 +510,20 @@ def test_request_log(simulator: Simulator, http: httpx.Client) -> None:
     assert simulator.requests == []
 
 
-def test_concurrent_requests_behind_latency(simulator: Simulator) -> None:
-    """Latency sleeps per request thread, so concurrent requests overlap."""
-    import concurrent.futures
+def test_concurrent_requests_behind_latency() -> None:
+    """Latency sleeps per request thread, so concurrent requests overlap: all eight are asleep at once."""
+    together = threading.Barrier(8)
 
-    simulator.faults = Faults(latency=0.2)
-    url = f"{_base(simulator)}{_trials_path(simulator)}"
-    start = time.perf_counter()
-    with httpx.Client(headers={"X-Auth-Token": simulator.token}) as client:
-        with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            codes = list(pool.map(lambda o: client.get(url, params={"offset": o}).status_code, range(0, 120, 15)))
+    def sleep(seconds: float) -> None:
+        together.wait(timeout=10)  # breaks (and the request fails) unless all eight sleep at the same time
+
+    with Simulator(n_trials=120, faults=Faults(latency=0.2), sleep=sleep) as sim:
+        url = f"{_base(sim)}{_trials_path(sim)}"
+        with httpx.Client(headers={"X-Auth-Token": sim.token}) as client:
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(lambda o: client.get(url, params={"offset": o}).status_code, range(0, 120, 15)))
     assert codes == [200] * 8
-    assert time.perf_counter() - start < 1.0
+    assert not together.broken
 
 
 def test_add_job_and_insert_trials(simulator: Simulator, http: httpx.Client) -> None:
@@ -495,7 +538,7 @@ def test_add_job_and_insert_trials(simulator: Simulator, http: httpx.Client) -> 
 
 def test_close_is_idempotent_and_url_needs_a_running_server() -> None:
     sim = Simulator(n_trials=3)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(StateError):
         sim.url  # noqa: B018
     sim.start()
     url = sim.url
@@ -545,3 +588,13 @@ def test_silent_page_size_cap(simulator: Simulator, http: httpx.Client) -> None:
     assert body["limit"] == (20 if simulator.echo_capped_limit else 50)
     first = body["items"]["data"][0][0]
     assert first == ("20" if simulator.offset_mode == "pages" else "1")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"n_jobs": 0}, {"port": 70000}, {"port": -1}, {"elapsed": -5.0}, {"elapsed": float("nan")},
+     {"n_trials": -1}, {"n_iterations": 0}, {"max_concurrent": 0}, {"offset_mode": "rows"}, {"auth": "none"}],
+)
+def test_bad_options_are_configuration_errors(options: dict[str, object]) -> None:
+    with pytest.raises(ConfigurationError):
+        Simulator(**options)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from hpo_analytics.errors import ConfigurationError
+from hpo_analytics.simulator.synthetic import generate_trials
 from hpo_analytics.stopping import (
     MedianStoppingRule,
     SignificanceRule,
@@ -14,7 +15,6 @@ from hpo_analytics.stopping import (
     backtest,
 )
 from hpo_analytics.stopping.backtest import BACKTEST_COLUMNS
-from hpo_analytics.synthetic import generate_trials
 
 
 def long(trials: dict[str, list[float]]) -> pd.DataFrame:

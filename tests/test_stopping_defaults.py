@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 import hpo_analytics as ha
+from hpo_analytics.simulator.synthetic import generate_trials
 from hpo_analytics.stopping import MedianStoppingRule, SignificanceRule, backtest
-from hpo_analytics.synthetic import generate_trials
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = range(6)

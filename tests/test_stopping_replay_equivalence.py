@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hpo_analytics.simulator.synthetic import generate_trials
 from hpo_analytics.stopping import (
     MedianStoppingRule,
     PatienceRule,
@@ -30,7 +31,6 @@ from hpo_analytics.stopping import (
 )
 from hpo_analytics.stopping._base import CurveMatrix, Decisions
 from hpo_analytics.stopping.backtest import _replay, replay
-from hpo_analytics.synthetic import generate_trials
 
 RULES: list[Rule] = [
     MedianStoppingRule(min_samples=1, grace_period=0),

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from hpo_analytics import curves_to_arrow, trials_to_arrow
-from hpo_analytics.synthetic import (
+from hpo_analytics.errors import ConfigurationError
+from hpo_analytics.simulator.synthetic import (
     ALL_TRIALS_HEADER,
     GROUND_TRUTH,
     PER_TRIAL_HEADER,
@@ -149,7 +150,7 @@ def test_concurrency_is_limited_and_time_advances_progress() -> None:
     _, status = job.snapshot()
     assert set(status) <= {"TERMINATED", "ERROR"}
     assert job.phase == "Completed"
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigurationError):
         job.advance(-1)
 
 
@@ -257,3 +258,19 @@ def test_generate_pages_streams_in_chunks_with_unique_ids() -> None:
     assert trials_to_arrow(pages).num_rows == 1_000
     (empty,) = generate_pages(0)
     assert empty["total"] == 0 and empty["items"]["data"] == []
+
+
+def test_bad_arguments_are_configuration_errors() -> None:
+    bad = [
+        lambda: generate_trials(-1),
+        lambda: generate_trials(3, n_iterations=0),
+        lambda: generate_trials(3, n_iterations=4).concat(generate_trials(3, n_iterations=5)),
+        lambda: SimulatedJob.create(job_id="j", name="j", n_trials=-1),
+        lambda: SimulatedJob.create(job_id="j", name="j", n_trials=3, max_concurrent=0),
+        lambda: _job(3).advance(math.nan),
+        lambda: next(generate_pages(10, page_size=0)),
+        lambda: next(generate_pages(10, chunk_size=0)),
+    ]
+    for call in bad:
+        with pytest.raises(ConfigurationError):
+            call()
