@@ -48,7 +48,7 @@ from ..signing import canonical_query_string
 from ._errors import Redactor, error_from_response, error_from_transport, format_error
 from ._retry import RetryPolicy
 
-__all__ = ["RAISE", "RETRY", "Engine", "FailureHook", "Return", "Verdict"]
+__all__ = ["Engine", "FailureHook", "RAISE", "RETRY", "Return", "Verdict"]
 
 logger = logging.getLogger("hpo_analytics.client")
 
