@@ -2,7 +2,8 @@
 
 The documents disagree whether ``offset`` counts records or pages
 (``modelarts_api.md`` §3.3), trials may be added while we page, and a page
-may come back empty early.  :class:`Pager` (or :func:`iter_pages`) handles all three:
+may come back empty early.  :class:`Pager` (through :func:`iter_pages`, if
+you like) handles all three, one method per step:
 
 1. Read page 0 (``offset=0``).  If it holds every trial (``total``), stop.
 2. Probe ``offset=1``.  Under the *records* meaning it returns records
