@@ -32,6 +32,8 @@ from urllib.parse import quote, unquote
 
 import httpx
 
+from .errors import NotPicklableError, SigningError
+
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Generator
 
@@ -173,7 +175,7 @@ def canonical_request(
     """
     lowered = _lower_headers(headers)
     if "x-sdk-date" not in lowered:
-        raise ValueError("headers must contain X-Sdk-Date before signing")
+        raise SigningError("headers must contain X-Sdk-Date before signing")
     if "host" not in lowered:
         lowered["host"] = host
     signed = sorted(name for name in lowered if "_" not in name)
@@ -227,7 +229,7 @@ def compute_signature(
     lowered = _lower_headers(headers)
     sdk_date = lowered.get("x-sdk-date")
     if sdk_date is None:
-        raise ValueError("headers must contain X-Sdk-Date before signing")
+        raise SigningError("headers must contain X-Sdk-Date before signing")
     text, signed_headers = canonical_request(
         method=method, host=host, path=path, query=query, headers=headers, body=body
     )
@@ -242,16 +244,17 @@ def authorization_header(access_key: str, signed_headers: str, signature: str) -
 def parse_authorization(value: str) -> tuple[str, str, str]:
     """Split an ``SDK-HMAC-SHA256`` ``Authorization`` value into ``(access_key, signed_headers, signature)``.
 
-    Raises :class:`ValueError` when the scheme is not ``SDK-HMAC-SHA256``, a
-    part is missing, repeated or empty, the signed-header list is not
-    lowercase names joined by ``;``, or the signature is not 64 hex digits.
-    The message never quotes the signature.
+    Raises :class:`~hpo_analytics.errors.SigningError` (a :class:`ValueError`)
+    when the scheme is not ``SDK-HMAC-SHA256``, a part is missing, repeated
+    or empty, the signed-header list is not lowercase names joined by ``;``,
+    or the signature is not 64 hex digits.  The message never quotes the
+    signature.
     """
     if not isinstance(value, str):
-        raise ValueError("Authorization value must be a string")
+        raise SigningError("Authorization value must be a string")
     match = _AUTH_RE.match(value)
     if match is None:
-        raise ValueError(f"Authorization scheme is not {ALGORITHM}")
+        raise SigningError(f"Authorization scheme is not {ALGORITHM}")
     parts: dict[str, str] = {}
     for raw in match.group("params").split(","):
         item = raw.strip()
@@ -259,21 +262,21 @@ def parse_authorization(value: str) -> tuple[str, str, str]:
         name = name.strip()
         val = val.strip()
         if not sep or not name or not val:
-            raise ValueError("malformed Authorization parameter")
+            raise SigningError("malformed Authorization parameter")
         if name in parts:
-            raise ValueError(f"repeated Authorization parameter {name!r}")
+            raise SigningError(f"repeated Authorization parameter {name!r}")
         if name not in ("Access", "SignedHeaders", "Signature"):
-            raise ValueError(f"unknown Authorization parameter {name!r}")
+            raise SigningError(f"unknown Authorization parameter {name!r}")
         parts[name] = val
     missing = [name for name in ("Access", "SignedHeaders", "Signature") if name not in parts]
     if missing:
-        raise ValueError(f"Authorization lacks {', '.join(missing)}")
+        raise SigningError(f"Authorization lacks {', '.join(missing)}")
     signed = parts["SignedHeaders"]
     names = signed.split(";")
     if any(not n or n != n.lower() or not _HEADER_NAME_RE.match(n) for n in names):
-        raise ValueError("malformed SignedHeaders list")
+        raise SigningError("malformed SignedHeaders list")
     if not _HEX64_RE.match(parts["Signature"]):
-        raise ValueError("Signature is not 64 hex digits")
+        raise SigningError("Signature is not 64 hex digits")
     return parts["Access"], signed, parts["Signature"]
 
 
@@ -285,8 +288,15 @@ def format_sdk_date(moment: datetime) -> str:
 
 
 def parse_sdk_date(value: str) -> datetime:
-    """Parse an ``X-Sdk-Date`` value into an aware UTC datetime; :class:`ValueError` if malformed."""
-    return datetime.strptime(value.strip(), SDK_DATE_FORMAT).replace(tzinfo=timezone.utc)
+    """Parse an ``X-Sdk-Date`` value into an aware UTC datetime.
+
+    Raises :class:`~hpo_analytics.errors.SigningError` (a :class:`ValueError`) if malformed.
+    """
+    try:
+        moment = datetime.strptime(value.strip(), SDK_DATE_FORMAT)
+    except ValueError as exc:
+        raise SigningError(f"X-Sdk-Date {value!r} is not in the form YYYYMMDDTHHMMSSZ") from exc
+    return moment.replace(tzinfo=timezone.utc)
 
 
 def _split_query(raw_query: bytes) -> list[tuple[str, str]]:
@@ -369,7 +379,7 @@ class AkSkAuth(httpx.Auth):
         clock: Any = None,
     ) -> None:
         if not ak or not sk:
-            raise ValueError("AkSkAuth needs a non-empty ak and sk")
+            raise SigningError("AkSkAuth needs a non-empty ak and sk")
         self._ak = ak
         self._sk = sk
         self._security_token = security_token
@@ -393,4 +403,4 @@ class AkSkAuth(httpx.Auth):
     __str__ = __repr__
 
     def __reduce__(self) -> Any:  # never pickle secrets by accident
-        raise TypeError("AkSkAuth holds secrets and cannot be pickled")
+        raise NotPicklableError("AkSkAuth holds secrets and cannot be pickled")

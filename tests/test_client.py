@@ -672,20 +672,39 @@ def test_first_page_empty_then_full() -> None:
 
 
 def test_concurrency_is_bounded() -> None:
-    import time
-
+    """The pages after page 0 and the probe wait in the transport until ``bound`` requests are in
+    flight (or every one of them has arrived), so the bound is reached whatever the thread timing;
+    and they come from at most ``bound`` threads, each sending one at a time, so it is never passed."""
+    bound = 3
     service = FakeService(1000)
     original = service.route
+    planned = 1000 // 20 - 1  # records offsets 20, 40, ..., 980: every page but page 0
+    arrived = 0
+    gate = threading.Condition()
+    stuck: list[int] = []
+    senders: set[threading.Thread] = set()
 
-    def slow(request: httpx.Request) -> httpx.Response:
-        time.sleep(0.005)  # overlap requests so the bound is observable; no retry involved
+    def held(request: httpx.Request) -> httpx.Response:
+        nonlocal arrived
+        offset = int(request.url.params["offset"])
+        if offset > 1:  # page 0 and the probe (offset 1) are read one at a time
+            with gate:
+                senders.add(threading.current_thread())
+                arrived += 1
+                gate.notify_all()
+                # service.in_flight counts this request and every other one inside the transport
+                released = stuck or gate.wait_for(lambda: service.in_flight >= bound or arrived == planned, timeout=10)
+                if not released:
+                    stuck.append(offset)  # fewer than the bound came: fails below, without waiting again
         return original(request)
 
-    service.route = slow  # type: ignore[method-assign]
-    with make_client(service, max_concurrency=3) as client:
+    service.route = held  # type: ignore[method-assign]
+    with make_client(service, max_concurrency=bound) as client:
         ids = ids_of(list(client.iter_trial_pages(J, page_size=20)))
-    assert len(ids) == 1000
-    assert 2 <= service.max_in_flight <= 3
+    assert len(ids) == 1000 and stuck == []
+    assert len(service.trial_requests()) == planned + 2
+    assert service.max_in_flight == bound
+    assert len(senders) <= bound
 
 
 def test_pager_unknown_meaning_falls_back() -> None:

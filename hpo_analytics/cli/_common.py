@@ -223,7 +223,7 @@ def _job_metadata(path: Path, _stamp: tuple[int, int]) -> Mapping[bytes, bytes]:
     command that reads a job's trials and curves warns once about a
     malformed ``reward_attrs`` entry, not twice.
     """
-    from ..client._client import reward_metadata
+    from ..client import reward_metadata
 
     # the same reading fetch_trials records in the table
     return MappingProxyType(reward_metadata(_load_job_details(path), source=str(path)))

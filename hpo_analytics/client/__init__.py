@@ -1,24 +1,38 @@
 """The ModelArts client: auth, paging, retries and typed errors.
 
-* :class:`ModelArtsClient` — the client (``_client.py``);
-* :class:`RetryPolicy` — the retry decisions, a frozen value (``_retry.py``);
-* paging under either ``offset`` meaning (``_paging.py``);
-* translation of responses and httpx errors into :mod:`hpo_analytics.errors`
-  (``_errors.py``), and progress reporting (``_progress.py``).
+* :class:`ModelArtsClient` — the client, a facade of public methods
+  (``_client.py``);
+* its settings: endpoint and option checks, the environment
+  (``_settings.py``), and its credentials (``_auth.py``; AK/SK signing is
+  :mod:`hpo_analytics.signing`);
+* the request engine every call goes through: send, decode, retry
+  (``_engine.py``), deciding with :class:`RetryPolicy`, a frozen value
+  (``_retry.py``), and translating responses and httpx errors into
+  :mod:`hpo_analytics.errors` (``_errors.py``);
+* the early stop's result and its own retry rule (``_early_stop.py``);
+* what each endpoint's answer must look like, and what is read from it
+  (``_responses.py``: :func:`declared_metrics`, :func:`reward_metadata`);
+* paging under either ``offset`` meaning (``_paging.py``), and progress
+  reporting (``_progress.py``).
 
 Everything logs to the ``hpo_analytics.client`` logger, which has no handlers.
 """
 
 from __future__ import annotations
 
-from ._client import EarlyStopResult, ModelArtsClient, endpoint_for_region
+from ._client import ModelArtsClient
+from ._early_stop import EarlyStopResult
+from ._responses import declared_metrics, reward_metadata
 from ._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
+from ._settings import endpoint_for_region
 
 __all__ = [
     "EarlyStopResult",
     "ModelArtsClient",
     "RETRYABLE_STATUSES",
     "RetryPolicy",
+    "declared_metrics",
     "endpoint_for_region",
     "parse_retry_after",
+    "reward_metadata",
 ]

@@ -2,7 +2,8 @@
 
 The documents disagree whether ``offset`` counts records or pages
 (``modelarts_api.md`` §3.3), trials may be added while we page, and a page
-may come back empty early.  :func:`iter_pages` handles all three:
+may come back empty early.  :class:`Pager` (through :func:`iter_pages`, if
+you like) handles all three, one method per step:
 
 1. Read page 0 (``offset=0``).  If it holds every trial (``total``), stop.
 2. Probe ``offset=1``.  Under the *records* meaning it returns records
@@ -44,7 +45,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Literal
 
-__all__ = ["FetchedPage", "iter_pages"]
+__all__ = ["FetchedPage", "Pager", "iter_pages"]
 
 logger = logging.getLogger("hpo_analytics.client")
 
@@ -88,64 +89,86 @@ def _covers_before(meaning: Meaning, offset: int, size: int, total: int) -> bool
     return first_record + size <= total
 
 
-class _Seen:
-    def __init__(self) -> None:
-        self.ids: set[Hashable] = set()
-        self.total = 0
-
-    def new_positions(self, page: FetchedPage) -> list[int]:
-        keep: list[int] = []
-        for position, row_id in enumerate(page.ids):
-            if row_id not in self.ids:
-                self.ids.add(row_id)
-                keep.append(position)
-        return keep
-
-
-def iter_pages(
-    fetch: Callable[[int], FetchedPage],
-    *,
-    page_size: int,
-    executor: Executor | None,
-    on_progress: Callable[[int, int], None] | None = None,
-    what: str = "records",
-) -> Iterator[Any]:
-    """Yield every record's page exactly once; see the module docstring.
+class Pager:
+    """Reads every record of a listing once, whatever ``offset`` means; iterate it for the pages.
 
     ``fetch(offset)`` requests one page with ``limit=page_size``.  Pages after
     the probe are submitted to ``executor`` (sequential when ``None``).  The
     first page is always yielded (so an empty listing still has its header);
     later pages only when they bring a new id.  ``on_progress(seen, total)``
-    is called after each page.
+    is called after each page.  The steps of the module docstring are one
+    method each; the state they share is kept on the pager.  A pager is read
+    once.
     """
-    seen = _Seen()
-    sent = 0  # requests made, to bound the re-reads
-    sent_lock = threading.Lock()
 
-    def get(offset: int) -> FetchedPage:
-        nonlocal sent
-        with sent_lock:
-            sent += 1
-        return fetch(offset)
+    _first: FetchedPage  # page 0 as last read; set by the first step
 
+    def __init__(
+        self,
+        fetch: Callable[[int], FetchedPage],
+        *,
+        page_size: int,
+        executor: Executor | None,
+        on_progress: Callable[[int, int], None] | None = None,
+        what: str = "records",
+    ) -> None:
+        self._fetch = fetch
+        self._page_size = page_size
+        self._executor = executor
+        self._on_progress = on_progress
+        self._what = what
+        self._ids: set[Hashable] = set()  # every id yielded
+        self._total = 0  # the largest total the service reported
+        self._counts: dict[int, int] = {}  # rows returned, by offset (latest read)
+        self._sent = 0  # requests made, to bound the re-reads
+        self._sent_lock = threading.Lock()
+        self._max_sent = 0
+        self._size = page_size  # the page size the service really uses
+        self._meaning: Meaning = "unknown"
+        self._covered_pages = {0}  # page numbers already read, under the pages meaning
+        self._planned_total = 0  # the total the reads so far were planned for
 
-    counts: dict[int, int] = {}  # rows returned, by offset (latest read)
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._read_first()
+        if self._complete() or not self._first.rows:
+            return
+        self._size_from_echo()
+        yield from self._probe()
+        yield from self._read_planned()
+        yield from self._reread_missing()
+        self._warn_missing()
 
-    def consume(page: FetchedPage, *, always: bool = False) -> Iterator[Any]:
-        counts[page.offset] = len(page.rows)
-        seen.total = max(seen.total, page.total)
-        positions = seen.new_positions(page)
-        if on_progress is not None:
-            on_progress(len(seen.ids), seen.total)
+    # ------------------------------------------------------------------ reading and counting
+
+    def _complete(self) -> bool:
+        return len(self._ids) >= self._total
+
+    def _get(self, offset: int) -> FetchedPage:
+        with self._sent_lock:  # executor threads call this too
+            self._sent += 1
+        return self._fetch(offset)
+
+    def _consume(self, page: FetchedPage, *, always: bool = False) -> Iterator[Any]:
+        """Record a page; yield it restricted to the ids not seen before (if any, or ``always``)."""
+        self._counts[page.offset] = len(page.rows)
+        self._total = max(self._total, page.total)
+        positions: list[int] = []
+        for position, row_id in enumerate(page.ids):
+            if row_id not in self._ids:
+                self._ids.add(row_id)
+                positions.append(position)
+        if self._on_progress is not None:
+            self._on_progress(len(self._ids), self._total)
         if positions or always:
             yield page.keep(positions)
 
-    def run(offsets: list[int]) -> Iterator[FetchedPage]:
-        if executor is None or len(offsets) <= 1:
+    def _run(self, offsets: list[int]) -> Iterator[FetchedPage]:
+        """The pages at ``offsets``, in that order; fetched concurrently when there is an executor."""
+        if self._executor is None or len(offsets) <= 1:
             for offset in offsets:
-                yield get(offset)
+                yield self._get(offset)
             return
-        futures: list[Future[FetchedPage]] = [executor.submit(get, offset) for offset in offsets]
+        futures: list[Future[FetchedPage]] = [self._executor.submit(self._get, offset) for offset in offsets]
         try:
             for future in futures:
                 yield future.result()
@@ -153,43 +176,56 @@ def iter_pages(
             for future in futures:
                 future.cancel()
 
-    first = get(0)
-    yield from consume(first, always=True)
-    if len(seen.ids) >= seen.total:
-        return
+    def _plan(self, meaning: Meaning, start: int, end: int) -> list[int]:
+        """Offsets to request for records ``[start, end)``, less the pages read at the start."""
+        offsets = _offsets("pages" if meaning == "unknown" else meaning, start, end, self._size)
+        if meaning == "pages":
+            return [o for o in offsets if o not in self._covered_pages] if start == 0 else offsets
+        if meaning == "records":
+            return [o for o in offsets if o != 0] if start == 0 else offsets
+        return offsets
 
-    rereads = 0
-    while not first.rows and rereads < _MAX_REREAD_ROUNDS:  # an early-empty first page
-        rereads += 1
-        logger.info("first page of %s came back empty although total=%d; reading it again", what, seen.total)
-        first = get(0)
-        yield from consume(first)
-    if not first.rows:
-        logger.warning("first page of %s stayed empty although total=%d; giving up", what, seen.total)
-        return
-    if len(seen.ids) >= seen.total:
-        return
+    # ------------------------------------------------------------------ step 1: page 0
 
-    # The page size the service really uses: what we asked, unless it says
-    # (echoed limit) or shows (page 0 and the probe equally short) otherwise.
-    size = page_size
-    if first.echoed_limit is not None and 0 < first.echoed_limit < page_size:
-        size = first.echoed_limit
+    def _read_first(self) -> Iterator[Any]:
+        """Read page 0, again (a few times) while it comes back empty although ``total`` says otherwise."""
+        first = self._first = self._get(0)
+        yield from self._consume(first, always=True)
+        if self._complete():
+            return
+        rereads = 0
+        while not first.rows and rereads < _MAX_REREAD_ROUNDS:  # an early-empty first page
+            rereads += 1
+            logger.info("first page of %s came back empty although total=%d; reading it again",
+                        self._what, self._total)
+            first = self._first = self._get(0)
+            yield from self._consume(first)
+        if not first.rows:
+            logger.warning("first page of %s stayed empty although total=%d; giving up", self._what, self._total)
 
-    meaning: Meaning
-    covered_pages = {0}
-    if size == 1:
-        meaning = "records"  # page i is record i under both meanings
-    else:
-        probe = get(1)
-        yield from consume(probe)
+    def _size_from_echo(self) -> None:
+        """The page size the service really uses: what we asked, unless its echoed limit is smaller."""
+        echoed = self._first.echoed_limit
+        if echoed is not None and 0 < echoed < self._page_size:
+            self._size = echoed
+
+    # ------------------------------------------------------------------ step 2: what offset means
+
+    def _probe(self) -> Iterator[Any]:
+        """Read ``offset=1`` and tell the offset meaning from where its ids sit in page 0."""
+        first = self._first
+        if self._size == 1:
+            self._meaning = "records"  # page i is record i under both meanings
+            return
+        probe = self._get(1)
+        yield from self._consume(probe)
         reprobes = 0
         while not probe.rows and reprobes < _MAX_REREAD_ROUNDS:  # an early-empty probe tells nothing
             reprobes += 1
-            probe = get(1)
-            yield from consume(probe)
-        if len(first.rows) < size and len(probe.rows) == len(first.rows):
-            size = len(first.rows)  # a silent cap on the page size, not one short page
+            probe = self._get(1)
+            yield from self._consume(probe)
+        if len(first.rows) < self._size and len(probe.rows) == len(first.rows):
+            self._size = len(first.rows)  # a silent cap on the page size, not one short page
         # Where each id the probe shares with page 0 sits in page 0, minus
         # where it sits in the probe: 1 under *records*, ``size`` under
         # *pages*, both less the trials inserted at the front in between.
@@ -201,86 +237,119 @@ def iter_pages(
         overlap = len(shifts)
         near = sum(1 for shift in shifts if shift <= 1)
         if probe.rows:
-            meaning = "records" if 2 * near > overlap else "pages"
+            self._meaning = "records" if 2 * near > overlap else "pages"
         elif probe.echoed_offset == 0:
-            meaning = "records"  # the service turned record offset 1 into page number 0
+            self._meaning = "records"  # the service turned record offset 1 into page number 0
         else:
-            meaning = "unknown"
+            self._meaning = "unknown"
         logger.debug("offset of %s read as %s (probe overlap %d, %d of them shifted by at most 1)",
-                     what, meaning, overlap, near)
-        if meaning == "pages":
-            covered_pages.add(1)
+                     self._what, self._meaning, overlap, near)
+        if self._meaning == "pages":
+            self._covered_pages.add(1)
 
-    def plan(m: Meaning, start: int, end: int) -> list[int]:
-        offsets = _offsets("pages" if m == "unknown" else m, start, end, size)
-        if m == "pages":
-            return [o for o in offsets if o not in covered_pages] if start == 0 else offsets
-        if m == "records":
-            return [o for o in offsets if o != 0] if start == 0 else offsets
-        return offsets
+    # ------------------------------------------------------------------ step 3: the planned pages
 
-    planned_total = seen.total
-    for page in run(plan(meaning, 0, planned_total)):
-        yield from consume(page)
+    def _read_planned(self) -> Iterator[Any]:
+        """Fetch the rest of ``total`` concurrently, in page order."""
+        self._planned_total = self._total
+        for page in self._run(self._plan(self._meaning, 0, self._planned_total)):
+            yield from self._consume(page)
+        # Re-reading is bounded in requests too (about three more full passes of
+        # the listing as first planned), in case the job grows faster than it can
+        # be read.
+        self._max_sent = self._sent + 3 * math.ceil(self._planned_total / self._size) + 16
 
-    # Re-reading is bounded in requests too (about three more full passes of
-    # the listing as first planned), in case the job grows faster than it can
-    # be read.
-    max_sent = sent + 3 * math.ceil(planned_total / size) + 16
+    # ------------------------------------------------------------------ step 4: re-reads
 
-    rounds = 0
-    tried_other = False
-    while len(seen.ids) < seen.total and rounds < _MAX_REREAD_ROUNDS and sent < max_sent:
-        rounds += 1
-        before = len(seen.ids)
+    def _reread_missing(self) -> Iterator[Any]:
+        """While ids are missing: short pages, then the tail, then every page in order; a few rounds at most."""
+        rounds = 0
+        tried_other = False
+        while not self._complete() and rounds < _MAX_REREAD_ROUNDS and self._sent < self._max_sent:
+            rounds += 1
+            before = len(self._ids)
+            yield from self._reread_short()
+            if not self._complete() and self._total > self._planned_total:
+                yield from self._read_tail()
+            self._adopt_served_size()
+            if not self._complete():
+                current = self._meaning
+                if current == "unknown" and not tried_other:
+                    current, tried_other = "records", True
+                yield from self._read_in_order(current)
+            if len(self._ids) == before:
+                break
+
+    def _reread_short(self) -> Iterator[Any]:
+        """Read again the pages that came back short although they end before ``total``."""
+        size, total = self._size, self._total
         retry_short = sorted(
-            o for o, n in counts.items() if n < size and _covers_before(meaning, o, size, seen.total)
+            o for o, n in self._counts.items() if n < size and _covers_before(self._meaning, o, size, total)
         )
         if retry_short:  # pages that came back short early: read just those again
-            logger.info("%d page(s) of %s came back short; reading them again", len(retry_short), what)
-            for page in run(retry_short):
-                yield from consume(page)
-        if len(seen.ids) < seen.total and seen.total > planned_total:  # trials were appended: read the new tail first
-            logger.info("%s total grew from %d to %d while paging; reading the tail", what, planned_total, seen.total)
-            tail = plan(meaning, max(0, planned_total - size), seen.total)
-            planned_total = seen.total
-            for page in run(tail):
-                yield from consume(page)
-        served = max(counts.values(), default=0)
-        if 0 < served < size:  # no page ever held more: that is the page size really used
-            logger.info("%s pages hold at most %d rows; using that page size", what, served)
-            size = served
-        if len(seen.ids) < seen.total:
-            current = meaning
-            if meaning == "unknown" and not tried_other:
-                current, tried_other = "records", True
-            logger.info("have %d of %d %s; reading every page again, in order (offset as %s)",
-                        len(seen.ids), seen.total, what, current)
-            planned_total = seen.total
-            # In order, one at a time: if trials are being inserted before the
-            # pages already read, each page then overlaps the one before it.
-            # The pass follows the latest total, so it also reaches records
-            # pushed past the old end; it is bounded in case the job grows
-            # faster than it can be read.
-            # A page that comes back short before its own total is read again
-            # before moving on (a few times per pass): the pass ends at the
-            # latest total, so a glitch on its last page would otherwise
-            # leave the records pushed there unread.
-            by_pages = current != "records"
-            index, latest, limit = 0, seen.total, 2 * math.ceil(seen.total / size) + 16
-            again = 0
-            while index * size < latest and index < limit and sent < max_sent:
-                page = get(index if by_pages else index * size)
-                latest = page.total
-                yield from consume(page)
-                if len(page.rows) < min(size, latest - index * size) and again < _MAX_REREAD_ROUNDS:
-                    again += 1
-                    continue
-                index += 1
-        if len(seen.ids) == before:
-            break
-    if len(seen.ids) < seen.total:
-        logger.warning(
-            "service reports %d %s but only %d distinct ones could be read (%d missing)",
-            seen.total, what, len(seen.ids), seen.total - len(seen.ids),
-        )
+            logger.info("%d page(s) of %s came back short; reading them again", len(retry_short), self._what)
+            for page in self._run(retry_short):
+                yield from self._consume(page)
+
+    def _read_tail(self) -> Iterator[Any]:
+        """Trials were appended while paging: read from the last planned page to the new total."""
+        logger.info("%s total grew from %d to %d while paging; reading the tail",
+                    self._what, self._planned_total, self._total)
+        tail = self._plan(self._meaning, max(0, self._planned_total - self._size), self._total)
+        self._planned_total = self._total
+        for page in self._run(tail):
+            yield from self._consume(page)
+
+    def _adopt_served_size(self) -> None:
+        served = max(self._counts.values(), default=0)
+        if 0 < served < self._size:  # no page ever held more: that is the page size really used
+            logger.info("%s pages hold at most %d rows; using that page size", self._what, served)
+            self._size = served
+
+    def _read_in_order(self, meaning: Meaning) -> Iterator[Any]:
+        """Read every page again, one at a time, up to the latest total (offset as ``meaning``).
+
+        In order, one at a time: if trials are being inserted before the
+        pages already read, each page then overlaps the one before it.  The
+        pass follows the latest total, so it also reaches records pushed past
+        the old end; it is bounded in case the job grows faster than it can
+        be read.  A page that comes back short before its own total is read
+        again before moving on (a few times per pass): the pass ends at the
+        latest total, so a glitch on its last page would otherwise leave the
+        records pushed there unread.
+        """
+        logger.info("have %d of %d %s; reading every page again, in order (offset as %s)",
+                    len(self._ids), self._total, self._what, meaning)
+        self._planned_total = self._total
+        size = self._size
+        by_pages = meaning != "records"
+        index, latest, limit = 0, self._total, 2 * math.ceil(self._total / size) + 16
+        again = 0
+        while index * size < latest and index < limit and self._sent < self._max_sent:
+            page = self._get(index if by_pages else index * size)
+            latest = page.total
+            yield from self._consume(page)
+            if len(page.rows) < min(size, latest - index * size) and again < _MAX_REREAD_ROUNDS:
+                again += 1
+                continue
+            index += 1
+
+    def _warn_missing(self) -> None:
+        if not self._complete():
+            missing = self._total - len(self._ids)
+            logger.warning(
+                "service reports %d %s but only %d distinct ones could be read (%d missing)",
+                self._total, self._what, len(self._ids), missing,
+            )
+
+
+def iter_pages(
+    fetch: Callable[[int], FetchedPage],
+    *,
+    page_size: int,
+    executor: Executor | None,
+    on_progress: Callable[[int, int], None] | None = None,
+    what: str = "records",
+) -> Iterator[Any]:
+    """Yield every record's page exactly once: ``iter(Pager(...))``; see :class:`Pager`."""
+    return iter(Pager(fetch, page_size=page_size, executor=executor, on_progress=on_progress, what=what))

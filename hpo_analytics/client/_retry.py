@@ -1,8 +1,9 @@
 """The retry policy: a frozen value that decides whether and how long to wait.
 
-Deciding is kept apart from acting: :class:`RetryPolicy` answers "may this
-attempt be retried, and after how long?"; the client's request loop sleeps
-(through the policy's injectable ``sleep``) and tries again.
+Deciding is kept apart from acting: :class:`RetryPolicy` answers "how long
+before the next attempt, if any?"; the request engine (``_engine.py``)
+decides whether a failure is worth retrying at all, sleeps (through the
+policy's injectable ``sleep``) and tries again.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ class RetryPolicy:
     throttling codes (``ModelArts.2799``, ``APIG(W).0308``), transport errors
     (connect/read timeouts, resets, dropped connections), and — when
     ``retry_malformed`` — a 2xx body that is not complete JSON.  Never retried:
-    401, 403 and other 4xx.  POST early stop has its own, stricter rule in the
-    client.
+    401, 403 and other 4xx.  POST early stop has its own, stricter rule
+    (``_early_stop.py``), applied by the same request engine.
 
     ``sleep``, ``clock`` and ``random`` are injectable so tests never wait.
     """
