@@ -735,7 +735,7 @@ def test_progress_callback_and_bar(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_progress_rejects_other_values() -> None:
     with make_client(FakeService(3)) as client:
-        with pytest.raises(TypeError):
+        with pytest.raises(ConfigurationError, match="progress must be"):
             list(client.iter_trial_pages(J, progress="yes"))  # type: ignore[arg-type]
 
 

@@ -47,7 +47,7 @@ def add_command(sub: Any, name: str, *, help: str, description: str, examples: S
                 note: str | None = None) -> argparse.ArgumentParser:
     """Add a subcommand whose ``--help`` ends with its examples (every command has at least one)."""
     if not examples:
-        raise ValueError(f"command {name!r} needs at least one example")
+        raise ConfigurationError(f"command {name!r} needs at least one example")
     epilog = "examples:\n" + "\n".join(f"  {e}" for e in examples)
     if note:
         epilog += "\n" + note

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TextIO, Union
 
+from ..errors import ConfigurationError
+
 __all__ = ["ProgressArg", "StderrBar", "resolve_progress"]
 
 ProgressCallback = Callable[[int, int], None]
@@ -62,4 +64,4 @@ def resolve_progress(progress: ProgressArg, *, label: str) -> tuple[ProgressCall
         return bar, bar.close
     if callable(progress):
         return progress, lambda: None
-    raise TypeError(f"progress must be a callable(done, total), True or None, not {type(progress).__name__}")
+    raise ConfigurationError(f"progress must be a callable(done, total), True or None, not {type(progress).__name__}")
