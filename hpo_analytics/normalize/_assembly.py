@@ -33,12 +33,15 @@ Errors = Literal["coerce", "raise"]
 
 
 def _where(batches: list[_Batch], position: int) -> tuple[int, int, str | None]:
-    for batch in batches:
+    """The page, row and file (None when not read from one) of the row at ``position`` over all batches."""
+    for batch in batches[:-1]:
         if position < batch.n:
-            page = int(batch.page[position])
-            return page, int(batch.row[position]), batch.labels.get(page)
+            break
         position -= batch.n
-    raise IndexError(position)  # pragma: no cover
+    else:
+        batch = batches[-1]  # a position past its rows is an IndexError below, never a wrong place
+    page = int(batch.page[position])
+    return page, int(batch.row[position]), batch.labels.get(page)
 
 
 def _place(batches: list[_Batch], position: int) -> str:

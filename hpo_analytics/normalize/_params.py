@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from .. import _jsonutil
 from .._pyrepr import parse_python_literal
 from .._table import CONFIG_PREFIX, PARAM_PREFIX
+from ..errors import CellParseError
 
 if TYPE_CHECKING:
     from ._batches import _Batch
@@ -99,9 +100,8 @@ def _typed_values(values: Sequence[Any]) -> _Typed:
             return _Typed(pa.nulls(len(values)), "null")
         if kinds == {int}:
             return _Typed(pa.array(values, type=pa.int64()), "int")
-        if kinds <= {int, float}:
-            if int in kinds and any(type(v) is int and abs(v) > 2**53 for v in values):
-                raise OverflowError  # would not round-trip through float64
+        # An int beyond 2**53 would not round-trip through float64: such a mix is JSON text.
+        if kinds <= {int, float} and not (int in kinds and any(type(v) is int and abs(v) > 2**53 for v in values)):
             return _float_typed(pa.array(values, type=pa.float64()), values, kinds)
         if kinds == {bool}:
             return _Typed(pa.array(values, type=pa.bool_()), "bool")
@@ -120,7 +120,7 @@ def _parse_config_cell(cell: Any) -> dict[Any, Any]:
         try:
             value = _jsonutil.loads(text)
         except _jsonutil.JSONDecodeError:
-            value = parse_python_literal(text)  # raises ValueError
+            value = parse_python_literal(text)  # raises CellParseError
         if isinstance(value, str):  # doubly encoded
             return _parse_config_cell(value)
     else:
@@ -128,7 +128,7 @@ def _parse_config_cell(cell: Any) -> dict[Any, Any]:
     if value is None:
         return _EMPTY
     if not isinstance(value, dict):
-        raise ValueError(f"config is a {type(value).__name__}, not an object")
+        raise CellParseError(f"config is a {type(value).__name__}, not an object")
     return value
 
 
@@ -160,7 +160,7 @@ def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> Non
                 continue
             try:
                 dicts.append(_parse_config_cell(cell))
-            except (ValueError, RecursionError) as exc:
+            except (ValueError, RecursionError) as exc:  # a CellParseError, or int() past Python's digit limit
                 dicts.append(_EMPTY)
                 batch.config_bad.append((pos, cell, str(exc)))
     if keep_raw:
