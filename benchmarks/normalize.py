@@ -517,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     import orjson
     import pandas
     import pyarrow
-    from hpo_analytics import _fastpages
+    from hpo_analytics.normalize import _fastpages
 
     msgspec = f"msgspec {_fastpages.msgspec.__version__}" if _fastpages.AVAILABLE else "no msgspec (generic path only)"
     print(f"python {sys.version.split()[0]}, hpo_analytics {hpo_analytics.__version__}, orjson {orjson.__version__}, "

@@ -12,7 +12,8 @@ Neither is JSON, and service text must never reach ``eval`` or
 * scalar wrappers ``Decimal('…')``, ``np.float32(…)``, ``numpy.int64(…)``,
   ``array(…)`` and ``tensor(…)`` around a number (the number is kept).
 
-Anything else raises :class:`ValueError` with the offset of the problem.
+Anything else raises :class:`~hpo_analytics.errors.CellParseError` (a
+``ValueError``) with the offset of the problem.
 Nesting is capped so a hostile value cannot exhaust the stack.
 """
 
@@ -21,6 +22,8 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+
+from .errors import CellParseError
 
 __all__ = ["parse_python_literal"]
 
@@ -48,9 +51,9 @@ class _Parser:
         self.text = text
         self.pos = 0
 
-    def fail(self, what: str) -> ValueError:
+    def fail(self, what: str) -> CellParseError:
         snippet = self.text[self.pos : self.pos + 20]
-        return ValueError(f"{what} at offset {self.pos} (near {snippet!r})")
+        return CellParseError(f"{what} at offset {self.pos} (near {snippet!r})")
 
     def skip_ws(self) -> None:
         self.pos = _WS.match(self.text, self.pos).end()  # type: ignore[union-attr]
@@ -136,7 +139,7 @@ class _Parser:
         if isinstance(inner, str):
             try:
                 return _to_number(inner.strip())
-            except ValueError:
+            except ValueError:  # a CellParseError, or int() past Python's digit limit
                 raise self.fail(f"{name}() of a non-numeric string") from None
         if isinstance(inner, bool) or not isinstance(inner, (int, float, list)):
             raise self.fail(f"{name}() of a non-number")
@@ -238,12 +241,12 @@ def _to_number(text: str) -> int | float:
     if lowered in ("nan", "inf", "infinity"):
         return float(text)
     if not _NUMBER.fullmatch(text):
-        raise ValueError(f"not a number: {text!r}")
+        raise CellParseError(f"not a number: {text!r}")
     return float(text)
 
 
 def parse_python_literal(text: str) -> Any:
-    """Parse one Python-repr literal of plain data; raise ``ValueError`` otherwise."""
+    """Parse one Python-repr literal of plain data; raise :class:`~hpo_analytics.errors.CellParseError` otherwise."""
     parser = _Parser(text)
     value = parser.value()
     parser.skip_ws()

@@ -3,42 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import ConfigurationError
+from .normalize import curves_to_arrow, iter_page_sources, trials_to_arrow
 
 __all__ = ["iter_page_sources", "read_curves", "read_trials", "write_parquet"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
-def iter_page_sources(path: str | os.PathLike[str]) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(file name, bytes)`` for a JSON file, or for each ``*.json`` file of a directory.
-
-    Files of a directory are read one at a time, in name order, so only one
-    page's text is in memory at once.
-    """
-    p = Path(path)
-    if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.suffix.lower() == ".json" and f.is_file())
-        if not files:
-            raise ConfigurationError(f"no *.json page files in directory {str(p)!r}")
-        for f in files:
-            yield f.name, f.read_bytes()
-    elif p.is_file():
-        yield p.name, p.read_bytes()
-    else:
-        raise ConfigurationError(f"no such file or directory: {str(p)!r}")
-
-
 def _read(path: str | os.PathLike[str], kind: str, **options: Any) -> pa.Table:
-    from .normalize import curves_to_arrow, trials_to_arrow
-
     p = Path(path)
     if p.is_file() and p.suffix.lower() in _PARQUET_SUFFIXES:
         return pq.read_table(p)

@@ -305,9 +305,9 @@ def test_int_and_float_parameters_become_float() -> None:
 
 
 def test_parameter_types_unified_across_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_analytics import normalize
+    from hpo_analytics.normalize import _batches
 
-    monkeypatch.setattr(normalize, "_BATCH_ROWS", 2)
+    monkeypatch.setattr(_batches, "_BATCH_ROWS", 2)
     pages = [page([row(2 * p + i, config={"trial_index": 2 * p + i, "param/x": v, "param/s": s})
                    for i in range(2)])
              for p, (v, s) in enumerate([(1, "a"), (2.5, "b"), (3, 7)])]
@@ -466,9 +466,9 @@ def test_curves_duplicate_iteration_keeps_last_seen() -> None:
 
 
 def test_many_small_pages_span_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_analytics import normalize
+    from hpo_analytics.normalize import _batches
 
-    monkeypatch.setattr(normalize, "_BATCH_ROWS", 7)
+    monkeypatch.setattr(_batches, "_BATCH_ROWS", 7)
     pages = [page([row(i) for i in range(k, k + 5)]) for k in range(0, 50, 5)]
     pages[6]["items"]["data"][3][HEADER.index("pid")] = "bad"
     with warnings.catch_warnings(record=True) as caught:
@@ -488,9 +488,9 @@ def test_pandas_floats_are_numpy_and_arrow_keeps_nan_apart_from_null() -> None:
 
 
 def test_inferred_type_decided_over_all_batches(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_analytics import normalize
+    from hpo_analytics.normalize import _batches
 
-    monkeypatch.setattr(normalize, "_BATCH_ROWS", 2)
+    monkeypatch.setattr(_batches, "_BATCH_ROWS", 2)
     header = HEADER + ["note", "vec"]
     rows = [row(0) + ["1.50", "tensor([0.5])"], row(1) + ["2", "tensor([1])"], row(2) + ["n/a", "tensor([1, 2])"],
             row(3) + ["", ""]]
@@ -506,26 +506,26 @@ def test_inferred_type_decided_over_all_batches(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_empty_cells_keep_numeric_columns_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_analytics import normalize
+    from hpo_analytics.normalize import _cells
 
     rows = [row(0, loss="tensor(0.25, device='cuda:0')"), row(1, loss=""), row(2, loss="tensor(0.5)")]
     rows[1][HEADER.index("time_total_s")] = ""
-    assert normalize._plausible(pa.array(["1.5", None, "2"]))
-    assert not normalize._plausible(pa.array(["1.5", None, "x"]))
+    assert _cells._plausible(pa.array(["1.5", None, "2"]))
+    assert not _cells._plausible(pa.array(["1.5", None, "x"]))
 
     def no_regex(*args: object, **kwargs: object) -> None:
         raise AssertionError("the careful (regex) path was taken")
 
-    monkeypatch.setattr(normalize.pc, "match_substring_regex", no_regex)
+    monkeypatch.setattr(_cells.pc, "match_substring_regex", no_regex)
     table = ha.trials_to_arrow(page(rows))
     assert table["loss"].to_pylist() == [0.25, None, 0.5]
     assert table["time_total_s"].to_pylist() == [1.5, None, 1.5]
 
 
 def test_bad_cell_in_a_later_batch_is_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hpo_analytics import normalize
+    from hpo_analytics.normalize import _batches
 
-    monkeypatch.setattr(normalize, "_BATCH_ROWS", 2)
+    monkeypatch.setattr(_batches, "_BATCH_ROWS", 2)
     rows = [row(i) for i in range(6)]
     rows[5][HEADER.index("done")] = "maybe"
     pages = [page(rows[k:k + 2]) for k in (0, 2, 4)]

@@ -1,6 +1,6 @@
 """The msgspec fast path for page bytes gives exactly what the generic path gives.
 
-``normalize._FAST_PAGES`` switches the fast path off, so each input is
+``normalize._batches._FAST_PAGES`` switches the fast path off, so each input is
 converted both ways and the results (tables, warnings, or errors) compared.
 """
 
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hpo_analytics as ha
-from hpo_analytics import _fastpages, normalize
+from hpo_analytics.normalize import _batches, _cells, _fastpages
 from hpo_analytics.errors import HpoAnalyticsError
 
 pytestmark = pytest.mark.skipif(not _fastpages.AVAILABLE, reason="msgspec is not installed")
@@ -47,9 +47,9 @@ def _page(rows: list[list[Any]], *, header: list[str] = HEADER, bare: bool = Fal
 
 def _convert(convert: Any, pages: Any, *, fast: bool, batch_rows: int | None = None,
              **options: Any) -> tuple[str, Any, list[str]]:
-    previous = normalize._FAST_PAGES, normalize._BATCH_ROWS
-    normalize._FAST_PAGES = fast
-    normalize._BATCH_ROWS = batch_rows or previous[1]
+    previous = _batches._FAST_PAGES, _batches._BATCH_ROWS
+    _batches._FAST_PAGES = fast
+    _batches._BATCH_ROWS = batch_rows or previous[1]
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -59,7 +59,7 @@ def _convert(convert: Any, pages: Any, *, fast: bool, batch_rows: int | None = N
                 return "error", (type(exc), str(exc)), []
         return "table", table, [str(w.message) for w in caught]
     finally:
-        normalize._FAST_PAGES, normalize._BATCH_ROWS = previous
+        _batches._FAST_PAGES, _batches._BATCH_ROWS = previous
 
 
 def _comparable(table: pa.Table) -> dict[str, list[Any]]:
@@ -96,7 +96,7 @@ def test_typical_pages_take_the_fast_path(monkeypatch: pytest.MonkeyPatch, bare:
     def generic(*args: Any) -> Any:
         raise AssertionError("the generic path was taken")
 
-    monkeypatch.setattr(normalize, "_matrix", generic)
+    monkeypatch.setattr(_batches, "_matrix", generic)
     table = ha.trials_to_arrow(pages)
     assert table.equals(expected)
     assert table["param/lr"].to_pylist() == pytest.approx([0.1 * (i + 1) for i in range(20)])
@@ -226,7 +226,7 @@ def test_works_without_msgspec() -> None:
         "            raise ImportError('blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
         "import hpo_analytics as ha\n"
-        "from hpo_analytics import _fastpages\n"
+        "from hpo_analytics.normalize import _fastpages\n"
         "assert not _fastpages.AVAILABLE\n"
         "page = json.dumps({'items': {'header': ['trial_id', 'acc', 'config'],\n"
         "                             'data': [['a', '0.5', {'param/x': 1, 'trial_index': 0}]]}}).encode()\n"
@@ -248,13 +248,13 @@ _cells_or_null = st.one_of(st.none(), st.text(max_size=8), st.sampled_from(["", 
 def test_null_mask_and_plausible_agree_with_the_kernel_versions(cells: list[Any], cut: int) -> None:
     text = pa.array(cells, type=pa.string())[cut:]  # sliced arrays have an offset
     reference = pc.or_(pc.is_null(text), pc.fill_null(pc.is_in(text, value_set=pa.array(["", "None", "null"])), False))
-    assert normalize._null_mask(text).tolist() == reference.to_pylist()
+    assert _cells._null_mask(text).tolist() == reference.to_pylist()
     large = text.cast(pa.large_string())  # takes the kernel route
-    assert normalize._null_mask(large).tolist() == reference.to_pylist()
-    assert normalize._plausible(text) == normalize._plausible(large)
-    isnull = normalize._null_mask(text)
+    assert _cells._null_mask(large).tolist() == reference.to_pylist()
+    assert _cells._plausible(text) == _cells._plausible(large)
+    isnull = _cells._null_mask(text)
     expected = [None if n else c for c, n in zip(text.to_pylist(), isnull)]
-    assert normalize._with_nulls(text, isnull).to_pylist() == expected
+    assert _cells._with_nulls(text, isnull).to_pylist() == expected
 
 
 _wrapped = st.builds(
@@ -270,14 +270,14 @@ _wrapped = st.builds(
 @given(st.lists(st.one_of(_wrapped, st.sampled_from(["", "0.25", "tensor(2)x"])), min_size=1, max_size=20))
 def test_tensor_fast_unwrap_agrees_with_the_careful_path(cells: list[str]) -> None:
     text = pa.array(cells, type=pa.string())
-    values, bad, _ = normalize._numbers(text, vectors=False)
+    values, bad, _ = _cells._numbers(text, vectors=False)
     # The careful path alone: the same function with the fast unwrap switched off.
-    original = normalize._unwrap_fast
-    normalize._unwrap_fast = lambda trimmed: None
+    original = _cells._unwrap_fast
+    _cells._unwrap_fast = lambda trimmed: None
     try:
-        careful, careful_bad, _ = normalize._numbers(text, vectors=False)
+        careful, careful_bad, _ = _cells._numbers(text, vectors=False)
     finally:
-        normalize._unwrap_fast = original
+        _cells._unwrap_fast = original
     assert values.to_pylist() == careful.to_pylist() or np.allclose(
         np.asarray(values.fill_null(0.125)), np.asarray(careful.fill_null(0.125)), equal_nan=True, rtol=0, atol=0
     )
@@ -286,19 +286,19 @@ def test_tensor_fast_unwrap_agrees_with_the_careful_path(cells: list[str]) -> No
 
 def test_tensor_fast_unwrap_takes_the_common_case() -> None:
     text = pa.array(["tensor(0.5, device='cuda:0')", None, "tensor(1)", "0.25", "tensor(nan, grad_fn=<Add>)"])
-    values = normalize._unwrap_fast(text)
+    values = _cells._unwrap_fast(text)
     assert values is not None
     assert values.to_pylist()[:4] == [0.5, None, 1.0, 0.25] and np.isnan(values[4].as_py())
-    assert normalize._unwrap_fast(pa.array(["tensor(0.5", "tensor(1)"])) is None  # unclosed: careful path
+    assert _cells._unwrap_fast(pa.array(["tensor(0.5", "tensor(1)"])) is None  # unclosed: careful path
 
 
 def test_parsing_columns_on_threads_gives_the_same_table_and_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = [_row(i, pid="bad" if i == 7 else str(i), acc="" if i % 3 else f"0.{i}") for i in range(40)]
     pages = [_page(rows[:20]), _page(rows[20:])]
-    monkeypatch.setattr(normalize, "_THREADED_ROWS", 10**9)
+    monkeypatch.setattr(_cells, "_THREADED_ROWS", 10**9)
     serial = _convert(ha.trials_to_arrow, pages, fast=True)
-    monkeypatch.setattr(normalize, "_THREADED_ROWS", 0)
-    monkeypatch.setattr(normalize, "_usable_cpus", lambda: 2)
+    monkeypatch.setattr(_cells, "_THREADED_ROWS", 0)
+    monkeypatch.setattr(_cells, "_usable_cpus", lambda: 2)
     threaded = _convert(ha.trials_to_arrow, pages, fast=True)
     assert serial[0] == threaded[0] == "table"
     assert _comparable(serial[1]) == _comparable(threaded[1])

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import hpo_analytics as ha
-from hpo_analytics import normalize
+from hpo_analytics.normalize import _assembly, _batches
 from hpo_analytics.errors import CellParseError, ParseWarning
 
 HEADER = ["", "done", "pid", "config", "trial_id", "training_iteration", "time_total_s", "worker_index",
@@ -117,10 +117,10 @@ def test_ids_of_other_widths_are_deduplicated_too() -> None:
                                  ["ab", "ba", "aa"], ["x" * 9, "x" * 8 + "y", "y" * 9]])
 def test_distinct_agrees_with_python(ids: list[str]) -> None:
     array = pa.array(ids)
-    assert normalize._distinct(array) == (len(set(ids)) == len(ids))
+    assert _assembly._distinct(array) == (len(set(ids)) == len(ids))
     doubled = pa.array(ids + ids[:1])
-    assert normalize._distinct(doubled) is False
-    assert normalize._distinct(array.slice(1)) == (len(set(ids[1:])) == len(ids) - 1)
+    assert _assembly._distinct(doubled) is False
+    assert _assembly._distinct(array.slice(1)) == (len(set(ids[1:])) == len(ids) - 1)
 
 
 def test_curves_keep_one_row_per_trial_and_iteration() -> None:
@@ -185,12 +185,12 @@ def test_any_permutation_and_paging_gives_the_same_table(rows: list[list[Any]], 
         # under a new index once slipped past the "increasing index means no repeats" shortcut.
         pages = _paged(_by_index(rows), rnd, shuffle=False) if attempt < 2 else _paged(rows, rnd, shuffle=True)
         source: Any = [_bytes(p) for p in pages] if attempt % 2 else pages
-        previous = normalize._BATCH_ROWS
-        normalize._BATCH_ROWS = rnd.choice([1, 2, 3, 4096])
+        previous = _batches._BATCH_ROWS
+        _batches._BATCH_ROWS = rnd.choice([1, 2, 3, 4096])
         try:
             table, _ = _quiet(ha.trials_to_arrow, source)
         finally:
-            normalize._BATCH_ROWS = previous
+            _batches._BATCH_ROWS = previous
         assert table.schema == reference.schema
         assert _comparable(table) == _comparable(reference)
 
@@ -239,7 +239,7 @@ def test_a_key_that_disagrees_with_its_param_twin_keeps_both(uniform: bool) -> N
 
 
 def test_disagreement_in_a_later_batch_keeps_the_whole_column(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(normalize, "_BATCH_ROWS", 2)
+    monkeypatch.setattr(_batches, "_BATCH_ROWS", 2)
     configs = [{"lr": 0.1 * k, "trial_index": k, "param/lr": 0.1 * k} for k in range(5)]
     configs[4]["lr"] = 9.0
     table, messages = _quiet(ha.trials_to_arrow, [_page(_with_config(*configs)[:2]),

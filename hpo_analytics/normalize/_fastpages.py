@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover
     msgspec = None
     _DECODE_ERRORS = ()
 
-from . import _jsonutil
+from .. import _jsonutil
 
 __all__ = ["AVAILABLE", "Decoded", "FastPages"]
 

@@ -1,0 +1,153 @@
+"""Batches: rows of consecutive pages gathered and converted about 4k rows at a time.
+
+:func:`_collect` reads the pages (:mod:`._input`, with the msgspec fast
+path of :mod:`._fastpages` for page bytes) into a :class:`_Collector`,
+which turns each run of rows that share a header into a :class:`_Batch`:
+one raw Arrow string column per header name, and the ``config`` cells
+converted to typed parameters (:mod:`._params`).  Only one batch of
+Python objects is alive at a time; the text columns are parsed later,
+over all batches at once (:mod:`._cells`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import _jsonutil
+from ._fastpages import Decoded, FastPages
+from ._input import _iter_pages, _matrix
+from ._params import _config_batch, _Extra, _struct_config_batch, _Typed
+
+_BATCH_ROWS = 4_096  # rows of Python objects alive at once; smaller costs time, larger memory
+_FAST_PAGES = True  # tests turn the msgspec fast path off to compare it with the generic path
+
+
+@dataclass
+class _Batch:
+    n: int
+    page: np.ndarray  # int32 page index of every row
+    row: np.ndarray  # int32 row index within its page
+    labels: dict[int, str]  # page index -> file name, where known
+    text: dict[str, pa.Array] = field(default_factory=dict)
+    kinds: dict[str, frozenset[str]] = field(default_factory=dict)  # non-string JSON cell kinds
+    has_config: bool = False
+    params: dict[str, _Typed] = field(default_factory=dict)
+    trial_index: pa.Array | None = None
+    config_bad: list[tuple[int, Any, str]] = field(default_factory=list)
+    config_raw: pa.Array | None = None
+    extras: dict[str, _Extra] = field(default_factory=dict)  # config/<key> candidates
+    conflicts: list[tuple[int, Any, Any, Any]] = field(default_factory=list)  # (row, key, value, param value)
+
+
+def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
+    """Cells as an Arrow string array; JSON non-strings are rendered as the service would."""
+    try:
+        return pa.array(cells, type=pa.string()), frozenset()
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, UnicodeEncodeError):
+        pass
+    kinds: set[str] = set()
+    out: list[str | None] = []
+    for value in cells:
+        kind = type(value)
+        if kind is str:
+            out.append(value.encode("utf-8", "backslashreplace").decode("utf-8"))
+            kinds.add("str")
+        elif value is None:
+            out.append(None)
+        elif kind is bool:
+            out.append("True" if value else "False")
+            kinds.add("bool")
+        elif kind is int:
+            out.append(str(value))
+            kinds.add("int")
+        elif kind is float:
+            out.append(repr(value))
+            kinds.add("float")
+        else:
+            out.append(_jsonutil.dumps(value))
+            kinds.add("json")
+    return pa.array(out, type=pa.string()), frozenset(kinds)
+
+
+def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tuple[int, int]],
+                   labels: dict[int, str], *, keep_raw: bool,
+                   config_fields: tuple[tuple[str, str], ...] | None = None) -> _Batch:
+    n = len(rows)
+    counts = np.fromiter((k for _, k in spans), dtype=np.int64, count=len(spans))
+    pages = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
+    starts = np.repeat(np.cumsum(counts) - counts, counts)
+    batch = _Batch(n=n, page=pages, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
+    columns = list(zip(*rows)) if rows else [() for _ in header]
+    for index, name in enumerate(header):
+        if name == "":
+            continue  # the leading position index
+        cells = columns[index]
+        if name == "config":
+            if config_fields is not None:
+                _struct_config_batch(batch, cells, config_fields, keep_raw=keep_raw)
+            else:
+                _config_batch(batch, cells, keep_raw=keep_raw)
+        else:
+            batch.text[name], batch.kinds[name] = _text_array(cells)
+    return batch
+
+
+class _Collector:
+    """Gathers rows of consecutive pages into batches and converts them."""
+
+    def __init__(self, *, keep_raw: bool, batch_rows: int | None = None) -> None:
+        self.keep_raw = keep_raw
+        self.batch_rows = batch_rows or _BATCH_ROWS  # read at call time, so tests can shrink it
+        self.batches: list[_Batch] = []
+        self.headers: list[list[str]] = []
+        self._header: list[str] | None = None
+        self._fields: tuple[tuple[str, str], ...] | None = None
+        self._rows: list[Sequence[Any]] = []
+        self._spans: list[tuple[int, int]] = []
+        self._labels: dict[int, str] = {}
+
+    def add(self, index: int, label: str | None, header: list[str], rows: Sequence[Sequence[Any]],
+            config_fields: tuple[tuple[str, str], ...] | None = None) -> None:
+        """Take a page's rows; ``config_fields`` when its configs are fast-path structs."""
+        if header and (not self.headers or header is not self.headers[-1]) and header not in self.headers:
+            self.headers.append(header)
+        if not rows:
+            return
+        if self._header is not None and (header != self._header or config_fields != self._fields):
+            self.flush()
+        self._header = header
+        self._fields = config_fields
+        self._rows.extend(rows)
+        self._spans.append((index, len(rows)))
+        if label is not None:
+            self._labels[index] = label
+        if len(self._rows) >= self.batch_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._rows and self._header is not None:
+            self.batches.append(
+                _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw,
+                               config_fields=self._fields)
+            )
+        self._rows, self._spans, self._labels = [], [], {}
+
+
+def _collect(source: Any, *, keep_raw: bool) -> _Collector:
+    """Read every page of ``source`` into batches (see :func:`hpo_analytics.normalize.trials_to_arrow`)."""
+    collector = _Collector(keep_raw=keep_raw)
+    fast = FastPages(enabled=_FAST_PAGES)
+    with _jsonutil.gc_paused():
+        for index, label, page in _iter_pages(source, fast):
+            if type(page) is Decoded:
+                collector.add(index, label, page.header, page.rows, page.config_fields)
+            else:
+                header, rows = _matrix(page, index, label)
+                collector.add(index, label, header, rows)
+        collector.flush()
+    return collector
