@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from _bench import benchmark_module
-from hpo_analytics.report import _build
+from hpo_analytics.report import _registry
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_job_curves_match_trials_and_decisions_stop_some(bench) -> None:
 
 
 def test_tiny_run_prints_medians_ratio_and_breakdown(bench, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(_build, "PLOTS", tuple(p for p in _build.PLOTS if p.name == "plot_optimization_history"))
+    monkeypatch.setattr(_registry, "PLOTS", tuple(p for p in _registry.PLOTS if p.name == "plot_optimization_history"))
     code = bench.main(["--trials", "60", "--baseline-trials", "30", "--steps", "6", "--running", "10",
                        "--backtest-trials", "20", "--reps", "1"])
     out = capsys.readouterr().out
