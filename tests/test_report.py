@@ -388,6 +388,11 @@ def test_figures_a_plot_makes_itself_are_closed_and_saved() -> None:
     assert set(plt.get_fignums()) == before
 
 
+def test_bytes_that_are_not_a_png_raise_the_package_error() -> None:
+    with pytest.raises(HpoAnalyticsError, match="not a PNG"):
+        _figures.png_size(b"GIF89a" + bytes(30))
+
+
 def test_import_does_not_load_matplotlib() -> None:
     code = ("import sys, hpo_analytics; assert callable(hpo_analytics.build_report); "
             "assert callable(hpo_analytics.build_reports); print('matplotlib' in sys.modules)")
