@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from _bench import benchmark_module
@@ -29,6 +31,10 @@ def test_tiny_run_prints_medians_ratio_and_breakdown(bench, capsys, monkeypatch)
     code = bench.main(["--trials", "60", "--baseline-trials", "30", "--steps", "6", "--running", "10",
                        "--backtest-trials", "20", "--reps", "1"])
     out = capsys.readouterr().out
-    assert code == 0, out
     assert "ratio: 2x the trials take" in out
-    assert "Optimization history" in out and "target < 30 s at 60 trials: PASS" in out
+    assert "Optimization history" in out
+    # The measured figure and the verdict on it are printed; whether it passes depends on the machine.
+    assert re.search(r"^build_report, 60 trials x 6 steps: median \d+\.\d\d s over 1 reps", out, re.M), out
+    verdict = re.search(r"^target < 30 s at 60 trials: (PASS|FAIL)$", out, re.M)
+    assert verdict, out
+    assert code == (0 if verdict.group(1) == "PASS" else 1), out
