@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame, is_curve_frame
-from .._table import KNOWN_STATUSES
+from .._table import KNOWN_STATUSES, STEP
 from .._validation import check_int, floats
 from ..errors import ConfigurationError
 from ._common import identity_colors, new_axes, no_data
@@ -118,7 +118,7 @@ def _status_data(
         return StatusData(order, colors, np.array([tally[s] for s in order], dtype=np.int64), None, None,
                           len(frame))
     if x is None:
-        x = "timestamp" if "timestamp" in frame.columns else "training_iteration"
+        x = "timestamp" if "timestamp" in frame.columns else STEP
     for column in ("trial_id", x):
         if column not in frame.columns:
             raise ConfigurationError(f"the curves have no {column!r} column")

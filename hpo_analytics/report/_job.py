@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from .._frames import as_frame, check_metric, declared_metrics, param_columns, resolve_metric
-from .._table import PARAM_PREFIX
+from .._table import PARAM_PREFIX, STEP
 from ..analysis import param_importance, summarize
 from ..errors import ConfigurationError, HpoAnalyticsError, InsufficientDataWarning
 from ..stopping import BACKTEST_COLUMNS, DECISION_COLUMNS
@@ -66,7 +66,7 @@ def prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric: 
     assert frame is not None
     metric, mode = resolve_metric(trials, metric, mode)
     check_metric(trials, metric)  # on the table as given, so an error names its own (Arrow) type
-    curve_frame = _frame_or_none(curves, "curves", ("trial_id", "training_iteration", metric))
+    curve_frame = _frame_or_none(curves, "curves", ("trial_id", STEP, metric))
     job = Job(
         trials=frame,
         metric=metric,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._frames import param_columns
-from .._table import PARAM_PREFIX
+from .._table import PARAM_PREFIX, STEP
 from ..analysis import rank_trials
 from . import _figures
 from ._html import Cell, fmt, fmt_duration, key_values, table, text
@@ -83,7 +83,7 @@ def top_trials_section(job: Job, top: int) -> str:
     columns = ["rank", "trial_id"]
     columns += [c for c in ("status",) if c in shown.columns]
     columns += ["score"] + params
-    columns += [c for c in ("training_iteration", "time_total_s") if c in shown.columns]
+    columns += [c for c in (STEP, "time_total_s") if c in shown.columns]
     header = [job.metric if c == "score" else c.removeprefix(PARAM_PREFIX) for c in columns]
     rows = shown[columns].astype(object).to_numpy().tolist()
     classes = ["best" if b else "" for b in shown["is_best"].to_numpy(dtype=bool)]
