@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import hpo_analytics as ha
+from hpo_analytics._frames import encode_param, is_log_scale
 from hpo_analytics.analysis import param_importance
-from hpo_analytics.analysis._common import encode_param, is_log_scale
 from hpo_analytics.analysis.importance import (
     IMPORTANCE_COLUMNS,
     MIN_TRIALS,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from hpo_analytics.analysis import marginals
-from hpo_analytics.analysis.marginals import MARGINAL_COLUMNS
+from hpo_analytics.analysis._marginals import MARGINAL_COLUMNS
 from hpo_analytics.errors import ConfigurationError
 
 

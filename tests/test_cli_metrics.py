@@ -17,7 +17,7 @@ import pytest
 import hpo_analytics as ha
 from hpo_analytics.cli._common import read_curves_input, read_trials_input, resolve_input
 from hpo_analytics.normalize import METADATA_METRIC, METADATA_METRICS, METADATA_MODE
-from hpo_analytics.report import _build
+from hpo_analytics.report import _registry
 from hpo_analytics.simulator import Simulator
 from test_cli_commands import run_here
 
@@ -99,7 +99,7 @@ def test_fetch_keeps_every_metric_in_the_parquet_and_report_names_them(
     assert result["metric"] == "acc" and result["mode"] == "max" and result["metrics"] == ACC_LOSS
     assert metrics_of(pq.read_table(target)) == ACC_LOSS
     assert metrics_of(pq.read_table(tmp_path / "job" / "curves.parquet")) == ACC_LOSS
-    monkeypatch.setattr(_build, "PLOTS", ())
+    monkeypatch.setattr(_registry, "PLOTS", ())
     code, out, err = cli(monkeypatch, capsys, "report", str(tmp_path / "job"), "-o", str(tmp_path / "r.html"))
     assert code == 0, err
     assert f'<p class="sub ranking">{RANKING}</p>' in (tmp_path / "r.html").read_text()
@@ -107,7 +107,7 @@ def test_fetch_keeps_every_metric_in_the_parquet_and_report_names_them(
 
 def test_report_of_the_bundled_job_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(_build, "PLOTS", ())
+    monkeypatch.setattr(_registry, "PLOTS", ())
     code, out, err = cli(monkeypatch, capsys, "report", str(JOB_DIR), str(JOB_DIR / "trials"), "-o",
                          str(tmp_path / "site"))
     assert code == 0, err

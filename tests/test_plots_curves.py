@@ -20,16 +20,8 @@ from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_learning_curves
 from hpo_analytics.plots._common import MASS_COLOR
-from hpo_analytics.plots.curves import (
-    DENSE_COLOR,
-    LONE_ALPHA,
-    _learning_curves_data,
-    _mass_alpha,
-    density_rgba,
-    grid_values,
-    segment_density,
-    stop_steps,
-)
+from hpo_analytics.plots._raster import DENSE_COLOR, LONE_ALPHA, density_rgba, grid_values, segment_density
+from hpo_analytics.plots.curves import _learning_curves_data, _mass_alpha, stop_steps
 from hpo_analytics.stopping import MedianStoppingRule, backtest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"

@@ -17,11 +17,8 @@ import hpo_analytics as ha
 from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_parallel_coordinates
-from hpo_analytics.plots.parallel import (
-    AxisInfo,
-    _parallel_coordinates_data,
-    density_raster,
-)
+from hpo_analytics.plots._raster import density_raster
+from hpo_analytics.plots.parallel import AxisInfo, _parallel_coordinates_data
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
 nan = np.nan

@@ -16,12 +16,8 @@ import hpo_analytics as ha
 from _plots import given_axes, own_figure
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.plots import plot_slice
-from hpo_analytics.plots.slice import (
-    JITTER,
-    RASTERIZE_FROM,
-    _slice_data,
-    colored_points,
-)
+from hpo_analytics.plots._raster import RASTERIZE_FROM
+from hpo_analytics.plots.slice import JITTER, _slice_data, colored_points
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
 

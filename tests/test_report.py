@@ -14,7 +14,7 @@ import pytest
 import hpo_analytics as ha
 from hpo_analytics import plots
 from hpo_analytics.errors import ConfigurationError, HpoAnalyticsError
-from hpo_analytics.report import _build, _figures, build_report, build_reports, safe_names
+from hpo_analytics.report import _figures, _registry, build_report, build_reports, safe_names
 from hpo_analytics.stopping import MedianStoppingRule, ThresholdRule, backtest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
@@ -74,7 +74,7 @@ def only_plots(monkeypatch):
     """Restrict the report to the named plots (none by default), for tests about the rest of the page: fast."""
 
     def restrict(*names: str) -> None:
-        monkeypatch.setattr(_build, "PLOTS", tuple(p for p in _build.PLOTS if p.name in names))
+        monkeypatch.setattr(_registry, "PLOTS", tuple(p for p in _registry.PLOTS if p.name in names))
 
     return restrict
 
@@ -141,8 +141,8 @@ def test_every_plot_is_an_embedded_png_of_the_stated_size(full) -> None:
         assert png[:8] == b"\x89PNG\r\n\x1a\n", alt
         assert _figures.png_size(png) == (width, height), alt
         assert b"Software" not in png[:200]  # no matplotlib version: same bytes across runs
-    assert sorted(alt for alt, *_ in imgs) == sorted(spec.title for spec in _build.PLOTS)
-    assert {spec.name for spec in _build.PLOTS} == set(plots.__all__)  # the report draws every plot there is
+    assert sorted(alt for alt, *_ in imgs) == sorted(spec.title for spec in _registry.PLOTS)
+    assert {spec.name for spec in _registry.PLOTS} == set(plots.__all__)  # the report draws every plot there is
     assert 'class="skipped"' not in full
     # multi-panel figures: one panel per parameter (6), three per row, named by their caption
     for title in ("Metric by parameter value", "Metric against each parameter"):
@@ -386,6 +386,11 @@ def test_figures_a_plot_makes_itself_are_closed_and_saved() -> None:
 
     assert _figures.png_size(_figures.render_png(on_ax, (None,), {}, figsize=(3, 2))) == (300, 200)
     assert set(plt.get_fignums()) == before
+
+
+def test_bytes_that_are_not_a_png_raise_the_package_error() -> None:
+    with pytest.raises(HpoAnalyticsError, match="not a PNG"):
+        _figures.png_size(b"GIF89a" + bytes(30))
 
 
 def test_import_does_not_load_matplotlib() -> None:

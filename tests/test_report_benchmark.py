@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from _bench import benchmark_module
-from hpo_analytics.report import _build
+from hpo_analytics.report import _registry
 
 
 @pytest.fixture(scope="module")
@@ -25,10 +27,14 @@ def test_job_curves_match_trials_and_decisions_stop_some(bench) -> None:
 
 
 def test_tiny_run_prints_medians_ratio_and_breakdown(bench, capsys, monkeypatch) -> None:
-    monkeypatch.setattr(_build, "PLOTS", tuple(p for p in _build.PLOTS if p.name == "plot_optimization_history"))
+    monkeypatch.setattr(_registry, "PLOTS", tuple(p for p in _registry.PLOTS if p.name == "plot_optimization_history"))
     code = bench.main(["--trials", "60", "--baseline-trials", "30", "--steps", "6", "--running", "10",
                        "--backtest-trials", "20", "--reps", "1"])
     out = capsys.readouterr().out
-    assert code == 0, out
     assert "ratio: 2x the trials take" in out
-    assert "Optimization history" in out and "target < 30 s at 60 trials: PASS" in out
+    assert "Optimization history" in out
+    # The measured figure and the verdict on it are printed; whether it passes depends on the machine.
+    assert re.search(r"^build_report, 60 trials x 6 steps: median \d+\.\d\d s over 1 reps", out, re.M), out
+    verdict = re.search(r"^target < 30 s at 60 trials: (PASS|FAIL)$", out, re.M)
+    assert verdict, out
+    assert code == (0 if verdict.group(1) == "PASS" else 1), out

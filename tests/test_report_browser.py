@@ -29,7 +29,7 @@ import pyarrow as pa
 import pytest
 
 import hpo_analytics as ha
-from hpo_analytics.report import _build, build_report
+from hpo_analytics.report import _registry, build_report
 from hpo_analytics.report._html import CSP
 from hpo_analytics.stopping import MedianStoppingRule, backtest
 
@@ -98,7 +98,7 @@ def test_report_loads_offline_with_every_image(tmp_path) -> None:
                           metric="acc", title="Browser check")
     page = report.read_text(encoding="utf-8")
     n_img = page.count("<img ")
-    assert n_img == len(_build.PLOTS)
+    assert n_img == len(_registry.PLOTS)
     probe = tmp_path / "probe.html"
     probe.write_text(with_check_script(page), encoding="utf-8")
 

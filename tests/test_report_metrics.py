@@ -11,7 +11,7 @@ import pytest
 
 import hpo_analytics as ha
 from hpo_analytics.normalize import METADATA_METRICS
-from hpo_analytics.report import _build, build_report, build_reports
+from hpo_analytics.report import _registry, build_report, build_reports
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "synthetic_job"
 EVIL = "<b>f1</b>"
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::hpo_analytics.errors.Insufficie
 @pytest.fixture(autouse=True)
 def no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
     """These tests are about the page's text: no plots, so they are fast."""
-    monkeypatch.setattr(_build, "PLOTS", ())
+    monkeypatch.setattr(_registry, "PLOTS", ())
 
 
 def trials(metrics: list[dict] | None, *, metric: str = "acc", mode: str = "max") -> pd.DataFrame:

@@ -14,7 +14,7 @@ empty answers.
 
 * :mod:`.rank`: :func:`rank_trials`, :func:`best_trials`, :func:`best_so_far`
 * :mod:`.importance`: :func:`param_importance` (``"fanova"``, ``"binned"``, ``"spearman"``)
-* :mod:`.marginals`: :func:`marginals`
+* ``_marginals``: :func:`marginals` (a private module, so ``hpo_analytics.analysis.marginals`` is the function)
 * :mod:`.compare`: :func:`compare_top`
 * :mod:`.pareto`: :func:`pareto_front`
 * :mod:`.summary`: :func:`summarize`
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from .compare import compare_top
 from .importance import param_importance
-from .marginals import marginals
+from ._marginals import marginals
 from .pareto import pareto_front
 from .rank import best_so_far, best_trials, rank_trials
 from .stats import bootstrap_mean_ci, rank_sum_test, rankdata, spearman

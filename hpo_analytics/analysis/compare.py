@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, check_metric
-from ._common import PARAM_PREFIX, STEP, check_int, floats, load, param_columns
+from .._frames import as_frame, check_metric, load, param_columns
+from .._table import PARAM_PREFIX, STEP
+from .._validation import check_int, floats
 from .stats import rank_sum_test
 
 __all__ = ["COMPARE_COLUMNS", "compare_top"]

@@ -3,7 +3,7 @@
 :func:`param_importance` scores each ``param/<name>`` column by one of three
 methods, all on parameters mapped into [0, 1] (log10 first for positive
 ranges spanning 100x or more; categories as equal slices, see
-:func:`~hpo_analytics.analysis._common.encode_param`):
+:func:`~hpo_analytics._frames.encode_param`):
 
 ``"fanova"`` (what the default ``"auto"`` uses when there are enough trials)
     Variance decomposition over a tree ensemble, as fANOVA (Hutter et al.,
@@ -76,8 +76,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._frames import Encoded, encode_param, load, param_columns
+from .._table import PARAM_PREFIX
+from .._validation import check_int
 from ..errors import ConfigurationError, InsufficientDataWarning
-from ._common import PARAM_PREFIX, Encoded, check_int, encode_param, load, param_columns
 from .stats import rankdata
 
 __all__ = ["IMPORTANCE_COLUMNS", "METHODS", "MIN_TRIALS", "min_trials", "param_importance"]

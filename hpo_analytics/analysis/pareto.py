@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame, check_metric, refuse_unscored, resolve_metric
+from .._frames import as_frame, check_metric, load, refuse_unscored, resolve_metric
+from .._validation import floats
 from ..errors import ConfigurationError
-from ._common import floats, load
 
 __all__ = ["pareto_front"]
 

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._frames import Trials, load
+from .._validation import floats
 from ..errors import ConfigurationError
-from ._common import Trials, floats, load
 
 __all__ = ["best_so_far", "best_trials", "rank_trials"]
 

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ._common import PARAM_PREFIX, floats, load, param_columns
+from .._frames import load, param_columns
+from .._table import PARAM_PREFIX
+from .._validation import floats
 from .rank import rank_trials
 
 __all__ = ["summarize"]

@@ -1,10 +1,17 @@
-"""Helpers shared by the plot modules: axes, colours, input handling.
+"""Helpers shared by the plot modules: axes and figures, colours, labels.
 
 Every plot follows one shape: a small ``_<name>_data`` function computes what
 is drawn (tested exactly), then the public ``plot_<name>`` draws it on ``ax``
 (or on a new figure) and returns the Axes (or the Figure for multi-panel
 plots). Nothing here touches global matplotlib state: no ``rcParams`` writes,
 no ``plt.style.use``, no ``plt.show()``.
+
+The plots read their input through :mod:`hpo_analytics._frames` (trials,
+scores, parameter columns and scales, as the analysis reads them); the other
+private modules here hold what only some plots share: :mod:`._raster`
+(drawing many marks as pixels) and :mod:`._curvematrix` (learning curves as
+a matrix). A plot module imports only these private modules, never another
+plot module.
 """
 
 from __future__ import annotations
@@ -15,46 +22,24 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis._common import (
-    PARAM_PREFIX,
-    Trials,
-    check_int,
-    encode_param,
-    floats,
-    is_log_scale,
-    is_numeric_param,
-    load,
-    param_columns,
-)
+from .._table import PARAM_PREFIX
 from ..errors import ConfigurationError
 
 __all__ = [
     "BEST_COLOR",
     "MASS_COLOR",
     "METRIC_CMAP",
-    "PARAM_PREFIX",
-    "RASTERIZE_FROM",
-    "Trials",
+    "STOP_COLOR",
     "best_mask",
     "check_ax",
-    "check_int",
-    "column_floats",
-    "encode_param",
-    "finite",
-    "floats",
     "identity_colors",
-    "is_curve_frame",
-    "is_log_scale",
-    "is_numeric_param",
     "label_of",
-    "load",
     "marker_size",
     "metric_label",
     "new_axes",
     "new_figure",
     "no_data",
     "panel_axes",
-    "param_columns",
     "param_xaxis",
 ]
 
@@ -65,9 +50,8 @@ METRIC_CMAP = "viridis"
 MASS_COLOR = "#9aa0a6"
 #: Colour of the best-so-far line and best markers.
 BEST_COLOR = "#d62728"
-
-#: From this many points on, scatter layers are rasterized (a vector file of 100,000 markers is unusable).
-RASTERIZE_FROM = 5000
+#: Colour of the stop markers (learning curves, stop decisions).
+STOP_COLOR = "#111111"
 
 
 def check_ax(ax: Any) -> None:
@@ -124,12 +108,6 @@ def identity_colors(n: int) -> list[tuple[float, float, float]]:
 def label_of(column: str) -> str:
     """A column name as an axis label: ``param/learning_rate`` -> ``learning_rate``."""
     return column.removeprefix(PARAM_PREFIX)
-
-
-def finite(values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """The finite entries of ``values`` as float64."""
-    arr = np.asarray(values, dtype=float)
-    return arr[np.isfinite(arr)]
 
 
 def best_mask(key: np.ndarray) -> np.ndarray:
@@ -226,15 +204,3 @@ def panel_axes(ax: Any, n: int, *, ncols: int = 3, panel_size: tuple[float, floa
     for one in axes:
         check_ax(one)
     return axes[0].figure if axes else None, axes
-
-
-def is_curve_frame(frame: Any) -> bool:
-    """Whether a frame is a curve table (several rows per trial) rather than one row per trial."""
-    from ..analysis._common import _has_repeats
-
-    return _has_repeats(frame)
-
-
-def column_floats(frame: Any, column: str) -> np.ndarray:
-    """A frame column as float64 (non-numbers and missing values as NaN)."""
-    return floats(frame[column])

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from .._frames import as_frame
+from .._validation import floats
 from ..errors import ConfigurationError
-from ._common import column_floats, identity_colors, new_axes, no_data
+from ._common import identity_colors, new_axes, no_data
 
 __all__ = ["plot_backtest"]
 
@@ -44,8 +45,8 @@ def _backtest_data(table: Any) -> BacktestData:
         else np.zeros(len(frame), dtype=bool)
     return BacktestData(
         rule=tuple(str(r) for r in frame["rule"].tolist()),
-        saved=column_floats(frame, "saved"),
-        regret=column_floats(frame, "regret"),
+        saved=floats(frame["saved"]),
+        regret=floats(frame["regret"]),
         best_stopped=best,
     )
 

@@ -25,25 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._frames import encode_param, is_log_scale, is_numeric_param, load, param_columns
+from .._table import PARAM_PREFIX
+from .._validation import check_int, floats
 from ..errors import ConfigurationError, InsufficientDataWarning
-from ._common import (
-    BEST_COLOR,
-    METRIC_CMAP,
-    PARAM_PREFIX,
-    RASTERIZE_FROM,
-    best_mask,
-    check_int,
-    encode_param,
-    floats,
-    is_log_scale,
-    is_numeric_param,
-    label_of,
-    load,
-    marker_size,
-    new_axes,
-    no_data,
-    param_columns,
-)
+from ._common import BEST_COLOR, METRIC_CMAP, best_mask, label_of, marker_size, new_axes, no_data
+from ._raster import RASTERIZE_FROM
 
 __all__ = ["ContourAxis", "ContourData", "plot_contour"]
 

@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame, check_metric, resolve_metric
+from .._table import STEP
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
 from ..stopping import Rule, SuccessiveHalvingRule, replay_log
-from ._common import MASS_COLOR, check_int, column_floats, identity_colors, metric_label, new_axes, no_data
-from .curves import STEP, STOP_COLOR, curve_matrix, curve_points, latest_finite
+from ._common import MASS_COLOR, STOP_COLOR, identity_colors, metric_label, new_axes, no_data
+from ._curvematrix import curve_matrix, curve_points, latest_finite
 
 __all__ = ["plot_stop_decisions"]
 
@@ -39,7 +41,7 @@ class StopDecisionsData:
     """What :func:`plot_stop_decisions` draws.
 
     ``points`` are the curves (``(trials, steps, 2)``, see
-    :func:`~hpo_analytics.plots.curves.curve_points`) of ``trial_ids``;
+    :func:`~hpo_analytics.plots._curvematrix.curve_points`) of ``trial_ids``;
     ``stop_col[i]`` is the column trial ``i`` was stopped at (``-1``: never),
     so ``points[i, :stop_col + 1]`` ran and the rest would not have.
     ``reference`` has one row per step where the rule compared with
@@ -113,10 +115,10 @@ def _stop_decisions_data(curves: Any, rule: Rule | None = None, *, decisions: An
     name, description = _rule_name(rule, log)
     ids = cm.trial_ids.astype(str)
     trial_ids = log["trial_id"].astype(str).to_numpy(dtype=object)
-    steps = column_floats(log, "step")
+    steps = floats(log["step"])
     stop = log["stop"].to_numpy(dtype=bool, na_value=False) & ~np.isnan(steps)
-    value = column_floats(log, "value")
-    ref = column_floats(log, "reference")
+    value = floats(log["value"])
+    ref = floats(log["reference"])
     reasons = log["reason"].astype(object).to_numpy()
 
     # one row per stopped trial: its first stop

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from .._frames import load
 from ..errors import ConfigurationError
-from ._common import identity_colors, load, metric_label, new_axes, no_data
+from ._common import identity_colors, metric_label, new_axes, no_data
 
 __all__ = ["EdfData", "EdfSeries", "plot_edf"]
 

@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from .._frames import as_frame, check_metric, resolve_metric
+from .._frames import as_frame, check_metric, is_numeric_param, resolve_metric
+from .._validation import floats
 from ..analysis import best_so_far
 from ..errors import ConfigurationError
-from ._common import BEST_COLOR, best_mask, column_floats, is_numeric_param, metric_label, new_axes, no_data
+from ._common import BEST_COLOR, best_mask, metric_label, new_axes, no_data
 
 __all__ = ["plot_optimization_history"]
 
@@ -61,7 +62,7 @@ def _optimization_history_data(trials: Any, *, metric: str | None = None, mode: 
     info = hist.attrs["hpo_analytics.analysis"]
     score = hist["score"].to_numpy(dtype=float)
     running = hist["best_so_far"].to_numpy(dtype=float)
-    x = column_floats(hist, "order")
+    x = floats(hist["order"])
     return HistoryData(
         trial_id=hist["trial_id"].to_numpy(dtype=object),
         x=x,

@@ -20,9 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame
+from .._frames import as_frame, param_columns
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
-from ._common import MASS_COLOR, check_int, column_floats, new_axes, no_data, param_columns
+from ._common import MASS_COLOR, new_axes, no_data
 
 __all__ = ["ImportanceData", "plot_param_importance"]
 
@@ -92,7 +93,7 @@ def _importance_data(
         if not param_columns(as_frame(source)):
             raise ConfigurationError("the table has no parameter columns (param/<name>) to rate")
         frame = param_importance(source, **{k: v for k, v in options.items() if v is not None})
-    importance = column_floats(frame, "importance")
+    importance = floats(frame["importance"])
     # Sort here too: a frame edited or filtered by hand need not be in order.
     order = np.argsort(-np.where(np.isnan(importance), -np.inf, importance), kind="stable")
     if top is not None:
@@ -102,8 +103,8 @@ def _importance_data(
     return ImportanceData(
         params=tuple(str(p) for p in frame["param"].to_numpy()[order]),
         importance=importance[order],
-        ci_low=column_floats(frame, "ci_low")[order],
-        ci_high=column_floats(frame, "ci_high")[order],
+        ci_low=floats(frame["ci_low"])[order],
+        ci_high=floats(frame["ci_high"])[order],
         constant=(kind == "constant")[order],
         method=meta.get("method"),
         metric=meta.get("metric"),

@@ -20,21 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._frames import load, param_columns
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
-from ._common import (
-    BEST_COLOR,
-    MASS_COLOR,
-    RASTERIZE_FROM,
-    check_int,
-    floats,
-    label_of,
-    load,
-    marker_size,
-    no_data,
-    panel_axes,
-    param_columns,
-    param_xaxis,
-)
+from ._common import BEST_COLOR, MASS_COLOR, label_of, marker_size, no_data, panel_axes, param_xaxis
+from ._raster import RASTERIZE_FROM
 
 __all__ = ["MarginalPanel", "MarginalsData", "plot_marginals"]
 

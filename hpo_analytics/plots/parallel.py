@@ -16,20 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .._frames import encode_param, load, param_columns
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
-from ._common import (
-    BEST_COLOR,
-    METRIC_CMAP,
-    best_mask,
-    check_int,
-    column_floats,
-    encode_param,
-    label_of,
-    load,
-    new_axes,
-    no_data,
-    param_columns,
-)
+from ._common import BEST_COLOR, METRIC_CMAP, best_mask, label_of, new_axes, no_data
+from ._raster import density_raster, raster_rgba
 
 __all__ = ["plot_parallel_coordinates"]
 
@@ -113,7 +104,7 @@ def _parallel_coordinates_data(trials: Any, *, params: Sequence[str] | None = No
             info = AxisInfo(column, label_of(column), "categorical",
                             tuple((i + 0.5) / n for i in range(n)), tuple(str(v) for v in enc.levels))
         else:
-            raw = column_floats(frame, column)
+            raw = floats(frame[column])
             positions, labels = _numeric_ticks(raw, log=enc.log)
             info = AxisInfo(column, label_of(column), "log" if enc.log else "linear", positions, labels)
         block[:, j] = values
@@ -130,71 +121,6 @@ def _parallel_coordinates_data(trials: Any, *, params: Sequence[str] | None = No
         else rows.astype(str).astype(object)
     return ParallelData(trial_ids=ids, values=block, score=score, is_best=best_mask(t.key[rows]),
                         axes=tuple(axes), metric=t.metric, mode=t.mode, n_unscored=int((~scored).sum()))
-
-
-@dataclass(frozen=True)
-class DensityRaster:
-    """How many lines cross each pixel between adjacent axes.
-
-    ``count[r, c]`` lines pass through pixel row ``r`` of column ``c``, with
-    mean colour value ``mean[r, c]`` (NaN where none). Column ``c`` covers
-    ``x`` in ``[c / columns_per_gap, (c + 1) / columns_per_gap]`` (axis ``j``
-    is at ``x = j``); row ``r`` covers ``y`` in ``[r / rows, (r + 1) / rows]``.
-    """
-
-    count: np.ndarray
-    mean: np.ndarray
-    columns_per_gap: int
-
-
-def density_raster(values: np.ndarray, colour: np.ndarray, *, columns_per_gap: int = 48,
-                   rows: int = 240, chunk: int = 20_000) -> DensityRaster:
-    """Rasterise the polylines ``values`` (lines x axes, each in [0, 1]).
-
-    Within each pixel column a line covers the rows between its heights at
-    the column's two edges (so steep lines stay solid); every covered cell
-    counts it once and adds its ``colour`` (per line, in [0, 1]) to the
-    cell's mean. Runs in time linear in lines x columns: each line adds +1
-    where its run starts and -1 after it ends, and a cumulative sum down each
-    column fills the runs in.
-    """
-    n, k = values.shape
-    gaps = max(k - 1, 0)
-    width = gaps * columns_per_gap
-    size = (rows + 1) * width
-    diff_count = np.zeros(size)
-    diff_total = np.zeros(size)
-    edges = np.arange(columns_per_gap + 1) / columns_per_gap
-    for g in range(gaps):
-        base = g * columns_per_gap + np.arange(columns_per_gap)
-        for start in range(0, n, chunk):  # bounded memory: chunk x columns_per_gap cells at a time
-            a = values[start:start + chunk, g][:, None]
-            b = values[start:start + chunk, g + 1][:, None]
-            y = a + (b - a) * edges[None, :]
-            r = np.clip((y * rows).astype(np.int64), 0, rows - 1)
-            first = np.minimum(r[:, :-1], r[:, 1:])
-            last = np.maximum(r[:, :-1], r[:, 1:])
-            w = np.broadcast_to(colour[start:start + chunk, None], first.shape).ravel()
-            begin = (first * width + base[None, :]).ravel()
-            end = ((last + 1) * width + base[None, :]).ravel()
-            diff_count += np.bincount(begin, minlength=size) - np.bincount(end, minlength=size)
-            diff_total += np.bincount(begin, weights=w, minlength=size) - np.bincount(end, weights=w, minlength=size)
-    count = np.cumsum(diff_count.reshape(rows + 1, width), axis=0)[:rows]
-    total = np.cumsum(diff_total.reshape(rows + 1, width), axis=0)[:rows]
-    count = np.rint(count)  # exact integers; the float sums above only ever add and subtract ones
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return DensityRaster(count=count, mean=mean, columns_per_gap=columns_per_gap)
-
-
-def _raster_rgba(raster: DensityRaster, cmap: Any) -> np.ndarray:
-    """RGBA image: hue from the mean colour value, opacity from the log of the count."""
-    count = raster.count
-    peak = float(count.max()) if count.size else 0.0
-    rgba = cmap(np.nan_to_num(raster.mean, nan=0.0))
-    alpha = np.log1p(count) / math.log1p(peak) if peak > 0 else np.zeros_like(count)
-    rgba[..., 3] = 0.9 * np.sqrt(alpha)
-    return rgba
 
 
 def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = None, metric: str | None = None,
@@ -241,7 +167,7 @@ def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = Non
     lines_from = max(n - top_lines, 0) if use_density else 0
     if use_density and lines_from > 0:
         raster = density_raster(data.values[:lines_from], data.values[:lines_from, -1])
-        ax.imshow(_raster_rgba(raster, cmap), extent=(0.0, k - 1.0, 0.0, 1.0), origin="lower", aspect="auto",
+        ax.imshow(raster_rgba(raster, cmap), extent=(0.0, k - 1.0, 0.0, 1.0), origin="lower", aspect="auto",
                   interpolation="nearest", zorder=1)
     lines = data.values[lines_from:]
     segments = np.stack([np.broadcast_to(x, lines.shape), lines], axis=-1)

@@ -21,18 +21,10 @@ from typing import Any
 import numpy as np
 
 from .._frames import resolve_metric
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
-from ._common import (
-    BEST_COLOR,
-    MASS_COLOR,
-    RASTERIZE_FROM,
-    check_int,
-    column_floats,
-    marker_size,
-    new_axes,
-    no_data,
-    panel_axes,
-)
+from ._common import BEST_COLOR, MASS_COLOR, marker_size, new_axes, no_data, panel_axes
+from ._raster import RASTERIZE_FROM
 
 __all__ = ["ParetoData", "plot_pareto_front"]
 
@@ -118,7 +110,7 @@ def _pareto_data(
 
     objectives = _objectives(trials, metrics, directions, metric, mode)
     out = pareto_front(trials, objectives, statuses=statuses)
-    values = np.column_stack([column_floats(out, c) for c in objectives])
+    values = np.column_stack([floats(out[c]) for c in objectives])
     finite = np.isfinite(values).all(axis=1)
     is_pareto = out["is_pareto"].to_numpy(dtype=bool)[finite]
     values = values[finite]

@@ -1,7 +1,7 @@
 """Slice plot: the metric against each parameter, one panel per parameter.
 
 Numbers go on a linear axis, or a log axis when their range is log-like
-(:func:`~hpo_analytics.analysis._common.is_log_scale`); categories (strings,
+(:func:`~hpo_analytics._frames.is_log_scale`); categories (strings,
 booleans, missing values as ``<NA>``) sit at integer positions with a small
 seeded jitter and their labels as ticks. Points are coloured by trial order
 (``trial_index``) or by the metric, with a perceptually uniform colormap; the
@@ -22,26 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._frames import encode_param, is_log_scale, is_numeric_param, load, param_columns
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
-from ._common import (
-    BEST_COLOR,
-    METRIC_CMAP,
-    RASTERIZE_FROM,
-    best_mask,
-    check_int,
-    column_floats,
-    encode_param,
-    floats,
-    is_log_scale,
-    is_numeric_param,
-    label_of,
-    load,
-    marker_size,
-    no_data,
-    panel_axes,
-    param_columns,
-    param_xaxis,
-)
+from ._common import BEST_COLOR, METRIC_CMAP, best_mask, label_of, marker_size, no_data, panel_axes, param_xaxis
+from ._raster import RASTERIZE_FROM
 
 __all__ = ["SliceData", "SlicePanel", "plot_slice"]
 
@@ -88,7 +73,7 @@ class SliceData:
 def _trial_order(frame: pd.DataFrame) -> np.ndarray:
     """0-based position of each row when trials are taken by ``trial_index`` (row order breaks ties)."""
     if "trial_index" in frame.columns:
-        index = column_floats(frame, "trial_index")
+        index = floats(frame["trial_index"])
         index = np.where(np.isnan(index), np.inf, index)
     else:
         index = np.zeros(len(frame))

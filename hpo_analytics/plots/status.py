@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import as_frame
-from .._table import KNOWN_STATUSES
+from .._frames import as_frame, is_curve_frame
+from .._table import KNOWN_STATUSES, STEP
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
-from ._common import check_int, column_floats, identity_colors, is_curve_frame, new_axes, no_data
+from ._common import identity_colors, new_axes, no_data
 
 __all__ = ["KNOWN_STATUSES", "STATUS_COLORS", "StatusData", "plot_status"]
 
@@ -117,7 +118,7 @@ def _status_data(
         return StatusData(order, colors, np.array([tally[s] for s in order], dtype=np.int64), None, None,
                           len(frame))
     if x is None:
-        x = "timestamp" if "timestamp" in frame.columns else "training_iteration"
+        x = "timestamp" if "timestamp" in frame.columns else STEP
     for column in ("trial_id", x):
         if column not in frame.columns:
             raise ConfigurationError(f"the curves have no {column!r} column")
@@ -129,7 +130,7 @@ def _status_data(
             if column not in trials_frame.columns:
                 raise ConfigurationError(f"trials= has no {column!r} column")
 
-    xs = column_floats(frame, x)
+    xs = floats(frame[x])
     ok = np.isfinite(xs)
     curves = frame[ok].reset_index(drop=True)
     xs = xs[ok]

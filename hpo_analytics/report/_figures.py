@@ -37,9 +37,15 @@ DPI = 100
 
 
 def png_size(data: bytes) -> tuple[int, int]:
-    """Width and height of a PNG, read from its IHDR chunk."""
+    """Width and height of a PNG, read from its IHDR chunk.
+
+    Raises :class:`~hpo_analytics.errors.HpoAnalyticsError` for bytes that are
+    not a PNG: matplotlib's output is checked here, so that is a bug, and
+    :func:`draw` calls this outside the ``try`` that turns a plot's refusal
+    into a note, so it is never shown as one.
+    """
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
-        raise ValueError("not a PNG")
+        raise HpoAnalyticsError("not a PNG")
     width, height = struct.unpack(">II", data[16:24])
     return int(width), int(height)
 

@@ -18,11 +18,13 @@ from ._patience import PatienceRule
 from ._percentile import PercentileRule
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
+from .backtest import BACKTEST_COLUMNS
 from .backtest import backtest, replay_log
 from .ledger import Ledger
 from .watch import Safety, WatchResult, watch
 
 __all__ = [
+    "BACKTEST_COLUMNS",
     "CurveMatrix",
     "DECISION_COLUMNS",
     "Ledger",

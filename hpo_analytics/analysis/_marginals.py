@@ -8,16 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._frames import is_log_scale, is_numeric_param, load, param_columns
+from .._table import PARAM_PREFIX
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
-from ._common import (
-    PARAM_PREFIX,
-    check_int,
-    floats,
-    is_log_scale,
-    is_numeric_param,
-    load,
-    param_columns,
-)
 
 __all__ = ["MARGINAL_COLUMNS", "marginals"]
 
@@ -59,7 +53,7 @@ def marginals(
 
     Bins are ``bins`` equal-width intervals between the smallest and largest
     value, in log10 space when ``log`` is true (default: when the range is
-    log-like, see :func:`~hpo_analytics.analysis._common.is_log_scale`);
+    log-like, see :func:`~hpo_analytics._frames.is_log_scale`);
     empty bins are kept with count 0 so a plot shows the gap. Trials with a
     NaN/missing metric or parameter are left out.
 
