@@ -61,8 +61,8 @@ from hpo_analytics.stopping import (
     SuccessiveHalvingRule,
     ThresholdRule,
 )
-from hpo_analytics.stopping.backtest import _order, backtest, replay
-from hpo_analytics.stopping.watch import Watcher
+from hpo_analytics.stopping._backtest import _order, backtest, replay
+from hpo_analytics.stopping._watch import Watcher
 from hpo_analytics.synthetic import generate_trials
 
 

@@ -8,12 +8,12 @@ import pytest
 
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.stopping import (
+    BACKTEST_COLUMNS,
     MedianStoppingRule,
     SignificanceRule,
     ThresholdRule,
     backtest,
 )
-from hpo_analytics.stopping.backtest import BACKTEST_COLUMNS
 from hpo_analytics.synthetic import generate_trials
 
 

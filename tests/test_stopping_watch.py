@@ -21,7 +21,7 @@ from hpo_analytics.client import EarlyStopResult, ModelArtsClient, RetryPolicy
 from hpo_analytics.errors import ConfigurationError, ConflictError
 from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Ledger, Safety, SignificanceRule, ThresholdRule, watch
-from hpo_analytics.stopping.watch import Watcher
+from hpo_analytics.stopping._watch import Watcher
 
 ROOT = Path(__file__).resolve().parents[1]
 

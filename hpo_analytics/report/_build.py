@@ -18,8 +18,7 @@ from .._frames import as_frame, check_metric, declared_metrics, resolve_metric
 from ..analysis import param_importance, rank_trials, summarize
 from ..analysis._common import PARAM_PREFIX, param_columns
 from ..errors import ConfigurationError, HpoAnalyticsError, InsufficientDataWarning
-from ..stopping import DECISION_COLUMNS
-from ..stopping.backtest import BACKTEST_COLUMNS
+from ..stopping import BACKTEST_COLUMNS, DECISION_COLUMNS
 from . import _figures
 from ._html import Cell, fmt, fmt_duration, key_values, page, table, text
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from ._backtest import BACKTEST_COLUMNS, backtest, replay_log
 from ._base import DECISION_COLUMNS, CurveMatrix, Rule
 from ._halving import SuccessiveHalvingRule
 from ._median import MedianStoppingRule
@@ -18,11 +19,11 @@ from ._patience import PatienceRule
 from ._percentile import PercentileRule
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
-from .backtest import backtest, replay_log
+from ._watch import Safety, WatchResult, watch
 from .ledger import Ledger
-from .watch import Safety, WatchResult, watch
 
 __all__ = [
+    "BACKTEST_COLUMNS",
     "CurveMatrix",
     "DECISION_COLUMNS",
     "Ledger",

@@ -5,7 +5,7 @@ Each cycle: fetch the trials listing; append new reports to the history store
 the per-trial history); run the rule on the running trials (comparing with
 finished trials this loop did not stop); apply the safety checks; act (or,
 by default, only say what it would do); record everything in the
-:class:`~hpo_analytics.stopping.ledger.Ledger`; print one line per decision.
+:class:`~hpo_analytics.stopping.Ledger`; print one line per decision.
 
 Safety (:class:`Safety`, all with safe defaults):
 
