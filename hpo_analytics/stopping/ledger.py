@@ -143,10 +143,10 @@ class Ledger:
 
     # ------------------------------------------------------------------ events
     def record(self, job_id: str, kind: str, *, time: float, **fields: Any) -> None:
-        """Append one event (unknown field names raise ``TypeError``)."""
+        """Append one event (unknown field names raise :class:`~hpo_analytics.errors.ConfigurationError`)."""
         unknown = set(fields) - set(_EVENT_FIELDS)
         if unknown:
-            raise TypeError(f"unknown ledger fields: {sorted(unknown)}")
+            raise ConfigurationError(f"unknown ledger fields: {sorted(unknown)}")
         fields["kind"] = kind
         if isinstance(fields.get("params"), dict):
             fields["params"] = json.dumps(fields["params"], sort_keys=True)
