@@ -215,6 +215,13 @@ def test_ledger_is_append_only_and_history_survives_restart(tmp_path: Path) -> N
     w.close()
 
 
+def test_ledger_refuses_unknown_event_fields(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as ledger:
+        with pytest.raises(ConfigurationError, match=r"unknown ledger fields: \['colour'\]"):
+            ledger.record("job", "cycle", time=1.0, cycle=1, colour="red")
+        assert not len(ledger.events("job"))
+
+
 class ArrowClient(ScriptedClient):
     """The listing as the real client returns it: a typed Arrow table (``acc`` of the given type)."""
 
