@@ -62,8 +62,8 @@ from hpo_analytics.stopping import (
     SuccessiveHalvingRule,
     ThresholdRule,
 )
-from hpo_analytics.stopping.backtest import _order, backtest, replay
-from hpo_analytics.stopping.watch import Watcher
+from hpo_analytics.stopping._backtest import _order, backtest, replay
+from hpo_analytics.stopping._watch import Watcher
 
 
 def make_snapshot(n: int, m: int, running: int, seed: int = 0) -> tuple[pd.DataFrame, list[str], np.ndarray]:

@@ -22,11 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from .errors import ConfigurationError
 
-__all__ = ["DEFAULT_OUT_DIR", "DemoResult", "decisions_from_ledger", "run_demo"]
+__all__ = ["DEFAULT_OUT_DIR", "DemoResult", "run_demo"]
 
 #: Where ``hpo-analytics demo`` writes when ``--out`` is not given.
 DEFAULT_OUT_DIR = "hpo-demo"
@@ -65,45 +63,6 @@ class DemoResult:
     seconds: float
 
 
-def decisions_from_ledger(state_dir: str | os.PathLike[str], job_id: str | None = None) -> pd.DataFrame:
-    """The stop decisions a watch loop recorded in ``state_dir``, one row per trial and rule.
-
-    Columns :data:`hpo_analytics.stopping.DECISION_COLUMNS` plus ``cycle``.
-    Each trial's row is its first decision to stop, if the rule ever decided
-    so, else its latest decision. ``job_id=None`` takes every job in the
-    ledger. Raises :class:`~hpo_analytics.errors.ConfigurationError` when
-    ``state_dir`` has no ledger.
-    """
-    from .stopping import DECISION_COLUMNS, Ledger
-    from .stopping.ledger import LEDGER_FILE
-
-    path = Path(state_dir)
-    if not (path / LEDGER_FILE).is_file():
-        raise ConfigurationError(f"no watch ledger ({LEDGER_FILE}) in {str(path)!r}")
-    with Ledger(path) as ledger:
-        events = ledger.events(job_id, "decision")
-    columns = [*DECISION_COLUMNS, "cycle"]
-    if not len(events):
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    reason = events["reason"].fillna("").astype(str)
-    frame = pd.DataFrame({
-        "trial_id": events["trial_id"].astype(str),
-        "stop": reason.str.startswith("stop:"),
-        "rule": events["rule"],
-        "step": pd.to_numeric(events["step"], errors="coerce").astype("Int64"),
-        "value": pd.to_numeric(events["value"], errors="coerce").astype(float),
-        "reference": pd.to_numeric(events["reference"], errors="coerce").astype(float),
-        "reason": reason.str.replace(r"^(stop|continue): ", "", regex=True),
-        "cycle": pd.to_numeric(events["cycle"], errors="coerce").astype("Int64"),
-    })
-    key = ["trial_id", "rule"]
-    first_stop = frame[frame["stop"]].drop_duplicates(key, keep="first")
-    stopped = pd.MultiIndex.from_frame(first_stop[key])
-    others = frame[~pd.MultiIndex.from_frame(frame[key]).isin(stopped)].drop_duplicates(key, keep="last")
-    out = pd.concat([first_stop, others]).sort_index(kind="stable").reset_index(drop=True)
-    return out[columns]
-
-
 def _clear_previous(out: Path) -> None:
     """Remove the files an earlier demo left in ``out`` (only those names)."""
     from .stopping.ledger import LEDGER_FILE
@@ -135,7 +94,7 @@ def run_demo(
     from .io import write_parquet
     from .report import build_report
     from .simulator import Simulator
-    from .stopping import MedianStoppingRule, SignificanceRule, backtest, watch
+    from .stopping import MedianStoppingRule, SignificanceRule, backtest, decisions_from_ledger, watch
 
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 12:
         raise ConfigurationError(f"n_trials must be an integer of at least 12, not {n_trials!r}")

@@ -143,7 +143,8 @@ def test_job_summary_tolerates_missing_fields() -> None:
 def test_demo_leaves_nothing_running_and_hands_everything_to_the_report(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     from hpo_analytics import report
-    from hpo_analytics.demo import decisions_from_ledger, run_demo
+    from hpo_analytics.demo import run_demo
+    from hpo_analytics.stopping import decisions_from_ledger
 
     calls: list[dict] = []
 
@@ -174,7 +175,7 @@ def test_demo_leaves_nothing_running_and_hands_everything_to_the_report(tmp_path
 
 
 def test_decisions_from_ledger_needs_a_ledger(tmp_path: Path) -> None:
-    from hpo_analytics.demo import decisions_from_ledger
+    from hpo_analytics.stopping import decisions_from_ledger
 
     with pytest.raises(ConfigurationError, match="no watch ledger"):
         decisions_from_ledger(tmp_path)

@@ -9,12 +9,12 @@ import pytest
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.simulator.synthetic import generate_trials
 from hpo_analytics.stopping import (
+    BACKTEST_COLUMNS,
     MedianStoppingRule,
     SignificanceRule,
     ThresholdRule,
     backtest,
 )
-from hpo_analytics.stopping.backtest import BACKTEST_COLUMNS
 
 
 def long(trials: dict[str, list[float]]) -> pd.DataFrame:

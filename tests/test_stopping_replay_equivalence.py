@@ -30,7 +30,7 @@ from hpo_analytics.stopping import (
     replay_log,
 )
 from hpo_analytics.stopping._base import CurveMatrix, Decisions
-from hpo_analytics.stopping.backtest import _replay, replay
+from hpo_analytics.stopping._backtest import _replay, replay
 
 RULES: list[Rule] = [
     MedianStoppingRule(min_samples=1, grace_period=0),

@@ -8,7 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from hpo_analytics.client import EarlyStopResult, ModelArtsClient, RetryPolicy
 from hpo_analytics.errors import ConfigurationError, ConflictError
 from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Ledger, Safety, SignificanceRule, ThresholdRule, watch
-from hpo_analytics.stopping.watch import Watcher
+from hpo_analytics.stopping._watch import Watcher
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -215,6 +215,13 @@ def test_ledger_is_append_only_and_history_survives_restart(tmp_path: Path) -> N
     w.close()
 
 
+def test_ledger_refuses_unknown_event_fields(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as ledger:
+        with pytest.raises(ConfigurationError, match=r"unknown ledger fields: \['colour'\]"):
+            ledger.record("job", "cycle", time=1.0, cycle=1, colour="red")
+        assert not len(ledger.events("job"))
+
+
 class ArrowClient(ScriptedClient):
     """The listing as the real client returns it: a typed Arrow table (``acc`` of the given type)."""
 
@@ -311,23 +318,27 @@ def _watch_cmd(job: str, state: Path, *extra: str) -> list[str]:
             "--state-dir", str(state), *extra]
 
 
-def _wait_for(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.02)
+class _HeldStops(Faults):
+    """Faults that hold every stop request at the simulator's door until :attr:`release` is set.
 
+    ``arrived`` is set when the first one comes in: the watch has committed its
+    intent and is waiting for the answer, so a kill then lands mid-request.
+    ``handlers`` are the simulator threads serving the held requests.
+    """
 
-def _intents(state: Path) -> int:
-    db = state / "watch.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            return con.execute("SELECT COUNT(*) FROM stops").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
+    def __init__(self) -> None:
+        super().__init__(path_contains="autosearch-trial-earlystop")
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.handlers: list[threading.Thread] = []
+
+    def applies_to(self, path: str) -> bool:
+        if not super().applies_to(path):
+            return False
+        self.handlers.append(threading.current_thread())
+        self.arrived.set()
+        self.release.wait()
+        return True
 
 
 def test_kill_9_mid_cycle_then_restart_no_double_stop_no_lost_history(tmp_path: Path) -> None:
@@ -338,17 +349,22 @@ def test_kill_9_mid_cycle_then_restart_no_double_stop_no_lost_history(tmp_path: 
     with Simulator(seed=5, n_trials=10, n_iterations=6, max_concurrent=4, elapsed=0, auth="token",
                    time_per_request=5.0) as sim:
         job = sim.job_ids[0]
-        # every stop request hangs 0.6 s: the kill lands while one is in flight, mid-cycle
-        sim.faults = Faults(latency=0.6, path_contains="autosearch-trial-earlystop")
+        held = _HeldStops()
+        sim.faults = held
         proc = subprocess.Popen(_watch_cmd(job, state, *args), env=_env(sim), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
-            _wait_for(lambda: _intents(state) >= 1 or proc.poll() is not None)
+            # the first stop request is held in flight: kill the watch then (or see it end without one)
+            while not held.arrived.wait(0.1) and proc.poll() is None:
+                pass
         finally:
             proc.kill()  # SIGKILL
             proc.wait(timeout=10)
+            sim.faults = Faults()
+            held.release.set()  # the service answers the stop the killed watch sent, as a real one would
+            for handler in held.handlers:
+                handler.join(timeout=10)
         assert proc.returncode == -signal.SIGKILL
-        sim.faults = Faults()
         rerun = subprocess.run(_watch_cmd(job, state, *args), env=_env(sim), capture_output=True, text=True,
                                timeout=60)
         assert rerun.returncode == 0, rerun.stderr
@@ -370,27 +386,30 @@ def test_kill_9_mid_cycle_then_restart_no_double_stop_no_lost_history(tmp_path: 
 
 
 def test_cli_watch_sigterm_finishes_cycle_and_exits_cleanly(tmp_path: Path) -> None:
+    # The simulated clock never moves here (no advance, no time per request): the job cannot end on its own.
     with Simulator(seed=1, n_trials=8, n_iterations=6, max_concurrent=4, elapsed=60, auth="token") as sim:
         proc = subprocess.Popen(_watch_cmd(sim.job_ids[0], tmp_path, "--poll", "0.05", "--min-samples", "1"),
                                 env=_env(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _wait_for(lambda: (tmp_path / "watch.sqlite").exists() and _cycles(tmp_path) >= 2)
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        seen: list[str] = []
+        try:
+            # the CLI flushes every line: read until the second cycle has started printing its decisions
+            while not (seen and seen[-1].startswith("cycle 2 ")):
+                line = proc.stdout.readline()
+                if not line:
+                    break
+                seen.append(line)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+        rest = proc.stdout.read()  # not communicate(): it would skip what readline has buffered
+        err = proc.stderr.read()
+        proc.wait(timeout=20)
     assert proc.returncode == 0, err
-    lines = out.strip().splitlines()
+    lines = ("".join(seen) + rest).strip().splitlines()
     assert lines[0].startswith(f"watching job {sim.job_ids[0]} with median(") and "dry run" in lines[0]
     assert any(" trial " in x and ": continue - " in x for x in lines)
     assert "watch ended (signal)" in lines[-1]
     with Ledger(tmp_path) as ledger:
         assert ledger.events(kind="exit")["reason"].tolist() == ["signal"]
-
-
-def _cycles(state: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{state / 'watch.sqlite'}?mode=ro", uri=True, timeout=1) as con:
-            return con.execute("SELECT COUNT(*) FROM events WHERE kind = 'cycle'").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 def test_cli_watch_configuration_errors_are_one_line(tmp_path: Path, monkeypatch, capsys) -> None:

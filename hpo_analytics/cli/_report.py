@@ -73,7 +73,7 @@ def run_report(args: argparse.Namespace) -> int:
                 raise ConfigurationError(f"--{option} applies to a single INPUT, not to {len(jobs)}{hint}")
     decisions = None
     if args.decisions is not None:
-        from ..demo import decisions_from_ledger
+        from ..stopping import decisions_from_ledger
 
         decisions = decisions_from_ledger(args.decisions)
     if len(jobs) == 1:

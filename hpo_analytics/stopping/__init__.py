@@ -6,11 +6,13 @@
 * :func:`backtest` replays a finished search as if the rules had run;
   :func:`replay_log` lists every decision of such a replay (what plots draw).
 * :func:`watch` acts: it polls a job, records every decision and action in a
-  SQLite ledger (:class:`Ledger`) and stops trials through the API, safely.
+  SQLite ledger (:class:`Ledger`) and stops trials through the API, safely;
+  :func:`decisions_from_ledger` reads the decisions back.
 """
 
 from __future__ import annotations
 
+from ._backtest import BACKTEST_COLUMNS, backtest, replay_log
 from ._base import DECISION_COLUMNS, CurveMatrix, Rule
 from ._halving import SuccessiveHalvingRule
 from ._median import MedianStoppingRule
@@ -18,10 +20,8 @@ from ._patience import PatienceRule
 from ._percentile import PercentileRule
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
-from .backtest import BACKTEST_COLUMNS
-from .backtest import backtest, replay_log
-from .ledger import Ledger
-from .watch import Safety, WatchResult, watch
+from ._watch import Safety, WatchResult, watch
+from .ledger import Ledger, decisions_from_ledger
 
 __all__ = [
     "BACKTEST_COLUMNS",
@@ -38,6 +38,7 @@ __all__ = [
     "ThresholdRule",
     "WatchResult",
     "backtest",
+    "decisions_from_ledger",
     "replay_log",
     "watch",
 ]

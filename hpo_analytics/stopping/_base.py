@@ -55,7 +55,7 @@ import pandas as pd
 
 from .._frames import as_frame, check_metric, resolve_metric
 from .._table import STEP
-from .._validation import check_float, check_int, floats
+from .._validation import check_int, floats
 from ..errors import ConfigurationError
 
 __all__ = ["AUTO_GRACE_FRACTION", "DECISION_COLUMNS", "CurveMatrix", "Decisions", "Grace", "Rule"]

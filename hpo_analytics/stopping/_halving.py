@@ -6,7 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ._base import CurveMatrix, Decisions, Rule, check_int, fmt, last_reported, steps_at
+from .._validation import check_int
+from ._base import CurveMatrix, Decisions, Rule, fmt, last_reported, steps_at
 
 __all__ = ["SuccessiveHalvingRule"]
 

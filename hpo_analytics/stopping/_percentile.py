@@ -7,15 +7,14 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from .._validation import check_float, check_int
 from ..errors import ConfigurationError
 from ._base import (
     CurveMatrix,
     Decisions,
     Rule,
     best_so_far,
-    check_float,
     check_grace,
-    check_int,
     column_percentiles,
     fmt,
     gate,

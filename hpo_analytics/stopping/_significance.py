@@ -6,13 +6,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._validation import check_float, check_int
 from ._base import (
     CurveMatrix,
     Decisions,
     Rule,
-    check_float,
     check_grace,
-    check_int,
     column_medians,
     column_percentiles,
     fmt,

@@ -6,14 +6,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .._validation import check_float, check_int
 from ._base import (
     CurveMatrix,
     Decisions,
     Rule,
     best_so_far,
-    check_float,
     check_grace,
-    check_int,
     fmt,
     gate,
     grace_param,

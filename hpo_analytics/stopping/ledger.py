@@ -19,12 +19,17 @@ Tables (all keyed by ``job_id``):
 
 Every write is its own committed transaction, so a ``kill -9`` loses at most
 the write in progress, never an earlier one.
+
+:func:`decisions_from_ledger` reads the recorded decisions back as a decision
+table (what the report's decisions section and ``hpo-analytics report
+--decisions`` take).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -32,7 +37,12 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["LEDGER_FILE", "Ledger"]
+from .._table import STEP
+from .._validation import floats
+from ..errors import ConfigurationError
+from ._base import DECISION_COLUMNS
+
+__all__ = ["LEDGER_FILE", "Ledger", "decisions_from_ledger"]
 
 LEDGER_FILE = "watch.sqlite"
 
@@ -109,7 +119,7 @@ class Ledger:
         rows = self._db.execute(
             "SELECT trial_id, step, value FROM history WHERE job_id = ? ORDER BY rowid", (job_id,)
         ).fetchall()
-        frame = pd.DataFrame(rows, columns=["trial_id", "training_iteration", "value"])
+        frame = pd.DataFrame(rows, columns=["trial_id", STEP, "value"])
         frame["value"] = frame["value"].astype(float)
         return frame
 
@@ -133,10 +143,10 @@ class Ledger:
 
     # ------------------------------------------------------------------ events
     def record(self, job_id: str, kind: str, *, time: float, **fields: Any) -> None:
-        """Append one event (unknown field names raise ``TypeError``)."""
+        """Append one event (unknown field names raise :class:`~hpo_analytics.errors.ConfigurationError`)."""
         unknown = set(fields) - set(_EVENT_FIELDS)
         if unknown:
-            raise TypeError(f"unknown ledger fields: {sorted(unknown)}")
+            raise ConfigurationError(f"unknown ledger fields: {sorted(unknown)}")
         fields["kind"] = kind
         if isinstance(fields.get("params"), dict):
             fields["params"] = json.dumps(fields["params"], sort_keys=True)
@@ -184,3 +194,44 @@ class Ledger:
         """The highest cycle number recorded for the job (0 when none)."""
         row = self._db.execute("SELECT MAX(cycle) FROM events WHERE job_id = ?", (job_id,)).fetchone()
         return int(row[0] or 0)
+
+
+def decisions_from_ledger(state_dir: str | os.PathLike[str], job_id: str | None = None) -> pd.DataFrame:
+    """The stop decisions a watch loop recorded in ``state_dir``, one row per trial and rule.
+
+    Columns :data:`hpo_analytics.stopping.DECISION_COLUMNS` plus ``cycle``.
+    Each trial's row is its first decision to stop, if the rule ever decided
+    so, else its latest decision. ``job_id=None`` takes every job in the
+    ledger. Raises :class:`~hpo_analytics.errors.ConfigurationError` when
+    ``state_dir`` has no ledger.
+    """
+    path = Path(state_dir)
+    if not (path / LEDGER_FILE).is_file():
+        raise ConfigurationError(f"no watch ledger ({LEDGER_FILE}) in {str(path)!r}")
+    with Ledger(path) as ledger:
+        events = ledger.events(job_id, "decision")
+    columns = [*DECISION_COLUMNS, "cycle"]
+    if not len(events):
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    reason = events["reason"].fillna("").astype(str)
+    frame = pd.DataFrame({
+        "trial_id": events["trial_id"].astype(str),
+        "stop": reason.str.startswith("stop:"),
+        "rule": events["rule"],
+        "step": _counts(events["step"]),
+        "value": floats(events["value"]),
+        "reference": floats(events["reference"]),
+        "reason": reason.str.replace(r"^(stop|continue): ", "", regex=True),
+        "cycle": _counts(events["cycle"]),
+    })
+    key = ["trial_id", "rule"]
+    first_stop = frame[frame["stop"]].drop_duplicates(key, keep="first")
+    stopped = pd.MultiIndex.from_frame(first_stop[key])
+    others = frame[~pd.MultiIndex.from_frame(frame[key]).isin(stopped)].drop_duplicates(key, keep="last")
+    out = pd.concat([first_stop, others]).sort_index(kind="stable").reset_index(drop=True)
+    return out[columns]
+
+
+def _counts(column: pd.Series) -> pd.Series:
+    """An integer column read back from SQLite (NULL where missing) as nullable ``Int64``."""
+    return pd.Series(floats(column), index=column.index).astype("Int64")

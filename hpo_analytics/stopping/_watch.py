@@ -5,7 +5,7 @@ Each cycle: fetch the trials listing; append new reports to the history store
 the per-trial history); run the rule on the running trials (comparing with
 finished trials this loop did not stop); apply the safety checks; act (or,
 by default, only say what it would do); record everything in the
-:class:`~hpo_analytics.stopping.ledger.Ledger`; print one line per decision.
+:class:`~hpo_analytics.stopping.Ledger`; print one line per decision.
 
 Safety (:class:`Safety`, all with safe defaults):
 
@@ -58,7 +58,8 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame, check_metric, resolve_metric
-from .._table import FINISHED_STATUSES
+from .._table import FINISHED_STATUSES, STEP
+from .._validation import check_float, check_int, floats
 from ..errors import (
     AuthenticationError,
     ConfigurationError,
@@ -66,7 +67,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from ._base import CurveMatrix, Rule, check_float, check_int, member
+from ._base import CurveMatrix, Rule, member
 from .ledger import Ledger
 
 __all__ = ["CycleReport", "Safety", "WatchResult", "Watcher", "watch"]
@@ -150,11 +151,11 @@ class Watcher:
         # the history in memory, as chunks of arrays (concatenated once per cycle)
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(
             hist["trial_id"].astype(str).to_numpy(dtype=object),
-            hist["training_iteration"].to_numpy(dtype=np.int64),
+            hist[STEP].to_numpy(dtype=np.int64),
             hist["value"].to_numpy(dtype=float),
         )]
         self._last: dict[str, int] = (
-            hist.groupby("trial_id", sort=False)["training_iteration"].max().astype(int).to_dict() if len(hist) else {}
+            hist.groupby("trial_id", sort=False)[STEP].max().astype(int).to_dict() if len(hist) else {}
         )
         self._interrupted = {t for t, s in self.ledger.stop_states(job_id).items() if s == "intent"}
 
@@ -180,9 +181,8 @@ class Watcher:
         ids = listing["trial_id"].astype(str).to_numpy()
         status = listing["status"].astype(str).str.upper().to_numpy() if "status" in listing else \
             np.full(len(ids), "RUNNING", dtype=object)
-        its = pd.to_numeric(listing.get("training_iteration"), errors="coerce").to_numpy(dtype=float,
-                                                                                         na_value=np.nan)
-        vals = pd.to_numeric(listing[metric], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        its = floats(listing[STEP]) if STEP in listing else np.full(len(ids), np.nan)
+        vals = floats(listing[metric])
         new = self._update_history(ids, its, vals)
         self._resolve_interrupted(c, ids, status)
 
@@ -228,12 +228,11 @@ class Watcher:
         if fetch:
             curves = as_frame(self.client.fetch_curves(self.job_id, fetch))
             if len(curves):
-                steps = pd.to_numeric(curves["training_iteration"], errors="coerce")
-                values = pd.to_numeric(curves[self.metric], errors="coerce") if self.metric in curves \
-                    else pd.Series(np.nan, index=curves.index)
-                for t, k, v in zip(curves["trial_id"].astype(str), steps, values):
+                steps = floats(curves[STEP])
+                values = floats(curves[self.metric]) if self.metric in curves else np.full(len(curves), np.nan)
+                for t, k, v in zip(curves["trial_id"].astype(str), steps.tolist(), values.tolist()):
                     if k == k and int(k) > self._last.get(t, -1):
-                        rows.append((t, int(k), float(v) if v == v and v is not None else math.nan))
+                        rows.append((t, int(k), v))
         rows.sort(key=lambda r: (r[0], r[1]))
         n = self.ledger.append_history(self.job_id, rows)
         fresh = []
@@ -251,7 +250,7 @@ class Watcher:
         if len(self._chunks) > 1:
             self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
         ids, steps, vals = self._chunks[0]
-        return pd.DataFrame({"trial_id": ids, "training_iteration": steps, "value": vals}, copy=False)
+        return pd.DataFrame({"trial_id": ids, STEP: steps, "value": vals}, copy=False)
 
     def _resolve_interrupted(self, c: int, ids: np.ndarray, status: np.ndarray) -> None:
         if not self._interrupted:

@@ -36,8 +36,9 @@ import numpy as np
 import pandas as pd
 
 from .._frames import as_frame, check_metric, resolve_metric
+from .._validation import check_float, check_int, floats
 from ..errors import ConfigurationError
-from ._base import CurveMatrix, Decisions, Rule, check_float, check_int
+from ._base import CurveMatrix, Decisions, Rule
 
 __all__ = ["BACKTEST_COLUMNS", "backtest", "replay", "replay_log"]
 
@@ -298,6 +299,6 @@ def _order(frame: pd.DataFrame, cm: CurveMatrix) -> np.ndarray:
     if "trial_index" not in frame.columns or n == 0:
         return np.arange(n)
     first = frame.drop_duplicates("trial_id").set_index("trial_id")["trial_index"]
-    idx = pd.to_numeric(first.reindex(cm.trial_ids.astype(str)), errors="coerce").to_numpy(dtype=float,
-                                                                                            na_value=np.inf)
+    idx = floats(first.reindex(cm.trial_ids.astype(str)))
+    idx = np.where(np.isnan(idx), np.inf, idx)  # trials without an index start last, in table order
     return np.argsort(idx, kind="stable")
