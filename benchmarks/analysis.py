@@ -1,6 +1,6 @@
 """Benchmark: ``param_importance`` (default method and bootstrap) and ``rank_trials``.
 
-Data: seeded synthetic trials (:func:`hpo_analytics.synthetic.generate_trials`,
+Data: seeded synthetic trials (:func:`hpo_analytics.simulator.synthetic.generate_trials`,
 whose objective is known), as the pandas frame ``trials_to_pandas`` makes:
 
 * 2,000 trials x 4 parameters (``learning_rate`` log, ``optimizer``

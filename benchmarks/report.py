@@ -1,6 +1,6 @@
 """Benchmark: ``build_report`` for a 10,000-trial job with curves, stop decisions and a back-test.
 
-Data (seeded, :mod:`hpo_analytics.synthetic`): ``--trials`` finished trials
+Data (seeded, :mod:`hpo_analytics.simulator.synthetic`): ``--trials`` finished trials
 rendered as the service pages them and normalized (``trials_to_arrow``), with
 ``--steps`` reports each as the long curve table (about 10,000 x 50 = 490,000
 rows; failed trials report fewer). Stop decisions come from

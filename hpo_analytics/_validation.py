@@ -49,4 +49,6 @@ def floats(column: pd.Series) -> np.ndarray:
     """A column as a new float64 array, NaN where a cell is missing or not a number."""
     if column.dtype == np.float64:
         return column.to_numpy(copy=True)
-    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    out = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    # pandas may hand back a read-only view of a converted text or object column
+    return out if out.flags.writeable else out.copy()

@@ -168,7 +168,7 @@ def test_many_trials_draw_a_sample_of_points() -> None:
 def test_synthetic_job_end_to_end() -> None:
     table = ha.read_trials(DATA / "trials")
     d = _contour_data(table, metric="acc")
-    # The generator's two strongest effects (see hpo_analytics.synthetic).
+    # The generator's two strongest effects (see hpo_analytics.simulator.synthetic).
     assert {d.x.param, d.y.param} == {"learning_rate", "optimizer"}
     assert int(d.count.sum()) == int(ha.trials_to_pandas(table)["acc"].notna().sum())
     with own_figure(plot_contour, table, x="learning_rate", y="dropout", metric="acc", method="interpolate",
