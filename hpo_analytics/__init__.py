@@ -1,19 +1,19 @@
-"""hpo_analytics: typed tables, analysis and reports for ModelArts hyperparameter searches."""
+"""hpo_analytics: typed tables, analysis and reports for ModelArts hyperparameter searches.
+
+The public names load on first use (PEP 562): ``import hpo_analytics`` costs
+a few milliseconds and imports neither pandas, pyarrow nor matplotlib;
+``hpo_analytics.rank_trials`` (or ``from hpo_analytics import rank_trials``)
+imports :mod:`hpo_analytics.analysis` the first time it is asked for.  The
+error classes are light and load at once, so ``except hpo_analytics.APIError``
+never imports anything.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .analysis import (
-    best_so_far,
-    best_trials,
-    compare_top,
-    marginals,
-    param_importance,
-    pareto_front,
-    rank_trials,
-    summarize,
-)
-from .client import EarlyStopResult, ModelArtsClient, RetryPolicy
 from .errors import (
     APIError,
     AuthenticationError,
@@ -36,26 +36,99 @@ from .errors import (
     StateError,
     TransportError,
 )
-from .io import read_curves, read_trials, write_parquet
-from .normalize import (
-    algorithms_to_pandas,
-    curves_to_arrow,
-    curves_to_pandas,
-    to_pandas,
-    trials_to_arrow,
-    trials_to_pandas,
-)
-from .report import build_report, build_reports
-from .stopping import (
-    MedianStoppingRule,
-    PatienceRule,
-    PercentileRule,
-    SignificanceRule,
-    SuccessiveHalvingRule,
-    ThresholdRule,
-    backtest,
-    watch,
-)
+
+if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, for type checkers
+    from .analysis import (
+        best_so_far,
+        best_trials,
+        compare_top,
+        marginals,
+        param_importance,
+        pareto_front,
+        rank_trials,
+        summarize,
+    )
+    from .client import EarlyStopResult, ModelArtsClient, RetryPolicy
+    from .io import read_curves, read_trials, write_parquet
+    from .normalize import (
+        algorithms_to_pandas,
+        curves_to_arrow,
+        curves_to_pandas,
+        to_pandas,
+        trials_to_arrow,
+        trials_to_pandas,
+    )
+    from .report import build_report, build_reports
+    from .stopping import (
+        MedianStoppingRule,
+        PatienceRule,
+        PercentileRule,
+        SignificanceRule,
+        SuccessiveHalvingRule,
+        ThresholdRule,
+        backtest,
+        watch,
+    )
+
+# Each public name that loads on first use, and the module (relative to this
+# package) that defines it.  tests/test_lazy_imports.py checks that these and
+# the names imported above are exactly __all__.
+_LAZY: dict[str, str] = {
+    "EarlyStopResult": "client",
+    "MedianStoppingRule": "stopping",
+    "ModelArtsClient": "client",
+    "PatienceRule": "stopping",
+    "PercentileRule": "stopping",
+    "RetryPolicy": "client",
+    "SignificanceRule": "stopping",
+    "SuccessiveHalvingRule": "stopping",
+    "ThresholdRule": "stopping",
+    "algorithms_to_pandas": "normalize",
+    "backtest": "stopping",
+    "best_so_far": "analysis",
+    "best_trials": "analysis",
+    "build_report": "report",
+    "build_reports": "report",
+    "compare_top": "analysis",
+    "curves_to_arrow": "normalize",
+    "curves_to_pandas": "normalize",
+    "marginals": "analysis",
+    "param_importance": "analysis",
+    "pareto_front": "analysis",
+    "rank_trials": "analysis",
+    "read_curves": "io",
+    "read_trials": "io",
+    "summarize": "analysis",
+    "to_pandas": "normalize",
+    "trials_to_arrow": "normalize",
+    "trials_to_pandas": "normalize",
+    "watch": "stopping",
+    "write_parquet": "io",
+}
+
+
+# The public modules, which ``import hpo_analytics`` used to bring along:
+# ``hpo_analytics.plots.curves(...)`` after a bare ``import hpo_analytics``
+# still works, importing the module on first use.
+_SUBMODULES = frozenset({"analysis", "cli", "client", "demo", "io", "normalize", "plots", "report", "signing",
+                         "simulator", "stopping"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines a public name (or a public module) the first time it is asked for."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)  # the import binds it in this namespace
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # the next lookup is an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "APIError",
