@@ -18,9 +18,10 @@ Internal: the public names are re-exported by :mod:`hpo_analytics.normalize`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:  # pragma: no cover - pyarrow loads where a table is built or converted, not on import
+    import pyarrow as pa
 
 __all__ = [
     "CONFIG_PREFIX",
@@ -77,6 +78,7 @@ def schema_metadata(table: pa.Table) -> dict[str, str]:
 
 def _types_mapper() -> Any:
     import pandas as pd
+    import pyarrow as pa
 
     return {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get
 

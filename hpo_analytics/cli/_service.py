@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._frames import declared_metrics, metadata_of
 from ._common import (
     EXIT_OK,
     add_command,
@@ -74,6 +73,7 @@ def curves_path_for(trials_path: Path) -> Path:
 
 def run_fetch(args: argparse.Namespace) -> int:
     """Fetch, summarize, write."""
+    from .._frames import declared_metrics, metadata_of
     from ..io import write_parquet
     from ._normalize import summary_lines
 
