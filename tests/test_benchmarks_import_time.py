@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/import_time.py: its pieces, and a one-repetition run on stand-in baselines (no timings checked)."""
+"""Smoke test of benchmarks/import_time.py: its pieces, and a one-repetition run on stand-in baselines (no timings)."""
 
 from __future__ import annotations
 
