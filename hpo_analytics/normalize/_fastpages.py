@@ -168,11 +168,12 @@ class FastPages:
     page and re-learns when a page does not fit (at once, from that page,
     keeping the config keys learned so far: a key that first appears late
     in a job costs one generic parse of its page), giving up after a few
-    misfits in a row.  ``sparse=False`` asks for the exact key set of the
-    first config in every row instead.
+    misfits in a row.  Configs are first expected to have exactly the first
+    row's keys (structs without defaults: nothing to count later); the first
+    page where they do not makes the plan ``sparse`` for the rest of the call.
     """
 
-    def __init__(self, *, enabled: bool = True, sparse: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, sparse: bool = False) -> None:
         self._enabled = enabled and AVAILABLE
         self._sparse = sparse
         self._plan: _Plan | None = None
@@ -192,6 +193,7 @@ class FastPages:
         except _DECODE_ERRORS:
             # Maybe a new config key: learn again from this page, keeping the keys known so far.
             known = tuple(key for _, key in plan.config_fields or ())
+            self._sparse = True
             plan = self._plan = _plan(data, known, sparse=self._sparse)
             if plan is None:
                 return self._miss()

@@ -206,7 +206,10 @@ def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tupl
             for start, stop, width in runs:
                 values.extend(map(get, islice(cells, start, stop)) if i < width else repeat(MISSING, stop - start))
             raw[key] = values
-    lacking = {key: column.count(MISSING) for key, column in raw.items()}  # how many rows lack each key
+    # How many rows lack each key. Only structs with defaults can lack any; once the fast path has
+    # needed them it keeps them for the call, so the last row's struct tells for the whole batch.
+    sparse = n > 0 and bool(type(cells[-1]).__struct_defaults__)
+    lacking = {key: column.count(MISSING) if sparse else 0 for key, column in raw.items()}
     keys = [key for key in raw if lacking[key] < n]
 
     def dicts() -> list[dict[str, Any]]:
