@@ -266,7 +266,17 @@ def conditional_runs(draw: st.DrawFn) -> list[bytes]:
 @given(conditional_runs(), st.booleans(), st.sampled_from([None, 1, 2, 5]))
 def test_conditional_spaces_give_the_same_result_both_ways(pages: list[bytes], keep_raw: bool,
                                                            batch_rows: int | None) -> None:
-    assert_same_both_ways(pages, keep_raw=keep_raw, batch_rows=batch_rows)
+    # The same batch size on both sides: the fast path's batches (and their key order) across
+    # boundaries are what is tested here. (Whether the generic path itself gives the same for any
+    # batch size is not: a collapsed config key takes its twin's type in a batch where every row
+    # has both, its own where rows differ.)
+    for convert in (ha.trials_to_arrow, ha.curves_to_arrow):
+        fast = _convert(convert, pages, fast=True, batch_rows=batch_rows, keep_raw=keep_raw)
+        slow = _convert(convert, pages, fast=False, batch_rows=batch_rows, keep_raw=keep_raw)
+        assert fast[0] == slow[0] == "table", (fast, slow)
+        assert fast[1].schema.equals(slow[1].schema, check_metadata=True), (fast[1].schema, slow[1].schema)
+        assert _comparable(fast[1]) == _comparable(slow[1])
+        assert fast[2] == slow[2]
 
 
 def test_conditional_spaces_stay_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
