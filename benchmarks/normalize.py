@@ -8,6 +8,11 @@ Generates N synthetic trials (seeded, vectorised) paged as the ModelArts
 ``config`` (an object with the raw names, ``trial_index`` and ``param/``
 duplicates), ``loss`` a PyTorch repr, ``worker_index`` always ``""``.
 Rows are about 500 bytes, so 1,000,000 trials are about 0.5 GB of JSON.
+Two search spaces (``--space``, default both): ``uniform``, every config
+with the same six parameters, and ``conditional``, where about half the
+rows carry keys others lack (``momentum`` only with ``sgd``, ``units_l3``
+only with four layers, ``warmup_steps`` only late in the job); see
+:func:`generate_rows`.  Every figure is reported per space.
 Pages are cached under ``--cache`` (default ``/tmp/hpo_bench_cache``) so
 repeated runs reuse them.
 
@@ -40,6 +45,7 @@ information):
 Usage::
 
     python benchmarks/normalize.py [--sizes 1000,100000,1000000] [--page-sizes 50,1000]
+                                   [--space uniform,conditional]
                                    [--reps N] [--naive-reps N] [--skip-naive-above N]
                                    [--no-memory] [--quick] [--profile N]
 
@@ -88,6 +94,14 @@ EXPECTED_COLUMNS: tuple[str, ...] = (
 ) + tuple(f"param/{name}" for name in PARAM_NAMES)
 """The columns ``trials_to_arrow`` should produce from the generated pages (in its order)."""
 
+SPACES = ("uniform", "conditional")
+
+CONDITIONAL_PARAMS: tuple[str, ...] = (
+    "learning_rate", "batch_size", "optimizer", "momentum", "num_layers", "units_l3", "dropout", "weight_decay",
+    "seed_offset", "warmup_steps",
+)
+"""The conditional space's parameters (a row has some of them; see :func:`generate_rows`)."""
+
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "hpo_bench_cache"
 N_ITERATIONS = 12
 _STATUSES = ("TERMINATED", "ERROR", "RUNNING", "PAUSED", "PENDING")
@@ -130,7 +144,7 @@ def _fixed4(values: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(finite), text, pa.scalar("nan", pa.large_string()))
 
 
-def generate_rows(n: int, *, seed: int = 0) -> pa.Array:
+def generate_rows(n: int, *, seed: int = 0, space: str = "uniform") -> pa.Array:
     """``n`` trial rows as compact JSON array text, each followed by ``,`` (seeded, vectorised).
 
     Returns a ``large_string`` Arrow array (one row per element) so pages are
@@ -143,7 +157,17 @@ def generate_rows(n: int, *, seed: int = 0) -> pa.Array:
     round-trip formatting, which writes small magnitudes positionally
     (``0.0000303...`` where Python's ``repr`` writes ``3.03...e-05``): the same
     values, both valid JSON and decimal text.
+
+    ``space="conditional"`` makes a search space with conditional
+    parameters (see :data:`CONDITIONAL_PARAMS`): ``num_layers`` in every row,
+    ``momentum`` only where ``optimizer`` is ``"sgd"`` (a third of rows),
+    ``units_l3`` only where ``num_layers`` is 4 (a quarter), and
+    ``warmup_steps`` in half the rows of the last fifth of the job only (a
+    key that first appears late); about half the rows carry an extra key.
+    The uniform space's rows are unchanged (its draws come first).
     """
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, not {space!r}")
     rng = np.random.default_rng([seed, 0xBE7C])
     index = np.arange(n, dtype=np.int64)
     lr = np.exp(rng.uniform(np.log(1e-5), np.log(1e-1), n))
@@ -193,16 +217,40 @@ def generate_rows(n: int, *, seed: int = 0) -> pa.Array:
     done_t = pa.array(np.where(status_code == 0, "True", "False"), pa.large_string())
     pid_t = _text(pid)
 
+    def raw(prefix: str) -> list[Any]:
+        """The config's keys (``prefix`` "" or "param/"), literal pieces and cells alternating."""
+        if space == "uniform":
+            return [f',"{prefix}learning_rate":', lr_t, f',"{prefix}batch_size":', batch_t,
+                    f',"{prefix}optimizer":"', optimizer, f'","{prefix}dropout":', dropout_t,
+                    f',"{prefix}weight_decay":', decay_t, f',"{prefix}seed_offset":', seed_t]
+        return [f',"{prefix}learning_rate":', lr_t, f',"{prefix}batch_size":', batch_t,
+                f',"{prefix}optimizer":"', optimizer, '"', _where(is_sgd, f',"{prefix}momentum":', momentum_t),
+                f',"{prefix}num_layers":', layers_t, _where(layers == 4, f',"{prefix}units_l3":', units_t),
+                f',"{prefix}dropout":', dropout_t, f',"{prefix}weight_decay":', decay_t,
+                f',"{prefix}seed_offset":', seed_t, _where(warm, f',"{prefix}warmup_steps":', warmup_t)]
+
+    if space == "conditional":  # drawn after everything above, so the uniform rows stay as they were
+        is_sgd = pc.equal(optimizer, "sgd").to_numpy(zero_copy_only=False)
+        momentum_t = _text(np.round(rng.uniform(0.5, 0.99, n), 3))
+        layers = rng.integers(1, 5, n)
+        layers_t = _text(layers)
+        units_t = _text(np.array([32, 64, 128, 256])[rng.integers(0, 4, n)])
+        warm = (index >= n - n // 5) & (rng.random(n) < 0.5)
+        warmup_t = _text(rng.integers(0, 2000, n))
+
     # Literal pieces and cells, alternating; the row ends with "," so a page is one slice of the buffer.
     parts: list[Any] = [
-        '["', index_t, '","', done_t, '","', pid_t, '",{"learning_rate":', lr_t, ',"batch_size":', batch_t,
-        ',"optimizer":"', optimizer, '","dropout":', dropout_t, ',"weight_decay":', decay_t,
-        ',"seed_offset":', seed_t, ',"trial_index":', index_t, ',"param/learning_rate":', lr_t,
-        ',"param/batch_size":', batch_t, ',"param/optimizer":"', optimizer, '","param/dropout":', dropout_t,
-        ',"param/weight_decay":', decay_t, ',"param/seed_offset":', seed_t, '},"', trial_id, '","', iter_t,
+        '["', index_t, '","', done_t, '","', pid_t, '",{', raw("")[0][1:], *raw("")[1:],
+        ',"trial_index":', index_t, *raw("param/"),
+        '},"', trial_id, '","', iter_t,
         '","', time_t, '","","', acc_t, '","', status, '","', acc_t, '","', loss_t, '","', best_t, '"],',
     ]
     return _join(*parts)
+
+
+def _where(mask: np.ndarray, literal: str, cells: pa.Array) -> pa.Array:
+    """``literal`` followed by the cell where ``mask``, else nothing (a key only some rows have)."""
+    return pc.if_else(pa.array(mask), _join(literal, cells), pa.scalar("", pa.large_string()))
 
 
 def pages_from_rows(rows: pa.Array, page_size: int) -> Iterator[bytes]:
@@ -224,22 +272,24 @@ def pages_from_rows(rows: pa.Array, page_size: int) -> Iterator[bytes]:
         yield b"".join((prefix, data[offsets[start]:offsets[stop] - 1], suffix))  # drop the last row's ","
 
 
-def generate_pages(n: int, page_size: int, *, seed: int = 0) -> list[bytes]:
+def generate_pages(n: int, page_size: int, *, seed: int = 0, space: str = "uniform") -> list[bytes]:
     """``n`` synthetic trials as a list of page JSON bytes (in memory, no cache)."""
-    return list(pages_from_rows(generate_rows(n, seed=seed), page_size))
+    return list(pages_from_rows(generate_rows(n, seed=seed, space=space), page_size))
 
 
-def cache_dir(cache: Path, n: int, page_size: int, seed: int) -> Path:
-    return cache / f"v{GENERATOR_VERSION}-seed{seed}-n{n}-p{page_size}"
+def cache_dir(cache: Path, n: int, page_size: int, seed: int, space: str = "uniform") -> Path:
+    kind = "" if space == "uniform" else f"{space}-"
+    return cache / f"v{GENERATOR_VERSION}-{kind}seed{seed}-n{n}-p{page_size}"
 
 
-def ensure_pages(cache: Path, n: int, page_sizes: Iterable[int], *, seed: int = 0) -> dict[int, Path]:
+def ensure_pages(cache: Path, n: int, page_sizes: Iterable[int], *, seed: int = 0,
+                 space: str = "uniform") -> dict[int, Path]:
     """Write the pages of every page size to ``cache`` (once) and return their directories."""
-    dirs = {p: cache_dir(cache, n, p, seed) for p in page_sizes}
+    dirs = {p: cache_dir(cache, n, p, seed, space) for p in page_sizes}
     missing = [p for p, d in dirs.items() if not (d / "COMPLETE").exists()]
     if missing:
         t0 = time.perf_counter()
-        rows = generate_rows(n, seed=seed)
+        rows = generate_rows(n, seed=seed, space=space)
         t1 = time.perf_counter()
         for p in missing:
             d = dirs[p]
@@ -458,15 +508,15 @@ def _fmt_mb(b: float | None) -> str:
     return "-" if b is None else f"{b / 2**20:,.0f} MB"
 
 
-def profile(n: int, page_size: int, cache: Path, seed: int, top: int) -> None:
+def profile(n: int, page_size: int, cache: Path, seed: int, top: int, space: str = "uniform") -> None:
     import cProfile
     import pstats
 
     from hpo_analytics import trials_to_arrow
 
-    dirs = ensure_pages(cache, n, [page_size], seed=seed)
+    dirs = ensure_pages(cache, n, [page_size], seed=seed, space=space)
     pages = load_pages(dirs[page_size])
-    print(f"cProfile of trials_to_arrow: {n:,} trials, {len(pages):,} pages of {page_size} rows "
+    print(f"cProfile of trials_to_arrow: {n:,} trials ({space} space), {len(pages):,} pages of {page_size} rows "
           f"({sum(map(len, pages)) / 2**20:,.0f} MB); the cell-parsing worker thread is not profiled, "
           f"its wait shows as Future.result", flush=True)
     profiler = cProfile.Profile()
@@ -485,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000,100000,1000000", help="trial counts, comma-separated")
     parser.add_argument("--page-sizes", default="50,1000", help="rows per page, comma-separated")
+    parser.add_argument("--space", default=",".join(SPACES),
+                        help="search spaces, comma-separated: uniform (every config has the same keys), "
+                             "conditional (keys that only some rows have, one appearing late); default both")
     parser.add_argument("--reps", type=int, default=None,
                         help="repetitions per measurement (default 5, or 3 for N >= 1,000,000)")
     parser.add_argument("--naive-reps", type=int, default=None, help="repetitions of the naive path (default --reps)")
@@ -504,7 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         _memory_child(*args._memory_child)
         return 0
     if args.profile is not None:
-        profile(args.profile, args.profile_page_size, args.cache, args.seed, args.top)
+        profile(args.profile, args.profile_page_size, args.cache, args.seed, args.top, args.space.split(",")[0])
         return 0
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
@@ -512,6 +565,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [1000, 100_000]
         args.reps = args.reps or 3
     page_sizes = [int(s) for s in args.page_sizes.split(",")]
+    spaces = [s.strip() for s in args.space.split(",")]
+    if not set(spaces) <= set(SPACES):
+        parser.error(f"--space takes {', '.join(SPACES)}")
 
     import hpo_analytics
     import orjson
@@ -524,14 +580,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{msgspec}, "
           f"pandas {pandas.__version__}, pyarrow {pyarrow.__version__}, numpy {np.__version__}, "
           f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f}", flush=True)
-    results: dict[int, dict[str, Any]] = {}
-    for n in sizes:
+    results: dict[tuple[str, int], dict[str, Any]] = {}
+    for n, space in [(n, space) for n in sizes for space in spaces]:
         reps = args.reps or (3 if n >= 1_000_000 else 5)
         naive_reps = args.naive_reps if args.naive_reps is not None else reps
         if args.skip_naive_above is not None and n > args.skip_naive_above:
             naive_reps = 0
-        print(f"\nN = {n:,}: {reps} reps (naive: {naive_reps})", flush=True)
-        dirs = ensure_pages(args.cache, n, page_sizes, seed=args.seed)
+        print(f"\nN = {n:,}, {space} space: {reps} reps (naive: {naive_reps})", flush=True)
+        dirs = ensure_pages(args.cache, n, page_sizes, seed=args.seed, space=space)
         pages = {p: load_pages(d) for p, d in dirs.items()}
         json_bytes = {p: sum(map(len, data)) for p, data in pages.items()}
         times = run_timings(pages, reps=reps, naive_reps=naive_reps)
@@ -547,26 +603,27 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"    memory {method}@{p}: +{_fmt_mb(m['extra'])} for {_fmt_mb(json_bytes[p])} of JSON "
                           f"({m['seconds']:.1f} s, {m['rows']:,} rows)", flush=True)
         print(f"    load average now {os.getloadavg()[0]:.2f} (other processes share the 2 cores)", flush=True)
-        results[n] = {"times": times, "json_bytes": json_bytes, "memory": memory, "reps": reps,
+        results[(space, n)] = {"times": times, "json_bytes": json_bytes, "memory": memory, "reps": reps,
                       "naive_reps": naive_reps}
 
     failures = report(results, page_sizes)
     return 1 if failures else 0
 
 
-def report(results: dict[int, dict[str, Any]], page_sizes: list[int]) -> int:
+def report(results: dict[tuple[str, int], dict[str, Any]], page_sizes: list[int]) -> int:
     methods = ("orjson", "orjson-nogc", "orjson-stream", "t2a", "naive")
     print("\n== Medians (seconds) ==")
-    print(f"{'N':>10} {'page':>5} {'JSON':>8} " + " ".join(f"{m:>13}" for m in methods))
-    for n, r in results.items():
+    print(f"{'space':<11} {'N':>10} {'page':>5} {'JSON':>8} " + " ".join(f"{m:>13}" for m in methods))
+    for (space, n), r in results.items():
         for p in page_sizes:
             med = [_median(r["times"].get((m, p), [])) for m in methods]
-            print(f"{n:>10,} {p:>5} {_fmt_mb(r['json_bytes'][p]):>8} " + " ".join(f"{_fmt_s(v):>13}" for v in med))
+            print(f"{space:<11} {n:>10,} {p:>5} {_fmt_mb(r['json_bytes'][p]):>8} "
+                  + " ".join(f"{_fmt_s(v):>13}" for v in med))
 
     failures = 0
     print("\n== Ratios (medians; targets checked at N >= 100,000) ==")
-    print(f"{'N':>10} {'page':>5}  {'ratio':<34} {'value':>7}  {'target':<7} verdict")
-    for n, r in results.items():
+    print(f"{'space':<11} {'N':>10} {'page':>5}  {'ratio':<34} {'value':>7}  {'target':<7} verdict")
+    for (space, n), r in results.items():
         checked = n >= 100_000
         med = {k: _median(v) for k, v in r["times"].items()}
         for p in page_sizes:
@@ -588,18 +645,19 @@ def report(results: dict[int, dict[str, Any]], page_sizes: list[int]) -> int:
             for label, value, target, ok in rows:
                 verdict = _verdict(ok(value), checked) if ok else ""
                 failures += verdict == "FAIL"
-                print(f"{n:>10,} {p:>5}  {label:<34} {value:7.2f}  {target:<7} {verdict}")
+                print(f"{space:<11} {n:>10,} {p:>5}  {label:<34} {value:7.2f}  {target:<7} {verdict}")
         if 50 in page_sizes and 1000 in page_sizes:
             value = med[("t2a", 50)] / med[("t2a", 1000)]
             verdict = _verdict(value <= 1.0, checked)
             failures += verdict == "FAIL"
-            print(f"{n:>10,} {'':>5}  {'t2a(50-row) / t2a(1000-row pages)':<34} {value:7.2f}  {'<= 1.0':<7} {verdict}")
+            print(f"{space:<11} {n:>10,} {'':>5}  {'t2a(50-row) / t2a(1000-row pages)':<34} {value:7.2f}  "
+                  f"{'<= 1.0':<7} {verdict}")
 
     if any(r["memory"] for r in results.values()):
         print("\n== Peak extra RSS (fresh subprocess per figure) ==")
-        for n, r in results.items():
+        for (space, n), r in results.items():
             for (method, p), m in r["memory"].items():
-                print(f"{n:>10,} {p:>5}  {method:<6} +{_fmt_mb(m['extra']):>9} "
+                print(f"{space:<11} {n:>10,} {p:>5}  {method:<6} +{_fmt_mb(m['extra']):>9} "
                       f"({m['extra'] / r['json_bytes'][p]:.2f}x of {_fmt_mb(r['json_bytes'][p])} JSON; "
                       f"result {_fmt_mb(m['result_bytes'])}; {m['seconds']:.1f} s)")
     print(f"\n{'FAIL' if failures else 'PASS'}: {failures} target(s) missed")

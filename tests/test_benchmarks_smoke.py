@@ -52,3 +52,22 @@ def test_generated_pages_normalize(bench):
 def test_generator_is_seeded(bench):
     assert bench.generate_pages(60, 1000, seed=3) == bench.generate_pages(60, 1000, seed=3)
     assert bench.generate_pages(60, 1000, seed=3) != bench.generate_pages(60, 1000, seed=4)
+
+
+def test_conditional_space_pages_normalize(bench):
+    n = 400
+    pages = bench.generate_pages(n, 50, seed=0, space="conditional")
+    configs = [row[bench.HEADER.index("config")] for page in pages for row in json.loads(page)["items"]["data"]]
+    extra = [c for c in configs if {"momentum", "units_l3", "warmup_steps"} & set(c)]
+    assert 1 / 3 <= len(extra) / n <= 0.6  # about a third to a half of rows carry extra keys
+    assert "warmup_steps" not in {k for c in configs[: n - n // 5] for k in c}  # a key that appears late
+    assert all(("momentum" in c) == (c["optimizer"] == "sgd") for c in configs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = trials_to_arrow(pages)
+    assert table.num_rows == n
+    base = [c for c in bench.EXPECTED_COLUMNS if not c.startswith("param/")]
+    assert table.column_names[: len(base)] == base  # then the parameters, in the order rows first show them
+    assert sorted(table.column_names[len(base):]) == sorted(f"param/{p}" for p in bench.CONDITIONAL_PARAMS)
+    assert table["param/momentum"].null_count == sum("momentum" not in c for c in configs)
+    assert bench.generate_pages(60, 1000, seed=3) != bench.generate_pages(60, 1000, seed=3, space="conditional")

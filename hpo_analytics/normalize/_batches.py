@@ -11,7 +11,7 @@ over all batches at once (:mod:`._cells`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import _jsonutil
-from ._fastpages import Decoded, FastPages
+from ._fastpages import Decoded, FastPages, raw_rows
 from ._input import _iter_pages, _matrix
 from ._params import _config_batch, _Extra, _struct_config_batch, _Typed
 
@@ -74,14 +74,50 @@ def _text_array(cells: Sequence[Any]) -> tuple[pa.Array, frozenset[str]]:
     return pa.array(out, type=pa.string()), frozenset(kinds)
 
 
+def _exact_configs(spans: list[tuple[int, int]], pages: list[Any], at: int) -> Callable[[Iterable[int]], dict[int, Any]]:
+    """``exact(positions)``: the config of those rows of a batch as the service wrote it (a dict in its key order).
+
+    Fast-path structs do not remember the order of a config's keys; the few
+    questions that need it read the rows again from their page's bytes.
+    """
+    starts = np.cumsum([0] + [k for _, k in spans])
+
+    def exact(positions: Iterable[int]) -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        texts: dict[int, list[Any]] = {}
+        for pos in sorted(set(positions)):
+            span = int(np.searchsorted(starts, pos, side="right")) - 1
+            if span not in texts:
+                texts[span] = raw_rows(pages[span])
+            out[pos] = _jsonutil.loads(bytes(texts[span][pos - int(starts[span])]))[at]
+        return out
+
+    return exact
+
+
+def _runs(spans: list[tuple[int, int]], widths: list[int]) -> list[tuple[int, int, int]]:
+    """(start, stop, number of config fields) of each run of rows decoded with the same struct fields."""
+    runs: list[tuple[int, int, int]] = []
+    start = 0
+    for (_, count), width in zip(spans, widths):
+        if runs and runs[-1][2] == width:
+            runs[-1] = (runs[-1][0], start + count, width)
+        else:
+            runs.append((start, start + count, width))
+        start += count
+    return runs
+
+
 def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tuple[int, int]],
                    labels: dict[int, str], *, keep_raw: bool,
-                   config_fields: tuple[tuple[str, str], ...] | None = None) -> _Batch:
+                   config_fields: tuple[tuple[str, str], ...] | None = None,
+                   pages: list[Any] | None = None, known: set[str] | frozenset[str] = frozenset(),
+                   widths: list[int] | None = None) -> _Batch:
     n = len(rows)
     counts = np.fromiter((k for _, k in spans), dtype=np.int64, count=len(spans))
-    pages = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
+    pages_of_rows = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
-    batch = _Batch(n=n, page=pages, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
+    batch = _Batch(n=n, page=pages_of_rows, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
     columns = list(zip(*rows)) if rows else [() for _ in header]
     for index, name in enumerate(header):
         if name == "":
@@ -89,12 +125,26 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
         cells = columns[index]
         if name == "config":
             if config_fields is not None:
-                _struct_config_batch(batch, cells, config_fields, keep_raw=keep_raw)
+                assert pages is not None
+                _struct_config_batch(batch, cells, config_fields, keep_raw=keep_raw,
+                                     exact=_exact_configs(spans, pages, index), known=known,
+                                     runs=_runs(spans, widths or [len(config_fields)] * len(spans)))
             else:
                 _config_batch(batch, cells, keep_raw=keep_raw)
         else:
             batch.text[name], batch.kinds[name] = _text_array(cells)
     return batch
+
+
+def _extends(fields: tuple[tuple[str, str], ...] | None, before: tuple[tuple[str, str], ...] | None) -> bool:
+    """Whether configs decoded with ``fields`` can join a batch of configs decoded with ``before``.
+
+    Generic pages (None) join generic pages; struct fields join when they
+    only add keys at the end, as the fast path does when a key appears late.
+    """
+    if fields is None or before is None:
+        return fields is before
+    return fields[:len(before)] == before
 
 
 class _Collector:
@@ -110,20 +160,25 @@ class _Collector:
         self._rows: list[Sequence[Any]] = []
         self._spans: list[tuple[int, int]] = []
         self._labels: dict[int, str] = {}
+        self._pages: list[Any] = []  # each span's page, where it was decoded by the fast path
+        self._widths: list[int] = []  # each span's number of config fields (a key seen late adds one)
+        self._known: set[str] = set()  # param/ and config/ names of the batches so far
 
     def add(self, index: int, label: str | None, header: list[str], rows: Sequence[Sequence[Any]],
-            config_fields: tuple[tuple[str, str], ...] | None = None) -> None:
-        """Take a page's rows; ``config_fields`` when its configs are fast-path structs."""
+            config_fields: tuple[tuple[str, str], ...] | None = None, data: Any = None) -> None:
+        """Take a page's rows; ``config_fields`` when its configs are fast-path structs (``data`` the page)."""
         if header and (not self.headers or header is not self.headers[-1]) and header not in self.headers:
             self.headers.append(header)
         if not rows:
             return
-        if self._header is not None and (header != self._header or config_fields != self._fields):
+        if self._header is not None and (header != self._header or not _extends(config_fields, self._fields)):
             self.flush()
         self._header = header
         self._fields = config_fields
+        self._widths.append(len(config_fields or ()))
         self._rows.extend(rows)
         self._spans.append((index, len(rows)))
+        self._pages.append(data)
         if label is not None:
             self._labels[index] = label
         if len(self._rows) >= self.batch_rows:
@@ -131,11 +186,12 @@ class _Collector:
 
     def flush(self) -> None:
         if self._rows and self._header is not None:
-            self.batches.append(
-                _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw,
-                               config_fields=self._fields)
-            )
-        self._rows, self._spans, self._labels = [], [], {}
+            batch = _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw,
+                                   config_fields=self._fields, pages=self._pages, known=self._known,
+                                   widths=self._widths)
+            self.batches.append(batch)
+            self._known.update(batch.params, batch.extras)
+        self._rows, self._spans, self._labels, self._pages, self._widths = [], [], {}, [], []
 
 
 def _collect(source: Any, *, keep_raw: bool) -> _Collector:
@@ -145,7 +201,7 @@ def _collect(source: Any, *, keep_raw: bool) -> _Collector:
     with _jsonutil.gc_paused():
         for index, label, page in _iter_pages(source, fast):
             if type(page) is Decoded:
-                collector.add(index, label, page.header, page.rows, page.config_fields)
+                collector.add(index, label, page.header, page.rows, page.config_fields, page.data)
             else:
                 header, rows = _matrix(page, index, label)
                 collector.add(index, label, header, rows)

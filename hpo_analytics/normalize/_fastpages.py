@@ -8,7 +8,9 @@ quarter faster than orjson and leaves fewer objects to free.
 
 The fast path only ever *accepts* a page whose shape is exactly the learned
 one: the same header, every row a list of that length, every cell a string
-or null, every config an object with exactly the learned keys.  Anything
+or null, every config an object whose keys are among the learned ones (a
+key missing from a row decodes as ``msgspec.UNSET``: conditional search
+spaces stay on this path).  Anything
 else — malformed JSON included — makes :meth:`FastPages.decode` return None
 and the caller parses the page the generic way, which gives the same table
 or the same typed error as if this module did not exist.  msgspec is
@@ -32,9 +34,12 @@ except ImportError:  # pragma: no cover
 
 from .. import _jsonutil
 
-__all__ = ["AVAILABLE", "Decoded", "FastPages"]
+__all__ = ["AVAILABLE", "MISSING", "Decoded", "FastPages", "raw_rows"]
 
 AVAILABLE = msgspec is not None
+
+#: What a config key a row lacks decodes as (``msgspec.UNSET``); never a decoded JSON value.
+MISSING: Any = msgspec.UNSET if msgspec is not None else object()
 
 # After this many pages in a row that the learned shape does not fit, stop trying for this call.
 _GIVE_UP_AFTER = 3
@@ -46,6 +51,7 @@ class Decoded(NamedTuple):
     header: list[str]
     rows: Sequence[tuple[Any, ...]]
     config_fields: tuple[tuple[str, str], ...] | None  # (attribute, key) of each config key
+    data: Any = None  # the page as given, for the rare question a struct cannot answer (see raw_rows)
 
 
 @dataclass
@@ -89,44 +95,67 @@ def _probe(data: Any) -> tuple[list[str], list[Any], bool] | None:
         return None
 
 
-def _plan(data: Any) -> _Plan | None:
-    """Learn a page's shape from its header and first row, or None when the fast path cannot take it."""
+def raw_rows(data: Any) -> list[Any]:
+    """The rows of a page the fast path decoded, each as its JSON text (a struct forgets its keys' order)."""
+    probed = _probe(data)
+    assert probed is not None, "the page was decoded before"
+    return probed[1]
+
+
+def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True) -> _Plan | None:
+    """Learn a page's shape from its header and rows, or None when the fast path cannot take it.
+
+    The config struct has a field for every key of ``known`` (the keys an
+    earlier plan had learned, in the order they were first seen) and then for
+    every key this page's configs add, in the order they first appear.  With
+    ``sparse`` a field a row lacks decodes as ``msgspec.UNSET`` (search spaces
+    with conditional parameters); without it every config must have exactly
+    the first row's keys.
+    """
     probed = _probe(data)
     if probed is None:
         return None
     header, raw_rows, full = probed
     if not raw_rows or len(set(header)) != len(header):
         return None
-    try:
-        first = _jsonutil.loads(bytes(raw_rows[0]))
-    except _jsonutil.JSONDecodeError:
-        return None
-    if not isinstance(first, list) or len(first) != len(header):
-        return None
+    keys: dict[str, None] = dict.fromkeys(known) if sparse else {}
+    at = header.index("config") if "config" in header else -1
+    for number, raw in enumerate(raw_rows if sparse else raw_rows[:1]):
+        try:
+            row = _jsonutil.loads(bytes(raw))
+        except _jsonutil.JSONDecodeError:
+            return None
+        if not isinstance(row, list) or len(row) != len(header):
+            return None
+        if number == 0 and any(
+            name != "config" and not (cell is None or type(cell) is str) for name, cell in zip(header, row)
+        ):
+            return None
+        if at >= 0:
+            config = row[at]
+            if not isinstance(config, dict) or not all(type(k) is str for k in config):
+                return None
+            keys.update(dict.fromkeys(config))
     cell_type: Any = str | None
     types: list[Any] = []
     fields: tuple[tuple[str, str], ...] | None = None
-    for name, cell in zip(header, first):
+    for name in header:
         if name == "config":
-            if not isinstance(cell, dict) or not all(type(k) is str for k in cell):
-                return None
-            fields = tuple((f"f{i}", key) for i, key in enumerate(cell))
+            fields = tuple((f"f{i}", key) for i, key in enumerate(keys))
             config = msgspec.defstruct(
                 "Config",
-                [(attr, Any) for attr, _ in fields],
+                [(attr, Any, MISSING) if sparse else (attr, Any) for attr, _ in fields],
                 rename=dict(fields),
                 forbid_unknown_fields=True,
                 gc=False,  # decoded JSON cannot form reference cycles
             )
             types.append(config)
-        elif cell is None or type(cell) is str:
-            types.append(cell_type)
         else:
-            return None
-    row = tuple[tuple(types)]  # type: ignore[misc]
+            types.append(cell_type)
+    row_type = tuple[tuple(types)]  # type: ignore[misc]
     # The header stays raw JSON: compared as bytes with the last one seen, 13 strings per page are not made.
     items = msgspec.defstruct(
-        "Items", [("header", msgspec.Raw), ("data", list[row])], forbid_unknown_fields=not full
+        "Items", [("header", msgspec.Raw), ("data", list[row_type])], forbid_unknown_fields=not full
     )
     page = msgspec.defstruct("Page", [("items", items)]) if full else items
     return _Plan(header=header, full=full, decoder=msgspec.json.Decoder(page), config_fields=fields)
@@ -136,12 +165,17 @@ class FastPages:
     """Decode a run of pages that share one shape; see the module docstring.
 
     One instance serves one conversion: it learns the shape from the first
-    page and re-learns when a page does not fit, giving up after a few
-    misfits in a row.
+    page and re-learns when a page does not fit (at once, from that page,
+    keeping the config keys learned so far: a key that first appears late
+    in a job costs one generic parse of its page), giving up after a few
+    misfits in a row.  Configs are first expected to have exactly the first
+    row's keys (structs without defaults: nothing to count later); the first
+    page where they do not makes the plan ``sparse`` for the rest of the call.
     """
 
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, sparse: bool = False) -> None:
         self._enabled = enabled and AVAILABLE
+        self._sparse = sparse
         self._plan: _Plan | None = None
         self._misses = 0
 
@@ -151,14 +185,23 @@ class FastPages:
             return None
         plan = self._plan
         if plan is None:
-            plan = self._plan = _plan(data)
+            plan = self._plan = _plan(data, sparse=self._sparse)
             if plan is None:
                 return self._miss()
         try:
             page = plan.decoder.decode(data)
         except _DECODE_ERRORS:
-            self._plan = None
-            return self._miss()
+            # Maybe a new config key: learn again from this page, keeping the keys known so far.
+            known = tuple(key for _, key in plan.config_fields or ())
+            self._sparse = True
+            plan = self._plan = _plan(data, known, sparse=self._sparse)
+            if plan is None:
+                return self._miss()
+            try:
+                page = plan.decoder.decode(data)
+            except _DECODE_ERRORS:
+                self._plan = None
+                return self._miss()
         items = page.items if plan.full else page
         header_json = bytes(items.header)
         if header_json != plan.header_json:
@@ -171,7 +214,7 @@ class FastPages:
                 return self._miss()
             plan.header_json = header_json
         self._misses = 0
-        return Decoded(plan.header, items.data, plan.config_fields)
+        return Decoded(plan.header, items.data, plan.config_fields, data)
 
     def _miss(self) -> None:
         self._misses += 1

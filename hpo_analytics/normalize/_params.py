@@ -12,7 +12,8 @@ Arrow type over all batches, JSON text where the kinds do not mix.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from operator import attrgetter, itemgetter
+from itertools import islice, repeat
+from operator import attrgetter, is_, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -23,6 +24,7 @@ from .. import _jsonutil
 from .._pyrepr import parse_python_literal
 from .._table import CONFIG_PREFIX, PARAM_PREFIX
 from ..errors import CellParseError
+from ._fastpages import MISSING
 
 if TYPE_CHECKING:
     from ._batches import _Batch
@@ -178,19 +180,120 @@ def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> Non
 
 
 def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tuple[str, str], ...], *,
-                         keep_raw: bool) -> None:
-    """Configs decoded by the fast path: structs that all have exactly the keys ``fields`` name."""
+                         keep_raw: bool, exact: Callable[[Iterable[int]], dict[int, Any]],
+                         known: set[str] | frozenset[str] = frozenset(),
+                         runs: list[tuple[int, int, int]] | None = None) -> None:
+    """Configs decoded by the fast path: structs with a field per key ``fields`` name.
+
+    A key a row lacks is :data:`MISSING` in its struct (a conditional
+    parameter); a key no row of the batch has is not part of the batch.
+    Where the order of a row's keys decides something (which of two new
+    columns comes first, the order of conflict warnings, rows without any
+    ``param/`` key), ``exact(positions)`` gives those rows' configs as the
+    service wrote them; ``known`` are the column names earlier batches made.
+    ``runs`` are (start, stop, number of fields) of rows decoded before a
+    late key was learned: their structs have only the first fields.
+    """
     batch.has_config = True
-    attribute = {key: attr for attr, key in fields}
+    n = len(cells)
+    if runs is None or len(runs) < 2:
+        raw = {key: list(map(attrgetter(attr), cells)) for attr, key in fields}
+    else:
+        raw = {}
+        for i, (attr, key) in enumerate(fields):
+            values: list[Any] = []
+            get = attrgetter(attr)
+            for start, stop, width in runs:
+                values.extend(map(get, islice(cells, start, stop)) if i < width else repeat(MISSING, stop - start))
+            raw[key] = values
+    # How many rows lack each key. Only structs with defaults can lack any; once the fast path has
+    # needed them it keeps them for the call, so the last row's struct tells for the whole batch.
+    sparse = n > 0 and bool(type(cells[-1]).__struct_defaults__)
+    lacking = {key: column.count(MISSING) if sparse else 0 for key, column in raw.items()}
+    keys = [key for key in raw if lacking[key] < n]
 
     def dicts() -> list[dict[str, Any]]:
-        return [{key: getattr(cell, attr) for attr, key in fields} for cell in cells]
+        """The configs as the service wrote them (rarely needed: read again from the pages)."""
+        configs = exact(range(n))
+        return [configs[pos] for pos in range(n)]
 
-    if keep_raw:
+    if keep_raw:  # as the service wrote it, keys in its order: read again from the page
         batch.config_raw = pa.array([_jsonutil.dumps(d) for d in dicts()], type=pa.string())
-    if cells:
-        _config_params(batch, cells, list(attribute), lambda key: list(map(attrgetter(attribute[key]), cells)),
-                       dicts, uniform=True, structs=True)
+    if not n:
+        return
+    prefixed = [k for k in keys if k.startswith(PARAM_PREFIX)]
+    if prefixed and all(lacking[k] for k in prefixed):
+        # Some row may have no param/ key at all; such a row contributes its other keys, in its own order.
+        missing = np.ones(n, dtype=bool)
+        for key in prefixed:
+            missing &= np.fromiter(map(is_, raw[key], repeat(MISSING)), dtype=bool, count=n)
+        if missing.any():
+            configs = dicts()
+            _config_params(batch, cells, list(dict.fromkeys(k for d in configs for k in d)),
+                           lambda key: [d.get(key) for d in configs], lambda: configs, uniform=False, structs=True)
+            return
+    # Keys in the order the service's rows first show them: by the first row that has each, then by
+    # that row's own order, read from its text when two keys that name new columns first meet there.
+    first = {key: 0 if not lacking[key] else next(i for i, v in enumerate(raw[key]) if v is not MISSING)
+             for key in keys}
+    rank = {key: i for i, key in enumerate(keys)}
+
+    def new(key: str) -> bool:
+        if key == "trial_index":
+            return False
+        if key.startswith(PARAM_PREFIX):
+            return key not in known
+        return (f"{CONFIG_PREFIX}{key}" if prefixed else f"{PARAM_PREFIX}{key}") not in known
+
+    meeting: dict[int, int] = {}
+    for key in keys:
+        if new(key):
+            meeting[first[key]] = meeting.get(first[key], 0) + 1
+    shown = exact(row for row, count in meeting.items() if count > 1)
+    for row, config in shown.items():
+        for i, key in enumerate(config):
+            if first.get(key) == row:
+                rank[key] = i
+    keys.sort(key=lambda key: (first[key], rank[key]))
+
+    if not any(lacking[key] for key in keys):
+        _config_params(batch, cells, keys, raw.__getitem__, dicts, uniform=True, structs=True)
+        _exact_conflicts(batch, exact, by_row=False)
+        return
+    filled: dict[str, list[Any]] = {}
+
+    def column(key: str) -> list[Any]:
+        """One key's values with None where a row lacks it (as ``dict.get`` gives)."""
+        if not lacking[key]:
+            return raw[key]
+        if key not in filled:
+            filled[key] = [None if value is MISSING else value for value in raw[key]]
+        return filled[key]
+
+    _config_params(batch, cells, keys, column, dicts, uniform=False, structs=True,
+                   present=lambda key: raw[key] if lacking[key] else None)
+    _exact_conflicts(batch, exact, by_row=True)
+
+
+def _exact_conflicts(batch: _Batch, exact: Callable[[Iterable[int]], dict[int, Any]], *, by_row: bool) -> None:
+    """Put a batch's conflicts in the order the row-by-row loop finds them, by the rows' own key order.
+
+    ``by_row``: row by row, and within a row in its keys' order (rows that
+    differ); else key by key in the first row's key order (rows alike).
+    """
+    conflicts = batch.conflicts
+    if len({key for _, key, _, _ in conflicts}) < 2:
+        return
+    if by_row:
+        rows: dict[int, int] = {}
+        for pos, _, _, _ in conflicts:
+            rows[pos] = rows.get(pos, 0) + 1
+        shown = exact(pos for pos, count in rows.items() if count > 1)
+        order = {pos: {key: i for i, key in enumerate(config)} for pos, config in shown.items()}
+        conflicts.sort(key=lambda c: (c[0], order[c[0]][c[1]] if c[0] in order else 0))
+    else:
+        first = {key: i for i, key in enumerate(exact([0])[0])}
+        conflicts.sort(key=lambda c: first[c[1]])  # stable: row order within a key
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -216,14 +319,19 @@ def _bool_mismatches(values: Sequence[Any], twins: Sequence[Any], typed: _Typed)
 
 def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
                    column: Callable[[Any], Sequence[Any]], dicts: Callable[[], Sequence[dict[Any, Any]]], *,
-                   uniform: bool, structs: bool = False) -> None:
+                   uniform: bool, structs: bool = False,
+                   present: Callable[[Any], Sequence[Any] | None] | None = None) -> None:
     """Fill ``trial_index``, the ``param/`` columns and the other config keys of a batch from its configs.
 
     ``keys`` are the config keys in first-seen order, ``column(key)`` one
     key's value in every row (None where a row lacks it) and ``dicts()`` the
     configs as dicts, asked for only in the rare cases that need them.
     ``uniform`` says every config has the same keys; ``structs`` that the
-    cells are fast-path structs rather than what the service sent.
+    cells are fast-path structs rather than what the service sent.  With
+    ``present``, every row has a ``param/`` key and ``present(key)`` gives a
+    key's values with :data:`MISSING` where a row lacks it (None when no
+    row does): then rows that differ are handled a key at a time, not a row
+    at a time.
 
     A row whose config has no ``param/`` key contributes every key (but
     ``trial_index``) as ``param/<key>``.  In a row that has ``param/`` keys,
@@ -268,9 +376,14 @@ def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
                 batch.conflicts.extend((pos, key, values[pos], twins[pos]) for pos in differ)
             batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(values), None)
         return
+    if present is not None:
+        _sparse_params(batch, prefixed, others, column, present)
+        return
     # Rows differ: each row contributes its param/ keys, or all its keys when it has none.
+    # Only rows with param/ keys have other keys beside them, so only their keys are candidates, in
+    # the order those rows show them (as when every row is a batch of its own).
     rows: list[dict[Any, Any]] = []
-    extra_values: dict[Any, list[Any]] = {key: [None] * len(cells) for key in others}
+    extra_values: dict[Any, list[Any]] = {}
     kept: set[Any] = set()
     for pos, d in enumerate(dicts()):
         own = {k: v for k, v in d.items() if isinstance(k, str) and k.startswith(PARAM_PREFIX)}
@@ -279,8 +392,10 @@ def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
             continue
         rows.append(own)
         for key, value in d.items():
-            if key == "trial_index" or key not in extra_values:
+            if key == "trial_index" or key in own:
                 continue
+            if key not in extra_values:
+                extra_values[key] = [None] * len(cells)
             extra_values[key][pos] = value
             twin = f"{PARAM_PREFIX}{key}"
             if twin not in own:
@@ -290,13 +405,50 @@ def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
                 batch.conflicts.append((pos, key, value, own[twin]))
     for name in dict.fromkeys(k for d in rows for k in d):
         batch.params[name] = _typed_values([d.get(name) for d in rows])
-    for key in others:
+    for key in extra_values:
         twin = f"{PARAM_PREFIX}{key}"
         if key in kept or twin not in batch.params:
             batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(extra_values[key]), None)
         else:
             # Collapsed in every row that has it; should the column exist after all, its values are these.
             batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(extra_values[key]), twin)
+
+
+def _sparse_params(batch: _Batch, prefixed: list[Any], others: list[Any], column: Callable[[Any], Sequence[Any]],
+                   present: Callable[[Any], Sequence[Any] | None]) -> None:
+    """What the row-by-row loop of :func:`_config_params` gives when every row has a ``param/`` key, by key."""
+    for key in prefixed:
+        batch.params[key] = _typed_values(column(key))
+    conflicts: list[tuple[int, int, Any, Any, Any]] = []
+    for order, key in enumerate(others):
+        twin = f"{PARAM_PREFIX}{key}"
+        values = column(key)
+        if twin not in batch.params:
+            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(values), None)
+            continue
+        mine, theirs = present(key), present(twin)
+        if mine is None and theirs is None:
+            twins = column(twin)
+            if values == twins:
+                differ = _bool_mismatches(values, twins, batch.params[twin])
+            else:
+                differ = [pos for pos, (a, b) in enumerate(zip(values, twins)) if not _same_value(a, b)]
+        else:
+            mine = column(key) if mine is None else mine
+            theirs = column(twin) if theirs is None else theirs
+            if mine == theirs:  # the same rows have both, with equal values but for True == 1
+                differ = _bool_mismatches(values, column(twin), batch.params[twin])
+            else:
+                differ = [pos for pos, (a, b) in enumerate(zip(mine, theirs))
+                          if a is not MISSING and (b is MISSING or not _same_value(a, b))]
+        if differ:
+            twins = column(twin)
+            marks = present(twin)
+            conflicts.extend((pos, order, key, values[pos], twins[pos]) for pos in differ
+                             if marks is None or marks[pos] is not MISSING)
+        batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(values), None if differ else twin)
+    conflicts.sort(key=itemgetter(0, 1))  # row by row (within a row, see _exact_conflicts)
+    batch.conflicts.extend((pos, key, value, twin) for pos, _, key, value, twin in conflicts)
 
 
 def _unify_params(chunks: list[_Typed]) -> pa.ChunkedArray:
