@@ -128,6 +128,12 @@ class Pager:
         self._covered_pages = {0}  # page numbers already read, under the pages meaning
         self._planned_total = 0  # the total the reads so far were planned for
 
+    @property
+    def page_size(self) -> int:
+        """The page size the service really uses, as far as read so far (``page_size`` asked, or less
+        when the service capped ``limit``, silently or not)."""
+        return self._size
+
     def __iter__(self) -> Iterator[Any]:
         yield from self._read_first()
         if self._complete() or not self._first.rows:
