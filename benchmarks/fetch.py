@@ -27,9 +27,21 @@ and two ratios against the targets of issue #14:
 and how busy the simulator was (its CPU seconds per wall second; 1.0 is one
 core saturated: then the simulator, not the client, is the bottleneck).
 
+With ``--curves N`` (default 400; 0 skips it) it then interleaves, over the
+histories of the job's first N trials (one request each):
+
+* ``fetch_curves``: ``ModelArtsClient.fetch_curves(job, ids)`` with 8 in flight
+  (the job-details call included);
+* ``plain httpx``: the same GETs with 8 threads, ``orjson``-parsed, into
+  ``curves_to_arrow``;
+* ``fetch_curves, 1 in flight``: ``max_concurrency=1``;
+
+and prints fetch_curves's client CPU per request / plain's (target <= 1.2)
+and 1 in flight / 8 in flight wall (target >= 5).
+
 Usage::
 
-    python benchmarks/fetch.py [--trials 50000] [--latency 0.02] [--reps 5] [--page-size-50]
+    python benchmarks/fetch.py [--trials 50000] [--latency 0.02] [--reps 5] [--page-size-50] [--curves 400]
     python benchmarks/fetch.py --quick      # smoke test: 2,000 trials, 1 rep
 """
 
@@ -49,7 +61,7 @@ from pathlib import Path
 
 import httpx
 
-from hpo_analytics import trials_to_arrow
+from hpo_analytics import _jsonutil, curves_to_arrow, trials_to_arrow
 from hpo_analytics.client import ModelArtsClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,6 +168,18 @@ def plain_fetch(http: httpx.Client, pool: ThreadPoolExecutor, sim: SimProcess, t
     return table.num_rows, len(offsets)
 
 
+def plain_curves(http: httpx.Client, pool: ThreadPoolExecutor, sim: SimProcess, ids: list[str]) -> tuple[int, int]:
+    """GET every trial's history with the pool, parse, curves_to_arrow; (rows, requests)."""
+    base = f"{sim.url}/v2/{sim.project_id}/training-jobs/{sim.job_id}/autosearch-trials/"
+
+    def get(trial_id: str) -> object:
+        response = http.get(base + trial_id)
+        response.raise_for_status()
+        return _jsonutil.loads(response.content)
+
+    return curves_to_arrow(list(pool.map(get, ids))).num_rows, len(ids)
+
+
 @dataclass
 class Runs:
     wall: list[float] = field(default_factory=list)
@@ -167,7 +191,7 @@ class Runs:
         s0, c0, w0 = sim.cpu_seconds(), time.process_time(), time.perf_counter()
         rows, requests = fn()
         w1, c1, s1 = time.perf_counter(), time.process_time(), sim.cpu_seconds()
-        if rows != expected_rows:
+        if expected_rows >= 0 and rows != expected_rows:
             raise AssertionError(f"expected {expected_rows} rows, got {rows}")
         self.wall.append(w1 - w0)
         self.cpu.append(c1 - c0)
@@ -187,10 +211,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added per request (default 0.02)")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--page-size-50", action="store_true", help="also time fetch_trials(page_size=50)")
-    parser.add_argument("--quick", action="store_true", help="smoke test: 2,000 trials, 5 ms, 1 rep")
+    parser.add_argument("--curves", type=int, default=400, metavar="N",
+                        help="also time fetch_curves over the first N trials' histories (default 400; 0: skip)")
+    parser.add_argument("--quick", action="store_true", help="smoke test: 2,000 trials, 5 ms, 1 rep, 40 histories")
     args = parser.parse_args(argv)
     if args.quick:
-        args.trials, args.latency, args.reps = 2_000, 0.005, 1
+        args.trials, args.latency, args.reps, args.curves = 2_000, 0.005, 1, min(args.curves, 40)
 
     t0 = time.perf_counter()
     sim = start_simulator(args.trials, args.latency)
@@ -225,18 +251,14 @@ def main(argv: list[str] | None = None) -> int:
                         runs[name].add(sim, fn, args.trials)
                     print(f"rep {rep + 1}/{args.reps}: "
                           + ", ".join(f"{n} {r.wall[-1]:.3f} s" for n, r in runs.items()), flush=True)
+                curve_runs = time_curves(args, sim, client, counter, http, pool) if args.curves > 0 else {}
     finally:
         sim.stop()
 
     print()
     print(f"{args.trials} trials, fetch_trials served in pages of {page_size}, {args.latency * 1000:.0f} ms added "
           f"latency, max_concurrency {concurrency}, {args.reps} interleaved reps (medians)")
-    print(f"  {'path':<32} {'wall s':>8} {'client CPU s':>13} {'requests':>9} {'CPU/request ms':>15} "
-          f"{'simulator CPU s':>16} {'simulator busy':>15}")
-    for name, r in runs.items():
-        busy = statistics.median(s / w for s, w in zip(r.sim_cpu, r.wall))
-        print(f"  {name:<32} {r.med('wall'):8.3f} {r.med('cpu'):13.3f} {r.med('requests'):9.0f} "
-              f"{r.cpu_per_request() * 1000:15.2f} {r.med('sim_cpu'):16.3f} {busy:14.0%}")
+    report(runs)
     ours, plain = runs["fetch_trials"], runs["plain httpx + trials_to_arrow"]
     wall_ratio = ours.med("wall") / plain.med("wall")
     cpu_ratio = ours.cpu_per_request() / plain.cpu_per_request()
@@ -248,7 +270,60 @@ def main(argv: list[str] | None = None) -> int:
     if "fetch_trials(page_size=50)" in runs:
         old = runs["fetch_trials(page_size=50)"]
         print(f"  fetch_trials(page_size=50) / fetch_trials (default) wall = {old.med('wall') / ours.med('wall'):.2f}x")
+    if curve_runs:
+        print()
+        print(f"histories of {args.curves} trials (one request each), {args.latency * 1000:.0f} ms added latency, "
+              f"{args.reps} interleaved reps (medians)")
+        report(curve_runs)
+        eight, plain8, one = (curve_runs[k] for k in ("fetch_curves", "plain httpx + curves_to_arrow",
+                                                      "fetch_curves, 1 in flight"))
+        cpu_ratio = eight.cpu_per_request() / plain8.cpu_per_request()
+        speedup = one.med("wall") / eight.med("wall")
+        print(f"  fetch_curves / plain CPU per request    = {cpu_ratio:.2f}x (target <= 1.2x: "
+              f"{'met' if cpu_ratio <= 1.2 else 'NOT met'})")
+        print(f"  fetch_curves 1 in flight / 8 in flight   = {speedup:.2f}x (target >= 5x: "
+              f"{'met' if speedup >= 5 else 'NOT met'})")
+        print(f"  fetch_curves / plain wall               = {eight.med('wall') / plain8.med('wall'):.2f}x")
     return 0
+
+
+def report(runs: dict[str, Runs]) -> None:
+    print(f"  {'path':<32} {'wall s':>8} {'client CPU s':>13} {'requests':>9} {'CPU/request ms':>15} "
+          f"{'simulator CPU s':>16} {'simulator busy':>15}")
+    for name, r in runs.items():
+        busy = statistics.median(s / w for s, w in zip(r.sim_cpu, r.wall))
+        print(f"  {name:<32} {r.med('wall'):8.3f} {r.med('cpu'):13.3f} {r.med('requests'):9.0f} "
+              f"{r.cpu_per_request() * 1000:15.2f} {r.med('sim_cpu'):16.3f} {busy:14.0%}")
+
+
+def time_curves(args: argparse.Namespace, sim: SimProcess, client: ModelArtsClient, counter: CountingTransport,
+                http: httpx.Client, pool: ThreadPoolExecutor) -> dict[str, Runs]:
+    """Interleaved runs of fetch_curves (8 and 1 in flight) and plain httpx over the first trials' histories."""
+    ids = client.fetch_trials(sim.job_id).column("trial_id").to_pylist()[: args.curves]
+    counter1 = CountingTransport()
+    with ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token, transport=counter1,
+                         max_concurrency=1) as sequential:
+
+        def curves(c: ModelArtsClient, count: CountingTransport) -> tuple[int, int]:
+            before = count.count
+            rows = c.fetch_curves(sim.job_id, ids).num_rows
+            return rows, count.count - before
+
+        variants: dict[str, Callable[[], tuple[int, int]]] = {
+            "fetch_curves": lambda: curves(client, counter),
+            "plain httpx + curves_to_arrow": lambda: plain_curves(http, pool, sim, ids),
+            "fetch_curves, 1 in flight": lambda: curves(sequential, counter1),
+        }
+        for fn in variants.values():  # warm up (and the row count every run must give)
+            rows = fn()[0]
+        runs = {name: Runs() for name in variants}
+        for rep in range(args.reps):
+            for name, fn in variants.items():
+                runs[name].add(sim, fn, rows)
+            print(f"histories rep {rep + 1}/{args.reps}: "
+                  + ", ".join(f"{n} {r.wall[-1]:.3f} s" for n, r in runs.items()), flush=True)
+        counter1.close()
+    return runs
 
 
 if __name__ == "__main__":

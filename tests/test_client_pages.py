@@ -112,6 +112,12 @@ def test_a_plain_page_is_kept_as_its_bytes() -> None:
     assert part["count"] == 2 and [r[3] for r in part["items"]["data"]] == ["t1", "t3"]
 
 
+def test_without_the_fast_read_every_page_is_parsed() -> None:
+    content = json.dumps(page([row(i) for i in range(3)])).encode()
+    assert TrialsPageReader(enabled=False)(content) == json.loads(content)
+    assert outcome(TrialsPageReader(enabled=False), content, [1]) == outcome(TrialsPageReader(), content, [1])
+
+
 @pytest.mark.skipif(not AVAILABLE, reason="msgspec is not installed")
 def test_reader_follows_a_header_that_changes() -> None:
     reader = TrialsPageReader()

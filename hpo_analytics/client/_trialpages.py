@@ -115,16 +115,15 @@ class TrialsPageReader:
                 self._decoders[shape] = decoder
         return decoder
 
-    def _learn(self, header: list[str] | None, content: bytes) -> tuple[int, int] | None:
-        """The header's length and where ``trial_id`` sits in it (the header read by a probe when not given)."""
-        if header is None:
-            if self._probe is None:
-                items = msgspec.defstruct("ProbeItems", [("header", list[str]), ("data", list[msgspec.Raw])])
-                self._probe = msgspec.json.Decoder(msgspec.defstruct("ProbePage", [("items", items)]))
-            try:
-                header = self._probe.decode(content).items.header
-            except (msgspec.DecodeError, UnicodeDecodeError):
-                return None
+    def _learn(self, content: bytes) -> tuple[int, int] | None:
+        """The header's length and where ``trial_id`` sits in it, from a probe of the page (rows skipped)."""
+        if self._probe is None:
+            items = msgspec.defstruct("ProbeItems", [("header", list[str]), ("data", list[msgspec.Raw])])
+            self._probe = msgspec.json.Decoder(msgspec.defstruct("ProbePage", [("items", items)]))
+        try:
+            header = self._probe.decode(content).items.header
+        except (msgspec.DecodeError, UnicodeDecodeError):
+            return None
         if "trial_id" not in header:
             return None
         shape = (len(header), header.index("trial_id"))
@@ -144,12 +143,12 @@ class TrialsPageReader:
         return page
 
     def _fast(self, content: bytes) -> RawTrialsPage | None:
-        shape = self._shape or self._learn(None, content)
+        shape = self._shape or self._learn(content)
         if shape is None:
             return None
         page = self._decode(shape, content)
         if page is None:  # another shape: the header may have changed; learn it again, once
-            new = self._learn(None, content)
+            new = self._learn(content)
             if new is None or new == shape:
                 return None
             shape, page = new, self._decode(new, content)
