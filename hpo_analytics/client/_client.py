@@ -17,16 +17,18 @@ from urllib.parse import quote
 
 import httpx
 
-from ..errors import ConfigurationError, NotFoundError, NotPicklableError, PermissionDeniedError
+from ..errors import BadRequestError, ConfigurationError, NotFoundError, NotPicklableError, PermissionDeniedError
 from . import _responses
 from ._auth import make_auth
 from ._early_stop import EarlyStopResult, EarlyStopRule
 from ._engine import Engine
 from ._errors import Redactor
-from ._paging import FetchedPage, iter_pages
+from ._paging import FetchedPage, Pager, iter_pages
 from ._progress import ProgressArg, resolve_progress
 from ._retry import RetryPolicy
 from ._settings import (
+    DEFAULT_TRIALS_PAGE_SIZE,
+    FALLBACK_TRIALS_PAGE_SIZE,
     MAX_SEARCH_LIMIT,
     check_max_concurrency,
     check_page_size,
@@ -36,6 +38,7 @@ from ._settings import (
     resolve_endpoint,
     settings_from_env,
 )
+from ._trialpages import TrialsPageReader, fetched_trials_page
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -101,6 +104,7 @@ class ModelArtsClient:
             verify=verify,
             transport=transport,
         )
+        self._trials_page_size: int | None = None
 
     # ------------------------------------------------------------------ construction
 
@@ -137,6 +141,17 @@ class ModelArtsClient:
         return self._max_concurrency
 
     @property
+    def trials_page_size(self) -> int | None:
+        """The page size the service served in this client's latest :meth:`fetch_trials` (``None`` before one).
+
+        It is the ``page_size`` asked for (by default
+        :data:`~hpo_analytics.client._settings.DEFAULT_TRIALS_PAGE_SIZE`, 1000),
+        or less when the service capped ``limit``: silently (the pager sees
+        pages never hold more), or by refusing the default (then 50).
+        """
+        return self._trials_page_size
+
+    @property
     def retry(self) -> RetryPolicy:
         """The retry policy in use."""
         return self._retry
@@ -166,6 +181,57 @@ class ModelArtsClient:
         path = self._path("training-jobs", path_arg("job_id", job_id), "autosearch-trials")
         body = self._engine.call("GET", path, query=[("limit", limit), ("offset", offset)])
         return _responses.trials_page(body, offset=offset, job_id=job_id)
+
+    def _fetch_trials_page_bytes(self, job_id: str, offset: int, limit: int, reader: TrialsPageReader) -> FetchedPage:
+        """As :meth:`_fetch_trials_page`, but a page kept whole is its bytes (see :mod:`._trialpages`)."""
+        path = self._path("training-jobs", path_arg("job_id", job_id), "autosearch-trials")
+        body = self._engine.call("GET", path, query=[("limit", limit), ("offset", offset)], read=reader)
+        return fetched_trials_page(body, offset=offset, job_id=job_id)
+
+    def _trial_pages_for_table(self, job_id: str, page_size: int | None, progress: ProgressArg) -> Iterator[Any]:
+        """The pages :meth:`fetch_trials` normalizes: bytes when kept whole, else dicts; every trial once.
+
+        ``page_size=None`` asks for :data:`DEFAULT_TRIALS_PAGE_SIZE` and, when
+        the service refuses that on the first page (400), for
+        :data:`FALLBACK_TRIALS_PAGE_SIZE`.  The size really served is kept in
+        :attr:`trials_page_size`.
+        """
+        explicit = page_size is not None
+        size = check_page_size(page_size) if page_size is not None else DEFAULT_TRIALS_PAGE_SIZE
+        path_arg("job_id", job_id)  # validate before any request
+        on_progress, finish = resolve_progress(progress, label="trials")
+        executor = self._engine.executor(self._max_concurrency)
+        what = f"trials of job {job_id}"
+
+        def pager(limit: int) -> Pager:
+            reader = TrialsPageReader()
+            return Pager(lambda offset: self._fetch_trials_page_bytes(job_id, offset, limit, reader),
+                         page_size=limit, executor=executor, on_progress=on_progress, what=what)
+
+        try:
+            paged = pager(size)
+            pages = iter(paged)
+            try:
+                first = next(pages)
+            except BadRequestError as exc:
+                if explicit:
+                    raise
+                logger.warning("%s: the service refused pages of %d (%s); asking for pages of %d",
+                               what, size, exc, FALLBACK_TRIALS_PAGE_SIZE)
+                paged = pager(FALLBACK_TRIALS_PAGE_SIZE)
+                pages = iter(paged)
+                first = next(pages)
+            yield first
+            yield from pages
+            self._trials_page_size = paged.page_size
+            if paged.page_size < size:
+                logger.info("%s: asked for pages of %d, the service served at most %d", what, size, paged.page_size)
+            else:
+                logger.debug("%s: read in pages of %d", what, paged.page_size)
+        finally:
+            if executor is not None:
+                executor.shutdown(wait=True, cancel_futures=True)
+            finish()
 
     def iter_trial_pages(
         self, job_id: str, *, page_size: int = 50, progress: ProgressArg = None
@@ -212,8 +278,16 @@ class ModelArtsClient:
             return table
         return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
 
-    def fetch_trials(self, job_id: str, *, page_size: int = 50, progress: ProgressArg = None) -> pa.Table:
+    def fetch_trials(self, job_id: str, *, page_size: int | None = None, progress: ProgressArg = None) -> pa.Table:
         """Every trial of the job as one typed Arrow table (:func:`~hpo_analytics.trials_to_arrow`).
+
+        Pages are asked for ``page_size`` trials at a time; by default 1000,
+        or 50 when the service refuses that with a 400 on the first page.  A
+        service that caps ``limit`` silently is followed; the size it really
+        served is :attr:`trials_page_size` afterwards (and logged).  Pages go
+        to the normalizer as the bytes received (its fast path), and only the
+        paging fields (``total``, ``offset``, ``limit``, the ``trial_id``
+        cells) are read on the way.
 
         The job's details (``algorithm.policies.auto_search.reward_attrs``)
         are recorded in the schema metadata: the first entry's metric and
@@ -229,8 +303,8 @@ class ModelArtsClient:
         details: list[Future[dict[bytes, bytes]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-analytics-details") as side:
 
-            def pages() -> Iterator[dict[str, Any]]:
-                it = self.iter_trial_pages(job_id, page_size=page_size, progress=progress)
+            def pages() -> Iterator[Any]:
+                it = self._trial_pages_for_table(job_id, page_size, progress)
                 first = next(it)
                 # Only once page 0 got through (credentials work, the job exists):
                 # bad credentials then cost one rejected request, not two.

@@ -170,11 +170,16 @@ class Engine:
             raise error_from_response(response, method=request.method, url=url, redact=self._redact)
         return response
 
-    def decode(self, request: httpx.Request, response: httpx.Response) -> Any:
-        """The JSON body of a success; :class:`ResponseFormatError` when it is empty or not complete JSON."""
+    def decode(self, request: httpx.Request, response: httpx.Response,
+               read: Callable[[bytes], Any] | None = None) -> Any:
+        """The JSON body of a success; :class:`ResponseFormatError` when it is empty or not complete JSON.
+
+        ``read(content)`` replaces the JSON parse when given (it raises one of
+        ``_jsonutil.JSONDecodeError`` for a body that is not JSON).
+        """
         content = response.content
         try:
-            return _jsonutil.loads(content)
+            return (read or _jsonutil.loads)(content)
         except _jsonutil.JSONDecodeError as exc:
             kind = "empty body" if not content else "body is not valid JSON (non-JSON or truncated)"
             err = format_error(kind, method=request.method, url=str(request.url), content=content, redact=self._redact)
@@ -218,8 +223,12 @@ class Engine:
         json_body: Any = None,
         idempotent: bool = True,
         on_failure: FailureHook | None = None,
+        read: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Send a request until it succeeds or the rule gives up; return its decoded JSON body.
+
+        ``read`` decodes the body instead of the JSON parser (see :meth:`decode`);
+        a body it finds malformed is retried as a malformed JSON body would be.
 
         Without ``on_failure`` an ``idempotent`` request is retried when
         :meth:`retryable` allows, any other never.  ``on_failure`` replaces
@@ -237,7 +246,7 @@ class Engine:
             request = self.build(method, path, query, body)
             try:
                 response = self.send_once(request)
-                result = self.decode(request, response)
+                result = self.decode(request, response, read)
                 logger.debug("%s -> %d (attempt %d)", what, response.status_code, attempt)
                 return result
             except HpoAnalyticsError as exc:

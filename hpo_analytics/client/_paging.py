@@ -15,7 +15,10 @@ you like) handles all three, one method per step:
    ``offset`` breaks the tie if the service echoed a page number for a record
    offset; otherwise the meaning stays unknown and both are tried.
 3. Plan the remaining requests for ``total`` under that meaning and fetch
-   them concurrently (bounded by the executor), in page order.
+   them concurrently (bounded by the executor), in page order.  Under
+   *records*, when the probe came back full, each page starts one record
+   after the page grid (``L+1``, ``2L+1``, ...), so that no page overlaps the
+   probe and each can be passed on whole.
 4. Deduplicate by id.  While fewer unique ids than the latest ``total`` have
    been seen, re-read: first the pages that came back short, then the tail
    (trials appended at the end), then every page in order, one at a time
@@ -127,6 +130,13 @@ class Pager:
         self._meaning: Meaning = "unknown"
         self._covered_pages = {0}  # page numbers already read, under the pages meaning
         self._planned_total = 0  # the total the reads so far were planned for
+        self._probe_rows = 0  # rows the offset=1 probe returned (its last read)
+
+    @property
+    def page_size(self) -> int:
+        """The page size the service really uses, as far as read so far (``page_size`` asked, or less
+        when the service capped ``limit``, silently or not)."""
+        return self._size
 
     def __iter__(self) -> Iterator[Any]:
         yield from self._read_first()
@@ -224,6 +234,7 @@ class Pager:
             reprobes += 1
             probe = self._get(1)
             yield from self._consume(probe)
+        self._probe_rows = len(probe.rows)
         if len(first.rows) < self._size and len(probe.rows) == len(first.rows):
             self._size = len(first.rows)  # a silent cap on the page size, not one short page
         # Where each id the probe shares with page 0 sits in page 0, minus
@@ -251,8 +262,13 @@ class Pager:
 
     def _read_planned(self) -> Iterator[Any]:
         """Fetch the rest of ``total`` concurrently, in page order."""
-        self._planned_total = self._total
-        for page in self._run(self._plan(self._meaning, 0, self._planned_total)):
+        self._planned_total = total = self._total
+        offsets = self._plan(self._meaning, 0, total)
+        if self._meaning == "records" and self._probe_rows == self._size:
+            # The probe read records 1..size: start each page one record later, so
+            # that none overlaps it (a page kept whole can be handed on as it came).
+            offsets = [o + 1 for o in offsets if o + 1 < total]
+        for page in self._run(offsets):
             yield from self._consume(page)
         # Re-reading is bounded in requests too (about three more full passes of
         # the listing as first planned), in case the job grows faster than it can

@@ -25,6 +25,7 @@ from ..errors import ConfigurationError
 from ._retry import RetryPolicy
 
 __all__ = [
+    "DEFAULT_TRIALS_PAGE_SIZE",
     "ENV_AK",
     "ENV_ENDPOINT",
     "ENV_PROJECT_ID",
@@ -32,6 +33,7 @@ __all__ = [
     "ENV_SECURITY_TOKEN",
     "ENV_SK",
     "ENV_TOKEN",
+    "FALLBACK_TRIALS_PAGE_SIZE",
     "MAX_SEARCH_LIMIT",
     "check_endpoint",
     "check_max_concurrency",
@@ -55,6 +57,14 @@ ENV_TOKEN = "HPO_ANALYTICS_TOKEN"
 
 #: The largest ``limit`` ``training-job-searches`` accepts.
 MAX_SEARCH_LIMIT = 50
+
+#: ``fetch_trials``'s default page size (``limit``): large pages cost far less per trial.  The
+#: service's maximum ``limit`` is undocumented; the simulator takes up to 1000.  A service
+#: that caps ``limit`` silently is followed (the pager reads the size really served); one
+#: that refuses it (400) on the first page gets :data:`FALLBACK_TRIALS_PAGE_SIZE` instead.
+DEFAULT_TRIALS_PAGE_SIZE = 1000
+#: The documented example's page size (``limit: 50``), used when the default is refused.
+FALLBACK_TRIALS_PAGE_SIZE = 50
 
 _REGION_RE = re.compile(r"^[a-z]{2,}(?:-[a-z0-9]+)+$")
 
