@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "algorithm_catalogue",
     "declared_metrics",
+    "echoed",
     "job_details",
     "job_search_page",
     "listed_trial_ids",
@@ -49,8 +50,8 @@ __all__ = [
 logger = logging.getLogger("hpo_analytics.client")
 
 
-def _echoed(body: Mapping[str, Any], key: str) -> int | None:
-    value = body.get(key)
+def echoed(value: Any) -> int | None:
+    """An ``offset``/``limit`` the service echoed, as an int, or None when it sent none (or not an int)."""
     return value if isinstance(value, int) else None
 
 
@@ -96,7 +97,7 @@ def trials_page(body: Any, *, offset: int, job_id: str) -> FetchedPage:
         page["count"] = len(positions)
         return page
 
-    return FetchedPage(offset, total, data, ids, _echoed(body, "offset"), _echoed(body, "limit"), keep)
+    return FetchedPage(offset, total, data, ids, echoed(body.get("offset")), echoed(body.get("limit")), keep)
 
 
 def job_search_page(body: Any, *, offset: int) -> FetchedPage:
@@ -112,7 +113,7 @@ def job_search_page(body: Any, *, offset: int) -> FetchedPage:
         meta = item.get("metadata") if isinstance(item, dict) else None
         job_id = meta.get("id") if isinstance(meta, dict) else None
         ids.append(job_id if isinstance(job_id, str) and job_id else ("row", _jsonutil.dumps(item)))
-    return FetchedPage(offset, total, items, ids, _echoed(body, "offset"), _echoed(body, "limit"),
+    return FetchedPage(offset, total, items, ids, echoed(body.get("offset")), echoed(body.get("limit")),
                        lambda positions: [items[i] for i in positions])
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import _jsonutil
 from ._paging import FetchedPage
-from ._responses import trials_page
+from ._responses import echoed, trials_page
 
 try:  # pragma: no cover - exercised by whichever is installed
     import msgspec
@@ -60,8 +60,8 @@ class RawTrialsPage:
                 return self.content
             return restrict(_jsonutil.loads(self.content), positions)
 
-        return FetchedPage(offset, self.total, ids, ids, _echoed(self.echoed_offset),
-                           _echoed(self.echoed_limit), keep)
+        return FetchedPage(offset, self.total, ids, ids, echoed(self.echoed_offset),
+                           echoed(self.echoed_limit), keep)
 
 
 def fetched_trials_page(body: Any, *, offset: int, job_id: str) -> FetchedPage:
@@ -70,10 +70,6 @@ def fetched_trials_page(body: Any, *, offset: int, job_id: str) -> FetchedPage:
     if isinstance(body, RawTrialsPage):
         return body.fetched(offset, lambda parsed, kept: trials_page(parsed, offset=offset, job_id=job_id).keep(kept))
     return trials_page(body, offset=offset, job_id=job_id)
-
-
-def _echoed(value: Any) -> int | None:
-    return value if isinstance(value, int) else None
 
 
 class TrialsPageReader:
