@@ -276,7 +276,8 @@ def read_curves_input(source: JobInput | str | os.PathLike[str]) -> pa.Table:
 def add_connection_args(parser: argparse.ArgumentParser) -> None:
     """``--endpoint``/``--region``/``--project-id``: override the environment ``from_env`` reads."""
     conn = parser.add_argument_group(
-        "connection (credentials come from the environment: HPO_ANALYTICS_TOKEN, or HUAWEICLOUD_SDK_AK and "
+        "connection (credentials come from the environment: HPO_ANALYTICS_TOKEN or HPO_ANALYTICS_TOKEN_FILE, or "
+        "HUAWEICLOUD_SDK_AK and "
         "HUAWEICLOUD_SDK_SK; these options override the rest)")
     conn.add_argument("--endpoint", help="service URL (else HPO_ANALYTICS_ENDPOINT / HPO_ANALYTICS_REGION)")
     conn.add_argument("--region", help="region such as cn-north-4 (else HPO_ANALYTICS_REGION)")

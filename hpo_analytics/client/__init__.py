@@ -9,7 +9,7 @@
   (``_engine.py``), deciding with :class:`RetryPolicy`, a frozen value
   (``_retry.py``), and translating responses and httpx errors into
   :mod:`hpo_analytics.errors` (``_errors.py``);
-* the early stop's result and its own retry rule (``_early_stop.py``);
+* the early stop's and the job terminate's results and their own retry rule (``_early_stop.py``);
 * what each endpoint's answer must look like, and what is read from it
   (``_responses.py``: :func:`declared_metrics`, :func:`reward_metadata`);
 * paging under either ``offset`` meaning (``_paging.py``), and progress
@@ -21,16 +21,18 @@ Everything logs to the ``hpo_analytics.client`` logger, which has no handlers.
 from __future__ import annotations
 
 from ._client import ModelArtsClient
-from ._early_stop import EarlyStopResult
+from ._early_stop import ENDED_PHASES, EarlyStopResult, TerminateResult
 from ._responses import declared_metrics, reward_metadata
 from ._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from ._settings import endpoint_for_region
 
 __all__ = [
+    "ENDED_PHASES",
     "EarlyStopResult",
     "ModelArtsClient",
     "RETRYABLE_STATUSES",
     "RetryPolicy",
+    "TerminateResult",
     "declared_metrics",
     "endpoint_for_region",
     "parse_retry_after",

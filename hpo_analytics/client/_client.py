@@ -10,7 +10,7 @@ early stop's own retry rule in ``_early_stop.py``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -20,7 +20,7 @@ import httpx
 from ..errors import BadRequestError, ConfigurationError, NotFoundError, NotPicklableError, PermissionDeniedError
 from . import _responses
 from ._auth import make_auth
-from ._early_stop import EarlyStopResult, EarlyStopRule
+from ._early_stop import ENDED_PHASES, EarlyStopResult, EarlyStopRule, TerminateResult, TerminateRule
 from ._engine import Engine
 from ._errors import Redactor
 from ._paging import FetchedPage, Pager, iter_pages
@@ -56,7 +56,11 @@ class ModelArtsClient:
     ``…myhuaweicloud.cn`` for ``ap-southeast-1``), the ``project_id``, and
     either an IAM ``token`` (sent as ``X-Auth-Token``) or an ``ak``/``sk`` pair
     (``SDK-HMAC-SHA256`` signing, with ``security_token`` for temporary
-    credentials).
+    credentials).  An IAM token expires after 24 hours: with
+    ``token_refresh`` (a callable giving the current token), a 401 makes the
+    client read the token again once and resend the request with it
+    (:meth:`from_env` wires this to ``HPO_ANALYTICS_TOKEN_FILE`` or
+    ``HPO_ANALYTICS_TOKEN``).  For runs of days, AK/SK needs no renewal.
 
     ``retry`` is a :class:`RetryPolicy` (default: 5 attempts, jittered
     exponential backoff honouring ``Retry-After``).  ``max_concurrency``
@@ -80,6 +84,7 @@ class ModelArtsClient:
         ak: str | None = None,
         sk: str | None = None,
         security_token: str | None = None,
+        token_refresh: Callable[[], str | None] | None = None,
         timeout: float | httpx.Timeout = 60.0,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
@@ -92,12 +97,14 @@ class ModelArtsClient:
         self._project_id = check_project_id(project_id)
         self._max_concurrency = check_max_concurrency(max_concurrency)
         self._retry = check_retry(retry)
-        auth, self._auth_mode = make_auth(token=token, ak=ak, sk=sk, security_token=security_token)
+        redact = Redactor([token, sk, security_token])
+        auth, self._auth_mode = make_auth(token=token, ak=ak, sk=sk, security_token=security_token,
+                                          token_refresh=token_refresh, on_new_token=redact.add)
         self._engine = Engine(
             endpoint=self._endpoint,
             project_id=project_id,
             auth=auth,
-            redact=Redactor([token, sk, security_token]),
+            redact=redact,
             retry=self._retry,
             max_concurrency=max_concurrency,
             timeout=timeout,
@@ -113,7 +120,9 @@ class ModelArtsClient:
         """Build a client from environment variables (``environ`` defaults to ``os.environ``).
 
         Read: ``HUAWEICLOUD_SDK_PROJECT_ID`` (required); credentials as
-        ``HPO_ANALYTICS_TOKEN`` (IAM token) or ``HUAWEICLOUD_SDK_AK`` +
+        ``HPO_ANALYTICS_TOKEN`` (IAM token), ``HPO_ANALYTICS_TOKEN_FILE`` (a
+        file holding it; read again when the service answers 401, so a
+        renewed token is picked up) or ``HUAWEICLOUD_SDK_AK`` +
         ``HUAWEICLOUD_SDK_SK`` (+ ``HUAWEICLOUD_SDK_SECURITY_TOKEN``); where to
         connect as ``HPO_ANALYTICS_ENDPOINT``, else ``HPO_ANALYTICS_REGION``
         (the SDK's ``HUAWEICLOUD_SDK_REGION_MODELARTS_<REGION>`` override is
@@ -426,6 +435,37 @@ class ModelArtsClient:
         """The job's details (``GET /v2/{project_id}/training-jobs/{job_id}``) as a dict."""
         body = self._engine.call("GET", self._path("training-jobs", path_arg("job_id", job_id)))
         return _responses.job_details(body, job_id=job_id)
+
+    def job_phase(self, job_id: str) -> str | None:
+        """The job's ``status.phase`` (``Running``, ``Completed``, ``Terminated``...), ``None`` when not given.
+
+        A job that does not exist raises :class:`~hpo_analytics.errors.NotFoundError`.
+        """
+        status = self.get_training_job(job_id).get("status")
+        phase = status.get("phase") if isinstance(status, dict) else None
+        return phase if isinstance(phase, str) and phase else None
+
+    def terminate_job(self, job_id: str) -> TerminateResult:
+        """End the whole search: ``POST …/training-jobs/{job_id}/actions`` with ``{"action_type": "terminate"}``.
+
+        Like :meth:`early_stop`, the POST is sent again only when it certainly
+        did not reach the service; after a lost answer or a refusal the job's
+        phase is read again, and a job that is ``Terminating`` or has ended
+        gives ``already_ended`` (a refusal of a job still running is raised).
+        """
+        path = self._path("training-jobs", path_arg("job_id", job_id), "actions")
+
+        def ended() -> tuple[bool, str | None]:
+            phase = self.job_phase(job_id)
+            return phase in ENDED_PHASES, phase
+
+        body = self._engine.call("POST", path, json_body={"action_type": "terminate"}, idempotent=False,
+                                 on_failure=TerminateRule(job_id, ended))
+        if isinstance(body, TerminateResult):
+            return body
+        status = body.get("status") if isinstance(body, dict) else None
+        phase = status.get("phase") if isinstance(status, dict) else None
+        return TerminateResult(job_id, "terminating", phase if isinstance(phase, str) else None)
 
     def search_algorithms(self) -> dict[str, Any]:
         """The search-algorithm catalogue (``search_algo_count``, ``search_algo_list``) as a dict;

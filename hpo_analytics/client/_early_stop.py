@@ -1,4 +1,4 @@
-"""Early stop: its result, and the rule deciding when the stop may be sent again.
+"""Early stop and job terminate: their results, and the rule deciding when the request may be sent again.
 
 A stop is a POST that changes the trial, so it is not retried like a read
 (``modelarts_api.md`` §4: never resend it on 5xx without first re-reading
@@ -13,6 +13,10 @@ it; after a failed attempt:
   through: the result is ``already_finished``.  Still running, a lost answer
   (transport failure, a body that is not JSON, 5xx) is sent again as the
   policy allows, and a refusal (409 or another 4xx) is raised.
+
+Terminating a whole job (:class:`TerminateRule`) follows the same rule, with
+the job's phase read again instead of the trial: a job that is
+``Terminating`` or has ended makes the result ``already_ended``.
 """
 
 from __future__ import annotations
@@ -35,12 +39,15 @@ from ..errors import (
 from ._engine import RAISE, RETRY, Return, Verdict
 from ._errors import request_certainly_not_sent
 
-__all__ = ["EarlyStopResult", "EarlyStopRule"]
+__all__ = ["ENDED_PHASES", "EarlyStopResult", "EarlyStopRule", "TerminateResult", "TerminateRule"]
+
+#: Job phases after which a terminate is moot (the job is ending or has ended).
+ENDED_PHASES = frozenset({"Terminating", "Terminated", "Completed", "Failed", "Abnormal"})
 
 logger = logging.getLogger("hpo_analytics.client")
 
-_LOST = "early stop of %s: answer lost (%s) but trial is %s"
-_REFUSED = "early stop of %s refused (%s); trial is already %s"
+_LOST = "stop of %s: answer lost (%s) but it is %s"
+_REFUSED = "stop of %s refused (%s); it is already %s"
 
 
 @dataclass(frozen=True)
@@ -89,5 +96,30 @@ class EarlyStopRule:
         finished, status = self._reread()
         if finished:
             logger.info(message, self._trial_id, exc, status)
-            return Return(EarlyStopResult(self._trial_id, "already_finished", status))
+            return Return(self._settled(status))
         return RETRY if lost else RAISE
+
+    def _settled(self, status: str | None) -> object:
+        return EarlyStopResult(self._trial_id, "already_finished", status)
+
+
+@dataclass(frozen=True)
+class TerminateResult:
+    """What :meth:`ModelArtsClient.terminate_job` achieved.
+
+    ``outcome`` is ``"terminating"`` when the service accepted the terminate
+    (``phase`` is then the phase it answered, normally ``Terminating``), or
+    ``"already_ended"`` when it refused or the answer was lost and the job's
+    phase (``phase``) showed it ending or ended.
+    """
+
+    job_id: str
+    outcome: Literal["terminating", "already_ended"]
+    phase: str | None = None
+
+
+class TerminateRule(EarlyStopRule):
+    """The ``on_failure`` hook of one job terminate; ``reread()`` gives ``(ended, phase)``."""
+
+    def _settled(self, status: str | None) -> object:
+        return TerminateResult(self._trial_id, "already_ended", status)

@@ -46,6 +46,11 @@ class Redactor:
         # Longest first, so a secret containing another is removed whole.
         self._secrets = tuple(sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True))
 
+    def add(self, secret: str | None) -> None:
+        """Also redact ``secret`` from now on (a token read again after the first expired)."""
+        if secret and len(secret) >= 4 and secret not in self._secrets:
+            self._secrets = tuple(sorted({*self._secrets, secret}, key=len, reverse=True))
+
     def __call__(self, text: str | None) -> str | None:
         if text is None:
             return None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -33,6 +33,7 @@ __all__ = [
     "ENV_SECURITY_TOKEN",
     "ENV_SK",
     "ENV_TOKEN",
+    "ENV_TOKEN_FILE",
     "FALLBACK_TRIALS_PAGE_SIZE",
     "MAX_SEARCH_LIMIT",
     "check_endpoint",
@@ -42,6 +43,7 @@ __all__ = [
     "check_retry",
     "endpoint_for_region",
     "is_loopback",
+    "read_token_file",
     "path_arg",
     "resolve_endpoint",
     "settings_from_env",
@@ -54,6 +56,7 @@ ENV_PROJECT_ID = "HUAWEICLOUD_SDK_PROJECT_ID"
 ENV_REGION = "HPO_ANALYTICS_REGION"
 ENV_ENDPOINT = "HPO_ANALYTICS_ENDPOINT"
 ENV_TOKEN = "HPO_ANALYTICS_TOKEN"
+ENV_TOKEN_FILE = "HPO_ANALYTICS_TOKEN_FILE"
 
 #: The largest ``limit`` ``training-job-searches`` accepts.
 MAX_SEARCH_LIMIT = 50
@@ -155,6 +158,19 @@ def path_arg(name: str, value: str) -> str:
     return quote(value, safe="")
 
 
+def read_token_file(path: str) -> str:
+    """The IAM token in the file ``path`` (surrounding whitespace removed); never shows its content."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            token = f.read().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read the token file {ENV_TOKEN_FILE}={path}: "
+                                 f"{type(exc).__name__}") from None
+    if not token:
+        raise ConfigurationError(f"the token file {ENV_TOKEN_FILE}={path} is empty")
+    return token
+
+
 def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The constructor arguments the environment gives (``environ`` defaults to ``os.environ``).
 
@@ -182,6 +198,21 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
         if override:
             endpoint = override.split(",")[0].strip()
     token = get(ENV_TOKEN)
+    token_file = get(ENV_TOKEN_FILE)
+    if token is not None and token_file is not None:
+        raise ConfigurationError(f"set either {ENV_TOKEN} or {ENV_TOKEN_FILE}, not both")
+    refresh: Callable[[], str | None] | None = None
+    if token_file is not None:
+        token = read_token_file(token_file)
+
+        def refresh() -> str | None:
+            try:
+                return read_token_file(token_file)
+            except ConfigurationError:
+                return None
+    elif token is not None:
+        def refresh() -> str | None:
+            return get(ENV_TOKEN)
     ak, sk, security_token = get(ENV_AK), get(ENV_SK), get(ENV_SECURITY_TOKEN)
     credentials: dict[str, Any]
     if ak is not None or sk is not None:
@@ -193,7 +224,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any
             raise ConfigurationError(f"set either {ENV_TOKEN} or {ENV_AK}/{ENV_SK}, not both")
         credentials = {"ak": ak, "sk": sk, "security_token": security_token}
     elif token is not None:
-        credentials = {"token": token}
+        credentials = {"token": token, "token_refresh": refresh}
     else:
         raise ConfigurationError(f"no credentials: set {ENV_AK} and {ENV_SK}, or {ENV_TOKEN}")
     return {"endpoint": endpoint, "region": region, "project_id": project_id, **credentials}

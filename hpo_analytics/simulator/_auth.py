@@ -7,7 +7,7 @@ Failures raise ``_APIError`` 401 ``APIG.0301`` (``APIG.0303`` for a stale
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -32,12 +32,14 @@ def check_auth(
     raw_query: str,
     headers: Mapping[str, str],
     body: bytes,
+    expired: Collection[str] = (),
 ) -> None:
     """Accept the request, or raise ``_APIError`` 401.
 
     ``mode`` ``"token"``: ``X-Auth-Token`` must equal ``token``; ``"aksk"``:
     an ``SDK-HMAC-SHA256`` ``Authorization`` header signed with ``ak``/``sk``;
-    ``"any"``: either (a signature, when sent, is checked first).
+    ``"any"``: either (a signature, when sent, is checked first). A token in
+    ``expired`` was valid once: it is refused as expired.
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     sent_token = lowered.get("x-auth-token")
@@ -50,6 +52,8 @@ def check_auth(
         return
     if mode in ("token", "any") and sent_token is not None:
         if not hmac.compare_digest(sent_token.encode(), token.encode()):
+            if sent_token in expired:
+                raise _APIError(401, "APIG.0301", f"{_DENIED}: token expires")
             raise _APIError(401, "APIG.0301", f"{_DENIED}: decrypt token fail")
         return
     if mode == "aksk":

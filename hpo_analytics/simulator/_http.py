@@ -8,6 +8,7 @@ project id, answer from the simulated jobs, apply the faults that come after
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import socket
@@ -45,6 +46,7 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(rf"^/v2/{_ID}/search-algorithms$"), "algorithms"),
     ("POST", re.compile(rf"^/v2/{_ID}/training-job-searches$"), "search"),
     ("GET", re.compile(rf"^/v2/{_ID}/training-jobs/{_ID}$"), "job"),
+    ("POST", re.compile(rf"^/v2/{_ID}/training-jobs/{_ID}/actions$"), "action"),
 ]
 
 
@@ -214,6 +216,24 @@ def _job_or_400(sim: Simulator, job_id: str) -> SimulatedJob:
     return job
 
 
+def _job_action(job: SimulatedJob, body: bytes) -> Response:
+    """``POST .../training-jobs/{id}/actions``: only ``terminate`` (202, phase ``Terminating``)."""
+    try:
+        req = json.loads(body.decode("utf-8")) if body.strip() else None
+    except (UnicodeDecodeError, ValueError):
+        req = None
+    if not isinstance(req, dict) or not isinstance(req.get("action_type"), str):
+        raise _APIError(400, "ModelArts.2788", "Invalid request body: action_type is required.")
+    if req["action_type"] != "terminate":
+        raise _APIError(400, "ModelArts.2812", f"Unsupported action type: {req['action_type']}.")
+    if job.phase not in ("Creating", "Pending", "Running"):
+        raise _APIError(409, "ModelArts.2796", f"Training job {job.job_id} cannot be terminated: it is {job.phase}.")
+    job.end("Terminated")
+    answer = job.details()
+    answer["status"]["phase"] = answer["status"]["secondary_phase"] = "Terminating"
+    return Response(202, answer)
+
+
 def _dispatch(sim: Simulator, method: str, path: str, query: list[tuple[str, str]], raw_query: str,
               headers: dict[str, str], body: bytes) -> Response:
     for m, pattern, name in _ROUTES:
@@ -224,7 +244,7 @@ def _dispatch(sim: Simulator, method: str, path: str, query: list[tuple[str, str
         raise _APIError(404, "APIG.0101", "The API does not exist or has not been published in the environment.")
     check_auth(
         mode=sim.auth, token=sim.token, ak=sim.ak, sk=sim.sk, max_clock_skew=sim.max_clock_skew,
-        method=method, path=path, raw_query=raw_query, headers=headers, body=body,
+        method=method, path=path, raw_query=raw_query, headers=headers, body=body, expired=sim._expired_tokens,
     )
     groups = [unquote(g) for g in match.groups()]
     if groups[0] != sim.project_id:
@@ -246,6 +266,8 @@ def _dispatch(sim: Simulator, method: str, path: str, query: list[tuple[str, str
             return Response(200, page)
         if name == "job":
             return Response(200, job.details())
+        if name == "action":
+            return _job_action(job, body)
         if name == "analysis":
             return Response(200, job.parameter_analysis())
         trial_id = groups[2]

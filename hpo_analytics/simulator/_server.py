@@ -122,6 +122,7 @@ class Simulator:
         self._lock = threading.RLock()
         self._requests: list[RequestRecord] = []
         self._jobs: dict[str, SimulatedJob] = {}
+        self._expired_tokens: set[str] = set()
         self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         for k in range(n_jobs):
@@ -252,6 +253,26 @@ class Simulator:
                 job.advance(elapsed)
             self._jobs[job_id] = job
             return job_id
+
+    def end_job(self, job_id: str, phase: str = "Terminated") -> None:
+        """End a job now with ``phase`` (``Terminated``, ``Failed``, ``Abnormal`` or ``Completed``).
+
+        Its trials keep the status they had, as on the service (see :meth:`SimulatedJob.end`).
+        """
+        with self._lock:
+            self._jobs[job_id].end(phase)
+
+    def remove_job(self, job_id: str) -> None:
+        """Delete a job: from now on it is not found (400 ``ModelArts.2775``) and not listed."""
+        with self._lock:
+            del self._jobs[job_id]
+
+    def expire_token(self) -> str:
+        """Expire the IAM token (requests with it get 401 ``token expires``); returns the new valid token."""
+        with self._lock:
+            self._expired_tokens.add(self.token)
+            self.token = "MIIsim-" + secrets.token_urlsafe(24)
+            return self.token
 
     def insert_trials(self, job_id: str, n: int, *, position: Literal["end", "start"] = "end") -> list[str]:
         """Add ``n`` pending trials to a job; returns their ids."""

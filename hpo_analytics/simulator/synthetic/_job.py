@@ -61,6 +61,8 @@ class SimulatedJob:
     _snap: _Snapshot | None = None
     _index: dict[str, int] = field(default_factory=dict)
     _error_rate: float = 0.05
+    #: the phase the job was ended with (:meth:`end`), ``None`` while its trials decide it
+    ended_phase: str | None = None
     #: ``reward_attrs`` of :meth:`details`, as given (entries may be malformed, for tests of readers).
     reward_attrs: list[Any] = field(default_factory=lambda: [dict(a) for a in REWARD_ATTRS])
 
@@ -109,15 +111,22 @@ class SimulatedJob:
         return float(self.trials.cum_time[i, k - 1]) if k > 0 else self.trials.startup_s
 
     def advance(self, seconds: float) -> None:
-        """Move simulated time forward by ``seconds`` (>= 0), starting trials as slots free up."""
+        """Move simulated time forward by ``seconds`` (>= 0), starting trials as slots free up.
+
+        A job that has been ended (:meth:`end`) no longer moves: its trials keep the status they had.
+        """
         if seconds < 0 or math.isnan(seconds):
             raise ConfigurationError("seconds must be >= 0")
+        if self.ended_phase is not None:
+            return
         self._schedule(self.now + seconds)
         self.now += seconds
         self._version += 1
 
     def run_to_completion(self) -> None:
-        """Advance until every trial has finished (a no-op when they all have)."""
+        """Advance until every trial has finished (a no-op when they all have, or when the job was ended)."""
+        if self.ended_phase is not None:
+            return
         self._schedule(math.inf)
         finish = self._finish[~np.isnan(self._finish)]
         if finish.size:
@@ -171,13 +180,28 @@ class SimulatedJob:
 
     @property
     def phase(self) -> str:
-        """``Running`` while any trial is pending or running, else ``Completed``."""
+        """``Running`` while any trial is pending or running, else ``Completed``; or the phase :meth:`end` set."""
+        if self.ended_phase is not None:
+            return self.ended_phase
         _, status = self.snapshot()
         if len(status) and np.isin(status, ["PENDING", "RUNNING"]).any():
             return "Running"
         return "Completed"
 
     # --------------------------------------------------------------- actions
+    def end(self, phase: str = "Terminated") -> None:
+        """End the job as the service does on terminate (or a failure): its phase becomes ``phase``.
+
+        Time stops for it, and its trials keep the status they had (a
+        terminated job can still list ``PENDING`` or ``RUNNING`` trials, as
+        users have seen the service do). Ending an ended job is a no-op.
+        """
+        if phase not in ("Terminated", "Failed", "Abnormal", "Completed"):
+            raise ConfigurationError(f"phase must be Terminated, Failed, Abnormal or Completed, not {phase!r}")
+        if self.ended_phase is None:
+            self.ended_phase = phase
+            self._version += 1
+
     def position(self, trial_id: str) -> int:
         """Row of ``trial_id`` in :attr:`trials`; :class:`TrialNotFoundError` when unknown."""
         try:
