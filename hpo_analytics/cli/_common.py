@@ -7,6 +7,7 @@ import functools
 import json
 import math
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_STOPS_FAILED = 3
+EXIT_AUTH = 4
+EXIT_NOT_FOUND = 5
 
 PROG = "hpo-analytics"
 
@@ -67,6 +71,18 @@ def add_metric_args(parser: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------- output
+
+
+def fail(command: str, message: object) -> None:
+    """Print ``hpo-analytics COMMAND: error: MESSAGE`` as one line on stderr."""
+    print(f"{PROG} {command}: error: {one_line(message)}", file=sys.stderr, flush=True)
+
+
+def flag_names(message: str, names: Mapping[str, str]) -> str:
+    """``message`` with the library's option names (``interval_s``) replaced by the CLI's (``--poll``)."""
+    for name, flag in sorted(names.items(), key=lambda item: -len(item[0])):
+        message = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", flag, message)
+    return message
 
 
 def one_line(text: object) -> str:
@@ -282,6 +298,8 @@ def add_connection_args(parser: argparse.ArgumentParser) -> None:
     conn.add_argument("--endpoint", help="service URL (else HPO_ANALYTICS_ENDPOINT / HPO_ANALYTICS_REGION)")
     conn.add_argument("--region", help="region such as cn-north-4 (else HPO_ANALYTICS_REGION)")
     conn.add_argument("--project-id", help="project id (else HUAWEICLOUD_SDK_PROJECT_ID)")
+    conn.add_argument("--max-attempts", type=int, default=None, metavar="N",
+                      help="attempts per request, the first included, before an error stands (default 5)")
 
 
 def environment(args: argparse.Namespace) -> dict[str, str]:
@@ -300,8 +318,13 @@ def environment(args: argparse.Namespace) -> dict[str, str]:
 
 def client_from_args(args: argparse.Namespace, **options: Any) -> ModelArtsClient:
     """A :class:`~hpo_analytics.client.ModelArtsClient` from the environment and the connection options."""
-    from ..client import ModelArtsClient
+    from ..client import ModelArtsClient, RetryPolicy
 
+    attempts = getattr(args, "max_attempts", None)
+    if attempts is not None and "retry" not in options:
+        if attempts < 1:
+            raise ConfigurationError(f"--max-attempts must be >= 1, not {attempts}")
+        options["retry"] = RetryPolicy(max_attempts=attempts)
     return ModelArtsClient.from_env(environ=environment(args), **options)
 
 

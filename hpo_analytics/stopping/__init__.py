@@ -20,15 +20,18 @@ from ._patience import PatienceRule
 from ._percentile import PercentileRule
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
-from ._watch import Safety, WatchResult, watch
+from ._watch import ENDED_PHASES, JOB_NOT_FOUND, NOTIFY_EVENTS, Safety, WatchResult, watch
 from .ledger import Ledger, decisions_from_ledger
 
 __all__ = [
     "BACKTEST_COLUMNS",
     "CurveMatrix",
     "DECISION_COLUMNS",
+    "ENDED_PHASES",
+    "JOB_NOT_FOUND",
     "Ledger",
     "MedianStoppingRule",
+    "NOTIFY_EVENTS",
     "PatienceRule",
     "PercentileRule",
     "Rule",

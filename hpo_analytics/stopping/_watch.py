@@ -36,9 +36,25 @@ finite value *yet* (a job that has only just started: empty cells, or
 only NaN reported so far) is not an error: that cycle decides nothing, and
 the ledger's ``cycle`` event and the log say why.
 
+The job's lifecycle: when the client can tell the job's phase
+(``job_phase``, as :class:`~hpo_analytics.client.ModelArtsClient` does),
+each cycle reads it first. A job that is no longer running (``Completed``,
+``Failed``, ``Terminated``, ``Abnormal``, ``Terminating``) gets that cycle's
+bookkeeping (the listing, the history, interrupted stops resolved) but no
+decisions; the ledger records a ``job_ended`` event saying why, and the loop
+returns. A job that no longer exists ends the loop the same way
+(``ended="job not found"``); one that does not exist when the loop starts
+raises :class:`~hpo_analytics.errors.NotFoundError` before any state is
+written.
+
 SIGINT/SIGTERM (with ``handle_signals=True``, as the CLI does): the cycle in
 progress finishes its bookkeeping (no new stop requests are started), then
 the loop returns. It also returns on its own when every trial is done.
+
+:class:`WatchResult` describes *this run* only (what an earlier run of the
+same state did is in the ledger). ``notify``, when given, hears of what an
+operator wants to know as it happens (see :data:`NOTIFY_EVENTS`); whatever it
+raises is logged and recorded as a ``notify_failed`` event, never acted on.
 """
 
 from __future__ import annotations
@@ -68,13 +84,23 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ._base import CurveMatrix, Rule, member
-from .ledger import Ledger
+from .ledger import LEDGER_FILE, Ledger
 
-__all__ = ["CycleReport", "Safety", "WatchResult", "Watcher", "watch"]
+__all__ = ["ENDED_PHASES", "JOB_NOT_FOUND", "NOTIFY_EVENTS", "CycleReport", "Safety", "WatchResult", "Watcher", "watch"]
 
 logger = logging.getLogger("hpo_analytics.stopping")
 
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError, ConfigurationError)
+
+#: Job phases after which the watch ends (the service's ``status.phase``).
+ENDED_PHASES = frozenset({"Completed", "Failed", "Terminated", "Abnormal", "Terminating"})
+
+#: What ``notify`` hears: a trial stopped, a stop that failed (or is
+#: unresolved), a dry run's "would stop", the job ending, the loop ending with an error.
+NOTIFY_EVENTS = ("trial_stopped", "stop_failed", "would_stop", "job_ended", "watch_error")
+
+#: ``WatchResult.ended`` when the job does not exist (any more).
+JOB_NOT_FOUND = "job not found"
 
 
 @dataclass(frozen=True)
@@ -109,11 +135,21 @@ class CycleReport:
     all_done: bool = False
     #: why nothing was decided this cycle (``""`` when the rule was asked)
     skipped: str = ""
+    #: the job's phase this cycle (``None`` when the client cannot tell)
+    phase: str | None = None
+    #: why the job is over (``""`` while it runs): its phase, or :data:`JOB_NOT_FOUND`
+    job_ended: str = ""
 
 
 @dataclass
 class WatchResult:
-    """How a watch ended: cycles run, trials per outcome, and why it returned."""
+    """How this run of a watch ended: its cycles, trials per outcome *in this run*, and why it returned.
+
+    ``ended`` is ``"all trials done"``, ``"job Completed"`` (or another
+    ended phase), ``"job not found"``, ``"max_cycles"`` or ``"signal"``.
+    ``failed`` lists the stop requests of this run that failed, and the
+    interrupted stops of an earlier run this run found unresolved.
+    """
 
     cycles: int
     stopped: list[str]
@@ -121,6 +157,7 @@ class WatchResult:
     failed: list[str]
     would_stop: list[str]
     ended: str
+    job_id: str = ""
 
 
 class Watcher:
@@ -129,7 +166,8 @@ class Watcher:
     def __init__(self, client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execute: bool = False,
                  safety: Safety | None = None, metric: str | None = None, mode: str | None = None,
                  emit: Callable[[dict[str, Any]], None] | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 notify: Callable[[dict[str, Any]], None] | None = None) -> None:
         if not isinstance(rule, Rule):
             raise ConfigurationError(f"rule must be a Rule, not {type(rule).__name__}")
         if not isinstance(job_id, str) or not job_id:
@@ -142,7 +180,11 @@ class Watcher:
         self.metric = metric or rule.metric
         self.mode = mode or rule.mode
         self.emit = emit
+        self.notify = notify
         self.clock = clock
+        self.cycles_run = 0
+        #: this run's outcomes: trial ids by ``stopped``/``already_stopped``/``failed``/``would_stop``
+        self.outcomes: dict[str, list[str]] = {"stopped": [], "already_stopped": [], "failed": [], "would_stop": []}
         self.state_dir = Path(state_dir)
         self.ledger = Ledger(self.state_dir)
         self.stopping = threading.Event()
@@ -172,7 +214,14 @@ class Watcher:
     def cycle(self) -> CycleReport:
         """Fetch, record, decide, act, record. Errors of the service propagate (after the client's retries)."""
         self.cycle_no += 1
+        self.cycles_run += 1
         c = self.cycle_no
+        phase: str | None = None
+        if hasattr(self.client, "job_phase"):
+            try:
+                phase = self.client.job_phase(self.job_id)
+            except NotFoundError as exc:
+                return self._ended(c, JOB_NOT_FOUND, f"the job no longer exists ({exc})", phase=None)
         table = self.client.fetch_trials(self.job_id)
         metric, mode = resolve_metric(table, self.metric, self.mode)
         check_metric(table, metric, require_finite=False)  # no value yet is no error at the start
@@ -194,7 +243,11 @@ class Watcher:
         ok_finished = ids[(status == "TERMINATED")]
         ref = member(cm_ids, ok_finished) & ~member(cm_ids, states)
         skipped = ""
-        if not np.isfinite(cm.values).any():
+        over = phase in ENDED_PHASES
+        if over:
+            skipped = f"the job is {phase}; nothing decided"
+            cand = cand[:0]
+        elif not np.isfinite(cm.values).any():
             # a job that has only just started: nothing to compare, and no error either
             skipped = f"no finite value of {metric!r} yet; nothing decided"
             logger.info("watch cycle %d of job %s: %s", c, self.job_id, skipped)
@@ -202,14 +255,39 @@ class Watcher:
             cand = cand[:0]
         d = self.rule.decide_matrix(cm, cand, ref, mode)
         decisions = d.to_frame(cm, self.rule.describe())
-        report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped)
+        report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped, phase=phase)
         self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
         report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
                                   + (skipped if skipped else f"{int(decisions['stop'].sum())} stop decisions")
                                   + (", all trials done" if report.all_done else ""))
+        if over:
+            unfinished = int((~pd.Index(status).isin(FINISHED_STATUSES)).sum())
+            note = f"; {unfinished} trials still listed unfinished" if unfinished else ""
+            ended = self._ended(c, f"job {phase}", f"the job is {phase}{note}", phase=phase)
+            report.job_ended = ended.job_ended
         return report
+
+    def _ended(self, c: int, ended: str, reason: str, *, phase: str | None) -> CycleReport:
+        """Record that the job is over (``job_ended`` event, log, notification); a report saying so."""
+        self.ledger.record(self.job_id, "job_ended", time=self.clock(), cycle=c, reason=reason)
+        logger.info("watch of job %s: %s", self.job_id, reason)
+        self._line({"cycle": c, "trial_id": None, "action": "job_ended", "reason": reason})
+        self._notify("job_ended", cycle=c, reason=reason, phase=phase)
+        return CycleReport(c, 0, 0, 0, pd.DataFrame(), phase=phase, job_ended=ended)
+
+    def _notify(self, event: str, **fields: Any) -> None:
+        """Tell ``notify`` (never raises: a failure is logged and recorded)."""
+        if self.notify is None:
+            return
+        message = {"event": event, "job_id": self.job_id, "time": self.clock(), **fields}
+        try:
+            self.notify(message)
+        except Exception as exc:  # a notifier's failure must never block or repeat a stop
+            logger.warning("notification %s for job %s failed: %s", event, self.job_id, exc)
+            self.ledger.record(self.job_id, "notify_failed", time=self.clock(), cycle=fields.get("cycle"),
+                               trial_id=fields.get("trial_id"), reason=event, error=f"{type(exc).__name__}: {exc}")
 
     def _update_history(self, ids: np.ndarray, its: np.ndarray, vals: np.ndarray) -> int:
         rows: list[tuple[str, int, float]] = []
@@ -270,6 +348,11 @@ class Watcher:
             self.ledger.set_stop_state(self.job_id, t, state, now)
             self.ledger.record(self.job_id, state, time=now, cycle=c, trial_id=t, reason=reason)
             self._line({"cycle": c, "trial_id": t, "action": state, "reason": reason})
+            if state == "unresolved":
+                self.outcomes["failed"].append(t)
+                self._notify("stop_failed", cycle=c, trial_id=t, reason=reason)
+            else:
+                self.outcomes["already_stopped"].append(t)
         self._interrupted.clear()
 
     def _act(self, report: CycleReport, cm: CurveMatrix, mode: str, running: set[str], states: dict[str, str],
@@ -337,6 +420,10 @@ class Watcher:
                                    reason="dry run: would stop")
                 self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "would_stop",
                             "reason": row.reason})
+                if t not in self.outcomes["would_stop"]:
+                    self.outcomes["would_stop"].append(t)
+                self._notify("would_stop", cycle=c, trial_id=t, rule=rule, step=_int(row.step),
+                             value=_finite(row.value), reference=_finite(row.reference), reason=row.reason)
                 continue
             actions[t] = self._stop(c, t, row, rule)
         for row in dec[~dec["stop"]].itertuples(index=False):
@@ -359,6 +446,10 @@ class Watcher:
                                request=request, error=f"{type(exc).__name__}: {exc}")
             self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "failed",
                         "reason": f"{row.reason}; stop request failed: {exc}"})
+            self.outcomes["failed"].append(t)
+            self._notify("stop_failed", cycle=c, trial_id=t, rule=rule, step=_int(row.step),
+                         value=_finite(row.value), reference=_finite(row.reference),
+                         reason=row.reason, error=f"{type(exc).__name__}: {exc}")
             if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
                 raise
             return "failed"
@@ -368,6 +459,10 @@ class Watcher:
         self.ledger.record(self.job_id, state, time=self.clock(), cycle=c, trial_id=t, rule=rule, request=request,
                            response=response)
         self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": state, "reason": row.reason})
+        self.outcomes[state].append(t)
+        if state == "stopped":
+            self._notify("trial_stopped", cycle=c, trial_id=t, rule=rule, step=_int(row.step),
+                         value=_finite(row.value), reference=_finite(row.reference), reason=row.reason)
         return state
 
     def _line(self, event: dict[str, Any]) -> None:
@@ -379,30 +474,55 @@ def _int(x: Any) -> int | None:
     return None if x is None or pd.isna(x) else int(x)
 
 
+def _finite(x: Any) -> float | None:
+    """A number for a JSON event: ``None`` for a missing or non-finite value."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
 def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execute: bool = False,
           interval_s: float = 60.0, safety: Safety | None = None, metric: str | None = None,
           mode: str | None = None, max_cycles: int | None = None,
           emit: Callable[[dict[str, Any]], None] | None = None, sleep: Callable[[float], None] | None = None,
           clock: Callable[[], float] = time.time, handle_signals: bool = False,
-          max_consecutive_errors: int = 5) -> WatchResult:
-    """Watch ``job_id`` until every trial is done (or ``max_cycles``, or SIGINT/SIGTERM); see the module doc.
+          max_consecutive_errors: int = 5, notify: Callable[[dict[str, Any]], None] | None = None,
+          stop_event: threading.Event | None = None) -> WatchResult:
+    """Watch ``job_id`` until it ends, every trial is done, ``max_cycles``, or SIGINT/SIGTERM; see the module doc.
 
     ``client`` is a :class:`~hpo_analytics.client.ModelArtsClient` (or anything
-    with ``fetch_trials``, ``fetch_curves`` and ``early_stop``). ``emit`` gets
-    one dict per decision line (and one with ``trial_id`` ``None`` and
-    ``action`` ``"skipped"`` for a cycle that decided nothing because the
-    metric has no finite value yet). ``sleep``/``clock`` are injectable (tests
-    never wait); by default the loop waits on an event that a signal sets.
+    with ``fetch_trials``, ``fetch_curves`` and ``early_stop``, and optionally
+    ``job_phase``). ``emit`` gets one dict per decision line (and one with
+    ``trial_id`` ``None`` and ``action`` ``"skipped"`` for a cycle that decided
+    nothing because the metric has no finite value yet, or ``"job_ended"``).
+    ``notify`` gets the events of :data:`NOTIFY_EVENTS`. ``sleep``/``clock``
+    are injectable (tests never wait); by default the loop waits on an event
+    that a signal (or ``stop_event``, shared by the loops of several jobs) sets.
     Service errors that survive the client's retries are recorded and the
     next cycle tries again; after ``max_consecutive_errors`` in a row, or at
     once for authentication, permission and not-found errors, they are raised.
+    A job that does not exist when the loop starts raises
+    :class:`~hpo_analytics.errors.NotFoundError` and leaves no state behind.
     """
     interval_s = check_float("interval_s", interval_s, low=0.0)
     if max_cycles is not None:
         check_int("max_cycles", max_cycles, low=1)
     check_int("max_consecutive_errors", max_consecutive_errors, low=1)
+    if not isinstance(rule, Rule):
+        raise ConfigurationError(f"rule must be a Rule, not {type(rule).__name__}")
+    if hasattr(client, "job_phase") and not (Path(state_dir) / LEDGER_FILE).exists():
+        try:  # a job that does not exist (or credentials that do not work) raise here, before any state is written
+            client.job_phase(job_id)
+        except _FATAL:
+            raise
+        except HpoAnalyticsError as exc:  # a passing fault: the first cycle will try again
+            logger.info("watch of job %s: could not read its phase yet: %s", job_id, exc)
     w = Watcher(client, job_id, rule, state_dir=state_dir, execute=execute, safety=safety, metric=metric,
-                mode=mode, emit=emit, clock=clock)
+                mode=mode, emit=emit, clock=clock, notify=notify)
+    if stop_event is not None:
+        w.stopping = stop_event
     wait = sleep if sleep is not None else (lambda s: w.stopping.wait(s))
     previous: dict[int, Any] = {}
     if handle_signals and threading.current_thread() is threading.main_thread():
@@ -415,17 +535,20 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
         while True:
             try:
                 report = w.cycle()
-            except _FATAL as exc:
-                w.ledger.record(job_id, "error", time=clock(), cycle=w.cycle_no, error=f"{type(exc).__name__}: {exc}")
-                raise
             except HpoAnalyticsError as exc:
                 errors += 1
-                w.ledger.record(job_id, "error", time=clock(), cycle=w.cycle_no, error=f"{type(exc).__name__}: {exc}")
-                logger.warning("watch cycle %d failed (%d in a row): %s", w.cycle_no, errors, exc)
-                if errors >= max_consecutive_errors:
+                error = f"{type(exc).__name__}: {exc}"
+                w.ledger.record(job_id, "error", time=clock(), cycle=w.cycle_no, error=error)
+                fatal = isinstance(exc, _FATAL) or errors >= max_consecutive_errors
+                if fatal:
+                    w._notify("watch_error", cycle=w.cycle_no, error=error)
                     raise
+                logger.warning("watch cycle %d failed (%d in a row): %s", w.cycle_no, errors, exc)
             else:
                 errors = 0
+                if report.job_ended:
+                    ended = report.job_ended
+                    break
                 if report.all_done:
                     ended = "all trials done"
                     break
@@ -439,16 +562,15 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
             if w.stopping.is_set():
                 ended = "signal"
                 break
-        states = w.ledger.stop_states(job_id)
-        dry = w.ledger.events(job_id, "dry_run")
         w.ledger.record(job_id, "exit", time=clock(), cycle=w.cycle_no, reason=ended)
         return WatchResult(
-            cycles=w.cycle_no,
-            stopped=sorted(t for t, s in states.items() if s == "stopped"),
-            already_stopped=sorted(t for t, s in states.items() if s == "already_stopped"),
-            failed=sorted(t for t, s in states.items() if s in ("failed", "unresolved")),
-            would_stop=sorted(set(dry["trial_id"].astype(str))) if len(dry) else [],
+            cycles=w.cycles_run,
+            stopped=sorted(w.outcomes["stopped"]),
+            already_stopped=sorted(w.outcomes["already_stopped"]),
+            failed=sorted(set(w.outcomes["failed"])),
+            would_stop=sorted(w.outcomes["would_stop"]),
             ended=ended,
+            job_id=job_id,
         )
     finally:
         for sig, handler in previous.items():
