@@ -11,6 +11,7 @@
     ├── StateError (RuntimeError)            a call the object's state does not allow (simulator not started)
     ├── TrialNotFoundError (KeyError)        the simulator's job model has no such trial
     ├── TrialFinishedError                   the simulator's job model cannot stop a finished trial
+    ├── NotificationError                    a watch notification (webhook, command) was not delivered
     ├── TransportError                       the request never got a usable answer
     │   └── RequestTimeoutError              connect/read timeout
     ├── ResponseFormatError                  an answer came, but not the JSON the endpoint promises
@@ -47,6 +48,7 @@ __all__ = [
     "MatrixError",
     "NotFoundError",
     "NotPicklableError",
+    "NotificationError",
     "ParseWarning",
     "PermissionDeniedError",
     "RateLimitedError",
@@ -167,6 +169,10 @@ class TrialFinishedError(HpoAnalyticsError):
         self.trial_id = trial_id
         self.status = status
         super().__init__(f"trial {trial_id} has already finished (status {status})")
+
+
+class NotificationError(HpoAnalyticsError):
+    """A watch notification (webhook POST or command) was not delivered; the watch records it and goes on."""
 
 
 class TransportError(HpoAnalyticsError):

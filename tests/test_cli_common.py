@@ -28,7 +28,7 @@ from hpo_analytics.errors import ConfigurationError
 ROOT = Path(__file__).resolve().parent.parent
 JOB_DIR = ROOT / "data" / "synthetic_job"
 
-ALL = {"algorithms", "backtest", "demo", "fetch", "importance", "jobs", "normalize", "rank", "report", "simulate",
+ALL = {"algorithms", "backtest", "demo", "fetch", "importance", "jobs", "ledger", "normalize", "rank", "report", "simulate",
        "watch"}
 
 

@@ -52,10 +52,13 @@ def _follow(proc: subprocess.Popen) -> Iterator[dict]:
 
 def test_a_job_that_ends_ends_the_watch_with_status_0(tmp_path: Path) -> None:
     # The simulated clock stands still: only the job's end (terminated, two trials still PENDING) can end the watch.
+    events = tmp_path / "events.jsonl"
+    append = f"import sys; open({str(events)!r}, 'a').write(sys.stdin.read() + '\\n')"
+    notify = ("--notify-command", f"{sys.executable} -c \"{append}\"")
     with Simulator(seed=2, n_trials=10, max_concurrent=2, elapsed=30.0, auth="token") as sim:
         job = sim.job_ids[0]
-        proc = subprocess.Popen(_cmd(job, tmp_path, "--poll", "0.05"), env=_env(sim), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(_cmd(job, tmp_path / "state", "--poll", "0.05", *notify), env=_env(sim),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             lines = _follow(proc)
             first = next(lines)
@@ -73,11 +76,13 @@ def test_a_job_that_ends_ends_the_watch_with_status_0(tmp_path: Path) -> None:
     assert end["event"] == "end" and end["ended"] == "job Terminated"
     ended_lines = [x for x in rest if x.get("action") == "job_ended"]
     assert len(ended_lines) == 1 and "still listed unfinished" in ended_lines[0]["reason"]
-    with Ledger(tmp_path / job) as ledger:
-        events = ledger.events(job)
-    cycles = events[events["kind"] == "cycle"]["cycle"].tolist()
-    ended_at = int(events[events["kind"] == "job_ended"]["cycle"].iloc[0])
+    with Ledger(tmp_path / "state" / job) as ledger:
+        recorded = ledger.events(job)
+    cycles = recorded[recorded["kind"] == "cycle"]["cycle"].tolist()
+    ended_at = int(recorded[recorded["kind"] == "job_ended"]["cycle"].iloc[0])
     assert ended_at - first["cycle"] <= 2 and cycles[-1] == ended_at  # over within two cycles, none after
+    told = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
+    assert [e["event"] for e in told] == ["job_ended"] and told[0]["phase"] == "Terminated"
 
 
 def test_stops_that_fail_every_time_give_status_3_and_are_never_resent(tmp_path: Path) -> None:

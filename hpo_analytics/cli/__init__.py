@@ -26,6 +26,7 @@ from ._analysis import add_importance, add_rank
 from ._backtest import add_backtest
 from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PROG, Parser, one_line
 from ._demo import add_demo
+from ._ledger import add_ledger
 from ._normalize import add_normalize
 from ._report import add_report
 from ._service import add_algorithms, add_fetch, add_jobs
@@ -47,6 +48,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_report,
     add_backtest,
     add_watch,
+    add_ledger,
     add_simulate,
 ]
 """The subcommands, in the order ``--help`` lists them."""

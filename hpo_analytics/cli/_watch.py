@@ -40,6 +40,7 @@ from ._common import (
     flag_names,
     print_json,
 )
+from ._notify import add_notify_options, build_notifier
 from ._rules import RULES, add_rule_options, build_rule
 
 #: The library's option names as the CLI spells them, for messages.
@@ -107,6 +108,7 @@ def add_watch(sub: Any) -> None:
     safety.add_argument("--max-stop-fraction", type=float, default=0.5,
                         help="at most this fraction of all trials stopped (0.5)")
     safety.add_argument("--min-running", type=int, default=2, help="keep at least M trials running (2)")
+    add_notify_options(parser)
     add_connection_args(parser)
     parser.set_defaults(run=run_watch)
 
@@ -145,6 +147,7 @@ def run_watch(args: argparse.Namespace) -> int:
     """Run the watch loop, one line (or JSON line) per decision, then a summary of this run."""
     try:
         rule, safety, state_dir, max_cycles = _options(args)
+        notifier = build_notifier(args)
     except ConfigurationError as exc:
         fail("watch", flag_names(str(exc), _FLAGS))
         return EXIT_USAGE
@@ -174,7 +177,7 @@ def run_watch(args: argparse.Namespace) -> int:
                       flush=True)
             result = watch(client, args.job_id, rule, state_dir=state_dir, execute=args.execute,
                            interval_s=args.poll, safety=safety, max_cycles=max_cycles, emit=emit,
-                           handle_signals=True)
+                           handle_signals=True, notify=notifier)
         except (AuthenticationError, PermissionDeniedError) as exc:
             fail("watch", exc)
             return EXIT_AUTH
@@ -184,6 +187,9 @@ def run_watch(args: argparse.Namespace) -> int:
         except HpoAnalyticsError as exc:
             fail("watch", exc)
             return EXIT_ERROR
+        finally:
+            if notifier is not None:
+                notifier.close()
     summary = {"event": "end", "job_id": args.job_id, "ended": result.ended, "cycles": result.cycles,
                "stopped": result.stopped, "already_stopped": result.already_stopped, "failed": result.failed,
                "would_stop": result.would_stop}

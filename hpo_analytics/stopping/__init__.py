@@ -7,7 +7,8 @@
   :func:`replay_log` lists every decision of such a replay (what plots draw).
 * :func:`watch` acts: it polls a job, records every decision and action in a
   SQLite ledger (:class:`Ledger`) and stops trials through the API, safely;
-  :func:`decisions_from_ledger` reads the decisions back.
+  :func:`decisions_from_ledger` reads the decisions back, :func:`read_ledger`
+  the whole audit trail; a :class:`Notifier` tells people (webhook, command).
 """
 
 from __future__ import annotations
@@ -16,22 +17,26 @@ from ._backtest import BACKTEST_COLUMNS, backtest, replay_log
 from ._base import DECISION_COLUMNS, CurveMatrix, Rule
 from ._halving import SuccessiveHalvingRule
 from ._median import MedianStoppingRule
+from ._notify import CommandSink, Notifier, WebhookSink
 from ._patience import PatienceRule
 from ._percentile import PercentileRule
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
 from ._watch import ENDED_PHASES, JOB_NOT_FOUND, NOTIFY_EVENTS, Safety, WatchResult, watch
-from .ledger import Ledger, decisions_from_ledger
+from .ledger import LEDGER_COLUMNS, Ledger, decisions_from_ledger, read_ledger
 
 __all__ = [
     "BACKTEST_COLUMNS",
+    "CommandSink",
     "CurveMatrix",
     "DECISION_COLUMNS",
     "ENDED_PHASES",
     "JOB_NOT_FOUND",
+    "LEDGER_COLUMNS",
     "Ledger",
     "MedianStoppingRule",
     "NOTIFY_EVENTS",
+    "Notifier",
     "PatienceRule",
     "PercentileRule",
     "Rule",
@@ -40,8 +45,10 @@ __all__ = [
     "SuccessiveHalvingRule",
     "ThresholdRule",
     "WatchResult",
+    "WebhookSink",
     "backtest",
     "decisions_from_ledger",
+    "read_ledger",
     "replay_log",
     "watch",
 ]

@@ -288,6 +288,19 @@ class Watcher:
             logger.warning("notification %s for job %s failed: %s", event, self.job_id, exc)
             self.ledger.record(self.job_id, "notify_failed", time=self.clock(), cycle=fields.get("cycle"),
                                trial_id=fields.get("trial_id"), reason=event, error=f"{type(exc).__name__}: {exc}")
+        self.record_notify_failures()
+
+    def record_notify_failures(self, *, flush: float | None = None) -> None:
+        """Record in the ledger the deliveries a queueing notifier reports failed (after waiting ``flush`` s)."""
+        if flush is not None and hasattr(self.notify, "flush"):
+            self.notify.flush(flush)
+        failures = getattr(self.notify, "failures", None)
+        if failures is None:
+            return
+        for event, exc in failures(self.job_id):
+            self.ledger.record(self.job_id, "notify_failed", time=self.clock(), cycle=event.get("cycle"),
+                               trial_id=event.get("trial_id"), reason=event.get("event"),
+                               error=f"{type(exc).__name__}: {exc}")
 
     def _update_history(self, ids: np.ndarray, its: np.ndarray, vals: np.ndarray) -> int:
         rows: list[tuple[str, int, float]] = []
@@ -489,7 +502,7 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
           emit: Callable[[dict[str, Any]], None] | None = None, sleep: Callable[[float], None] | None = None,
           clock: Callable[[], float] = time.time, handle_signals: bool = False,
           max_consecutive_errors: int = 5, notify: Callable[[dict[str, Any]], None] | None = None,
-          stop_event: threading.Event | None = None) -> WatchResult:
+          stop_event: threading.Event | None = None, notify_flush_s: float = 30.0) -> WatchResult:
     """Watch ``job_id`` until it ends, every trial is done, ``max_cycles``, or SIGINT/SIGTERM; see the module doc.
 
     ``client`` is a :class:`~hpo_analytics.client.ModelArtsClient` (or anything
@@ -497,7 +510,9 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
     ``job_phase``). ``emit`` gets one dict per decision line (and one with
     ``trial_id`` ``None`` and ``action`` ``"skipped"`` for a cycle that decided
     nothing because the metric has no finite value yet, or ``"job_ended"``).
-    ``notify`` gets the events of :data:`NOTIFY_EVENTS`. ``sleep``/``clock``
+    ``notify`` gets the events of :data:`NOTIFY_EVENTS` (a queueing
+    :class:`~hpo_analytics.stopping.Notifier` is given up to ``notify_flush_s``
+    seconds at the end to deliver, and its failures go to the ledger). ``sleep``/``clock``
     are injectable (tests never wait); by default the loop waits on an event
     that a signal (or ``stop_event``, shared by the loops of several jobs) sets.
     Service errors that survive the client's retries are recorded and the
@@ -542,6 +557,7 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
                 fatal = isinstance(exc, _FATAL) or errors >= max_consecutive_errors
                 if fatal:
                     w._notify("watch_error", cycle=w.cycle_no, error=error)
+                    w.record_notify_failures(flush=notify_flush_s)
                     raise
                 logger.warning("watch cycle %d failed (%d in a row): %s", w.cycle_no, errors, exc)
             else:
@@ -562,6 +578,7 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
             if w.stopping.is_set():
                 ended = "signal"
                 break
+        w.record_notify_failures(flush=notify_flush_s)
         w.ledger.record(job_id, "exit", time=clock(), cycle=w.cycle_no, reason=ended)
         return WatchResult(
             cycles=w.cycles_run,

@@ -14,14 +14,18 @@ Tables (all keyed by ``job_id``):
   reference, reason, request, response, error)`` — append-only: every
   decision (``kind="decision"``), every safety hold (``"held"``), every action
   (``"intent"``, ``"stopped"``, ``"already_stopped"``, ``"failed"``,
-  ``"unresolved"``, ``"dry_run"``) and cycle-level events (``"cycle"``,
-  ``"error"``, ``"paused"``, ``"exit"``). Nothing is ever updated or deleted.
+  ``"unresolved"``, ``"dry_run"``), cycle-level events (``"cycle"``,
+  ``"error"``, ``"paused"``, ``"exit"``), the job's end (``"job_ended"``) and
+  notifications that were not delivered (``"notify_failed"``, ``reason``
+  naming the event). Nothing is ever updated or deleted.
 
 Every write is its own committed transaction, so a ``kill -9`` loses at most
 the write in progress, never an earlier one.
 
-:func:`decisions_from_ledger` reads the recorded decisions back as a decision
-table (what the report's decisions section and ``hpo-analytics report
+:func:`read_ledger` reads the whole audit trail of one job's directory, or of
+every job under a ``--state-dir`` root, without writing anything (so it can
+run beside a watch that is writing). :func:`decisions_from_ledger` reads the
+recorded decisions back as a decision table (what the report's decisions section and ``hpo-analytics report
 --decisions`` take).
 """
 
@@ -42,7 +46,7 @@ from .._validation import floats
 from ..errors import ConfigurationError
 from ._base import DECISION_COLUMNS
 
-__all__ = ["LEDGER_FILE", "Ledger", "decisions_from_ledger"]
+__all__ = ["LEDGER_COLUMNS", "LEDGER_FILE", "Ledger", "decisions_from_ledger", "ledger_files", "read_ledger"]
 
 LEDGER_FILE = "watch.sqlite"
 
@@ -230,6 +234,63 @@ def decisions_from_ledger(state_dir: str | os.PathLike[str], job_id: str | None 
     others = frame[~pd.MultiIndex.from_frame(frame[key]).isin(stopped)].drop_duplicates(key, keep="last")
     out = pd.concat([first_stop, others]).sort_index(kind="stable").reset_index(drop=True)
     return out[columns]
+
+
+#: The columns of :func:`read_ledger`, in order.
+LEDGER_COLUMNS = ("time", "job_id", "cycle", "kind", "trial_id", "rule", "params", "step", "value", "reference",
+                  "reason", "request", "response", "error")
+
+
+def ledger_files(state_dir: str | os.PathLike[str]) -> list[Path]:
+    """The ledger files ``state_dir`` holds: its own, or one per job directory right under it (sorted)."""
+    path = Path(state_dir)
+    if (path / LEDGER_FILE).is_file():
+        return [path / LEDGER_FILE]
+    if not path.is_dir():
+        raise ConfigurationError(f"no watch state in {str(path)!r}: it is not a directory")
+    return sorted(p for p in path.glob(f"*/{LEDGER_FILE}") if p.is_file())
+
+
+def read_ledger(state_dir: str | os.PathLike[str], *, job_id: str | None = None) -> pd.DataFrame:
+    """Every event the watch recorded under ``state_dir``, oldest first, as a frame of :data:`LEDGER_COLUMNS`.
+
+    ``state_dir`` is one job's state directory or a root holding one per job
+    (as ``hpo-analytics watch --state-dir`` does); ``job_id`` keeps one job.
+    ``time`` is a UTC timestamp. The files are opened read-only: reading
+    never blocks or changes a watch that is running (the ledger uses WAL).
+    Raises :class:`~hpo_analytics.errors.ConfigurationError` when there is no ledger.
+    """
+    files = ledger_files(state_dir)
+    if not files:
+        raise ConfigurationError(f"no watch ledger ({LEDGER_FILE}) in {str(Path(state_dir))!r} or the job "
+                                 "directories under it")
+    frames = []
+    for file in files:
+        try:
+            db = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True, timeout=30.0)
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot open the ledger {str(file)!r}: {exc}") from None
+        try:
+            sql = f"SELECT {', '.join(LEDGER_COLUMNS)} FROM events"
+            args: tuple[str, ...] = ()
+            if job_id is not None:
+                sql += " WHERE job_id = ?"
+                args = (job_id,)
+            cur = db.execute(sql + " ORDER BY id", args)
+            frames.append(pd.DataFrame(cur.fetchall(), columns=list(LEDGER_COLUMNS)))
+        except sqlite3.Error as exc:
+            raise ConfigurationError(f"cannot read the ledger {str(file)!r}: {exc}") from None
+        finally:
+            db.close()
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if len(frames) > 1:
+        out = out.sort_values("time", kind="stable").reset_index(drop=True)
+    out["time"] = pd.to_datetime(floats(out["time"]), unit="s", utc=True)
+    for name in ("cycle", "step"):
+        out[name] = _counts(out[name])
+    for name in ("value", "reference"):
+        out[name] = floats(out[name])
+    return out
 
 
 def _counts(column: pd.Series) -> pd.Series:
