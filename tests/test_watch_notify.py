@@ -211,3 +211,30 @@ def test_ledger_command_reads_beside_a_writer(tmp_path: Path) -> None:
     missing = subprocess.run([sys.executable, "-m", "hpo_analytics", "ledger", "--state-dir", str(tmp_path / "none")],
                              env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+
+
+def test_a_loop_that_ends_on_an_error_says_so_and_records_undelivered_events(tmp_path: Path) -> None:
+    from hpo_analytics.errors import AuthenticationError
+    from hpo_analytics.stopping import MedianStoppingRule, watch
+
+    class Expired:
+        def job_phase(self, job_id: str) -> str:
+            return "Running"
+
+        def fetch_trials(self, job_id: str) -> None:
+            raise AuthenticationError("HTTP 401 APIG.0301: token expires", status_code=401, error_code="APIG.0301")
+
+    got: list[dict] = []
+
+    def sink(event: dict) -> None:
+        got.append(event)
+        raise NotificationError("pager down")
+
+    notifier = Notifier([sink])
+    with pytest.raises(AuthenticationError):
+        watch(Expired(), "job-1", MedianStoppingRule(), state_dir=tmp_path, notify=notifier, sleep=lambda s: None)
+    notifier.close()
+    assert [e["event"] for e in got] == ["watch_error"] and "token expires" in got[0]["error"]
+    events = read_ledger(tmp_path)
+    assert events["kind"].tolist() == ["error", "notify_failed"]
+    assert events["reason"].iloc[-1] == "watch_error" and "pager down" in events["error"].iloc[-1]
