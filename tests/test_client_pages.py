@@ -19,8 +19,14 @@ from hypothesis import strategies as st
 
 from hpo_analytics import _jsonutil, trials_to_arrow
 from hpo_analytics.client import ModelArtsClient
-from hpo_analytics.client._responses import trials_page
-from hpo_analytics.client._trialpages import AVAILABLE, RawTrialsPage, TrialsPageReader, fetched_trials_page
+from hpo_analytics.client._responses import listed_trial_ids, trials_page
+from hpo_analytics.client._trialpages import (
+    AVAILABLE,
+    RawTrialsPage,
+    TrialsPageReader,
+    fetched_trial_ids,
+    fetched_trials_page,
+)
 from hpo_analytics.errors import BadRequestError, ResponseFormatError
 from hpo_analytics.simulator import Simulator
 
@@ -212,3 +218,83 @@ def test_a_refused_default_page_size_falls_back_to_50(simulator: Simulator,
             client.fetch_trials(simulator.job_ids[0], page_size=1000)
         assert client.fetch_trials(simulator.job_ids[0], page_size=30).num_rows == 130
         assert client.trials_page_size == 30
+
+
+# ----------------------------------------------------------------------------- fetch_curves' listing
+
+
+@pytest.mark.parametrize("body", BODIES, ids=range(len(BODIES)))
+def test_the_ids_listing_reads_what_listed_trial_ids_reads(body: Any) -> None:
+    """fetch_curves(trial_ids=None) lists ids from the fast read; the same ids as the dict pages gave."""
+    content = json.dumps(body).encode()
+    outcomes = []
+    for read in (TrialsPageReader(), _jsonutil.loads):
+        try:
+            fetched = fetched_trial_ids(read(content), offset=3, job_id="j")
+        except ResponseFormatError as exc:
+            outcomes.append(("error", str(exc)))
+            continue
+        everything = list(range(len(fetched.ids)))
+        outcomes.append((fetched.total, list(fetched.ids), fetched.echoed_offset, fetched.echoed_limit,
+                         fetched.keep(everything), fetched.keep(everything[:1])))
+        if read is _jsonutil.loads:
+            parsed = read(content)
+            assert fetched.keep(everything) == listed_trial_ids(parsed)
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize(
+    "simulator",
+    [{"offset_mode": "records", "n_trials": 1234}, {"offset_mode": "pages", "n_trials": 1234},
+     {"offset_mode": "records", "n_trials": 130, "page_size_cap": 40}],
+    indirect=True,
+)
+def test_fetch_curves_lists_every_trial_in_large_pages(simulator: Simulator) -> None:
+    job = simulator.job_ids[0]
+    with client_for(simulator) as client:
+        curves = client.fetch_curves(job)
+        assert client.trials_page_size is None  # fetch_trials's record, not fetch_curves's
+        assert set(trial_limits(simulator)) == {"1000"}
+        listed = [i for page in client.iter_trial_pages(job) for i in listed_trial_ids(page)]
+        expected = client.fetch_curves(job, listed)
+    assert curves.schema.equals(expected.schema, check_metadata=True)
+    assert curves.to_pandas().equals(expected.to_pandas())  # NaN metrics compare equal here
+    assert sorted(set(listed)) == sorted(simulator.job().trials.trial_ids)
+
+
+@pytest.mark.parametrize("simulator", [{"n_trials": 130, "max_page_size": 100}], indirect=True)
+def test_fetch_curves_listing_falls_back_to_50_when_refused(simulator: Simulator) -> None:
+    with client_for(simulator) as client:
+        curves = client.fetch_curves(simulator.job_ids[0])
+    assert trial_limits(simulator)[:2] == ["1000", "50"]
+    assert set(curves.column("trial_id").to_pylist()) == set(simulator.job().trials.trial_ids)
+
+
+@pytest.mark.parametrize("simulator", [{"n_trials": 1234}], indirect=True)
+def test_the_fetch_command_follows_the_client_default_page_size(simulator: Simulator,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from hpo_analytics.cli import main
+
+    for key, value in {"HPO_ANALYTICS_ENDPOINT": simulator.url, "HUAWEICLOUD_SDK_PROJECT_ID": simulator.project_id,
+                       "HPO_ANALYTICS_TOKEN": simulator.token}.items():
+        monkeypatch.setenv(key, value)
+    assert main(["fetch", simulator.job_ids[0]]) == 0
+    assert set(trial_limits(simulator)) == {"1000"}
+    assert "Fetched 1234 trials" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- the pager's shortcut
+
+
+def test_pages_with_repeated_ids_take_the_careful_path() -> None:
+    """The pager's whole-page shortcut (every id new, none twice) gives what the per-id loop gives."""
+    from hpo_analytics.client._paging import FetchedPage, Pager
+
+    def page(ids: list[str]) -> FetchedPage:
+        return FetchedPage(0, 9, ids, ids, None, None, lambda positions: (ids, positions))
+
+    pager = Pager(lambda offset: page([]), page_size=3, executor=None)
+    kept = [list(pager._consume(page(ids))) for ids in (["a", "b", "a"], ["c", "d", "e"], ["e", "f", "f"],
+                                                         ["a", "b"], ["g", "h"])]
+    assert [k[0][1] if k else None for k in kept] == [[0, 1], [0, 1, 2], [1], None, [0, 1]]

@@ -58,7 +58,8 @@ def add_fetch(sub: Any) -> None:
     parser.add_argument("--curves-output", type=Path,
                         help="Parquet file for the curves (default: next to --output, 'trials' in its name "
                              "replaced by 'curves', else <name>_curves.parquet)")
-    parser.add_argument("--page-size", type=int, default=50, help="trials per request (default 50)")
+    parser.add_argument("--page-size", type=int, default=None,
+                        help="trials per request (default: the client's, 1000, or less when the service caps it)")
     add_json_flag(parser)
     add_connection_args(parser)
     parser.set_defaults(run=run_fetch)

@@ -38,7 +38,7 @@ from ._settings import (
     resolve_endpoint,
     settings_from_env,
 )
-from ._trialpages import TrialsPageReader, fetched_trials_page
+from ._trialpages import TrialsPageReader, fetched_trial_ids, fetched_trials_page
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -191,12 +191,6 @@ class ModelArtsClient:
         body = self._engine.call("GET", path, query=[("limit", limit), ("offset", offset)])
         return _responses.trials_page(body, offset=offset, job_id=job_id)
 
-    def _fetch_trials_page_bytes(self, job_id: str, offset: int, limit: int, reader: TrialsPageReader) -> FetchedPage:
-        """As :meth:`_fetch_trials_page`, but a page kept whole is its bytes (see :mod:`._trialpages`)."""
-        path = self._path("training-jobs", path_arg("job_id", job_id), "autosearch-trials")
-        body = self._engine.call("GET", path, query=[("limit", limit), ("offset", offset)], read=reader)
-        return fetched_trials_page(body, offset=offset, job_id=job_id)
-
     def _trial_pages_for_table(self, job_id: str, page_size: int | None, progress: ProgressArg) -> Iterator[Any]:
         """The pages :meth:`fetch_trials` normalizes: bytes when kept whole, else dicts; every trial once.
 
@@ -205,17 +199,31 @@ class ModelArtsClient:
         :data:`FALLBACK_TRIALS_PAGE_SIZE`.  The size really served is kept in
         :attr:`trials_page_size`.
         """
+        return self._large_pages(job_id, page_size, progress, fetched_trials_page, record_size=True)
+
+    def _large_pages(self, job_id: str, page_size: int | None, progress: ProgressArg,
+                     read: Callable[..., FetchedPage], *, record_size: bool = False) -> Iterator[Any]:
+        """Every trial once, in pages of ``page_size`` (``None``: the large default, 50 when refused).
+
+        ``read(body, offset=, job_id=)`` turns what :class:`TrialsPageReader`
+        gave into the pager's page (its ``keep`` decides what is yielded).
+        """
         explicit = page_size is not None
         size = check_page_size(page_size) if page_size is not None else DEFAULT_TRIALS_PAGE_SIZE
         path_arg("job_id", job_id)  # validate before any request
         on_progress, finish = resolve_progress(progress, label="trials")
         executor = self._engine.executor(self._max_concurrency)
         what = f"trials of job {job_id}"
+        path = self._path("training-jobs", path_arg("job_id", job_id), "autosearch-trials")
 
         def pager(limit: int) -> Pager:
             reader = TrialsPageReader()
-            return Pager(lambda offset: self._fetch_trials_page_bytes(job_id, offset, limit, reader),
-                         page_size=limit, executor=executor, on_progress=on_progress, what=what)
+
+            def fetch(offset: int) -> FetchedPage:
+                body = self._engine.call("GET", path, query=[("limit", limit), ("offset", offset)], read=reader)
+                return read(body, offset=offset, job_id=job_id)
+
+            return Pager(fetch, page_size=limit, executor=executor, on_progress=on_progress, what=what)
 
         try:
             paged = pager(size)
@@ -232,7 +240,8 @@ class ModelArtsClient:
                 first = next(pages)
             yield first
             yield from pages
-            self._trials_page_size = paged.page_size
+            if record_size:
+                self._trials_page_size = paged.page_size
             if paged.page_size < size:
                 logger.info("%s: asked for pages of %d, the service served at most %d", what, size, paged.page_size)
             else:
@@ -348,7 +357,8 @@ class ModelArtsClient:
         *,
         progress: ProgressArg = None,
     ) -> pa.Table:
-        """Learning curves of many trials (all of the job's when ``trial_ids`` is ``None``).
+        """Learning curves of many trials (all of the job's when ``trial_ids`` is ``None``: listed in
+        pages as large as :meth:`fetch_trials` asks for, only their ids read).
 
         Per-trial histories are fetched concurrently (at most
         ``max_concurrency`` at once) and combined with
@@ -359,8 +369,8 @@ class ModelArtsClient:
 
         if trial_ids is None:
             ids: list[str] = []
-            for page in self.iter_trial_pages(job_id):
-                ids.extend(_responses.listed_trial_ids(page))
+            for chunk in self._large_pages(job_id, None, None, fetched_trial_ids):
+                ids.extend(chunk)
         else:
             if isinstance(trial_ids, str):
                 raise ConfigurationError("trial_ids must be a sequence of ids, not one string")

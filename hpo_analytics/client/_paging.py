@@ -162,11 +162,18 @@ class Pager:
         """Record a page; yield it restricted to the ids not seen before (if any, or ``always``)."""
         self._counts[page.offset] = len(page.rows)
         self._total = max(self._total, page.total)
-        positions: list[int] = []
-        for position, row_id in enumerate(page.ids):
-            if row_id not in self._ids:
-                self._ids.add(row_id)
-                positions.append(position)
+        ids = page.ids
+        fresh = set(ids) if self._ids.isdisjoint(ids) else None
+        positions: list[int]
+        if fresh is not None and len(fresh) == len(ids):  # the usual page: every id new, none twice
+            self._ids |= fresh
+            positions = list(range(len(ids)))
+        else:
+            positions = []
+            for position, row_id in enumerate(ids):
+                if row_id not in self._ids:
+                    self._ids.add(row_id)
+                    positions.append(position)
         if self._on_progress is not None:
             self._on_progress(len(self._ids), self._total)
         if positions or always:

@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import _jsonutil
 from ._paging import FetchedPage
-from ._responses import echoed, trials_page
+from ._responses import echoed, listed_trial_ids, trials_page
 
 try:  # pragma: no cover - exercised by whichever is installed
     import msgspec
@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover
     msgspec = None
     AVAILABLE = False
 
-__all__ = ["AVAILABLE", "RawTrialsPage", "TrialsPageReader", "fetched_trials_page"]
+__all__ = ["AVAILABLE", "RawTrialsPage", "TrialsPageReader", "fetched_trial_ids", "fetched_trials_page"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,19 @@ def fetched_trials_page(body: Any, *, offset: int, job_id: str) -> FetchedPage:
     if isinstance(body, RawTrialsPage):
         return body.fetched(offset, lambda parsed, kept: trials_page(parsed, offset=offset, job_id=job_id).keep(kept))
     return trials_page(body, offset=offset, job_id=job_id)
+
+
+def fetched_trial_ids(body: Any, *, offset: int, job_id: str) -> FetchedPage:
+    """As :func:`fetched_trials_page`, but what the pager keeps is the list of the rows' non-empty
+    ``trial_id`` cells (as :func:`._responses.listed_trial_ids` reads them), not the page."""
+    if isinstance(body, RawTrialsPage):
+        ids = body.ids
+        return FetchedPage(offset, body.total, ids, ids, echoed(body.echoed_offset), echoed(body.echoed_limit),
+                           lambda positions: [ids[i] for i in positions])
+    page = trials_page(body, offset=offset, job_id=job_id)
+    whole = page.keep
+    page.keep = lambda positions: listed_trial_ids(whole(positions))
+    return page
 
 
 class TrialsPageReader:

@@ -321,7 +321,8 @@ class Watcher:
             if len(curves):
                 steps = floats(curves[STEP])
                 values = floats(curves[self.metric]) if self.metric in curves else np.full(len(curves), np.nan)
-                for t, k, v in zip(curves["trial_id"].astype(str), steps.tolist(), values.tolist()):
+                trial_ids = curves["trial_id"].astype(str).to_numpy(dtype=object).tolist()  # not the Arrow iterator
+                for t, k, v in zip(trial_ids, steps.tolist(), values.tolist()):
                     if k == k and int(k) > self._last.get(t, -1):
                         rows.append((t, int(k), v))
         rows.sort(key=lambda r: (r[0], r[1]))
