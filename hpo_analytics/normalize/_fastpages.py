@@ -34,12 +34,15 @@ except ImportError:  # pragma: no cover
 
 from .. import _jsonutil
 
-__all__ = ["AVAILABLE", "MISSING", "Decoded", "FastPages", "raw_rows"]
+__all__ = ["AVAILABLE", "MISSING", "Decoded", "FastPages", "astuple", "raw_rows"]
 
 AVAILABLE = msgspec is not None
 
 #: What a config key a row lacks decodes as (``msgspec.UNSET``); never a decoded JSON value.
 MISSING: Any = msgspec.UNSET if msgspec is not None else object()
+
+#: A decoded struct as the tuple of its fields' values, in their order (made in C).
+astuple: Any = msgspec.structs.astuple if msgspec is not None else None
 
 # After this many pages in a row that the learned shape does not fit, stop trying for this call.
 _GIVE_UP_AFTER = 3

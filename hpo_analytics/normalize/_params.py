@@ -12,8 +12,8 @@ Arrow type over all batches, JSON text where the kinds do not mix.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from itertools import islice, repeat
-from operator import attrgetter, is_, itemgetter
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -24,7 +24,7 @@ from .. import _jsonutil
 from .._pyrepr import parse_python_literal
 from .._table import CONFIG_PREFIX, PARAM_PREFIX
 from ..errors import CellParseError
-from ._fastpages import MISSING
+from ._fastpages import MISSING, astuple
 
 if TYPE_CHECKING:
     from ._batches import _Batch
@@ -179,6 +179,28 @@ def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> Non
                        lambda key: [d.get(key) for d in dicts], lambda: dicts, uniform=False)
 
 
+def _transposed(cells: Sequence[Any], keys: list[str], runs: list[tuple[int, int, int]] | None) -> dict[str, list[Any]]:
+    """Each key's value in every row, from structs whose fields are the keys in order.
+
+    A struct is made a tuple in C (``astuple``) and the tuples transposed by
+    ``zip``: no Python-level call per cell.  Rows of a run decoded before a
+    late key was learned have fewer fields: :data:`MISSING` stands for the
+    rest.
+    """
+    n = len(cells)
+    if runs is None or len(runs) < 2:
+        runs = [(0, n, len(keys))]
+    raw: dict[str, list[Any]] = {key: [] for key in keys}
+    for start, stop, width in runs:
+        part = cells if (start, stop) == (0, n) else cells[start:stop]
+        columns = zip(*map(astuple, part)) if width and stop > start else iter(())
+        for key, values in zip(keys[:width], columns):
+            raw[key].extend(values)
+        for key in keys[width:]:
+            raw[key].extend(repeat(MISSING, stop - start))
+    return raw
+
+
 def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tuple[str, str], ...], *,
                          keep_raw: bool, exact: Callable[[Iterable[int]], dict[int, Any]],
                          known: set[str] | frozenset[str] = frozenset(),
@@ -196,16 +218,7 @@ def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tupl
     """
     batch.has_config = True
     n = len(cells)
-    if runs is None or len(runs) < 2:
-        raw = {key: list(map(attrgetter(attr), cells)) for attr, key in fields}
-    else:
-        raw = {}
-        for i, (attr, key) in enumerate(fields):
-            values: list[Any] = []
-            get = attrgetter(attr)
-            for start, stop, width in runs:
-                values.extend(map(get, islice(cells, start, stop)) if i < width else repeat(MISSING, stop - start))
-            raw[key] = values
+    raw = _transposed(cells, [key for _, key in fields], runs)
     # How many rows lack each key. Only structs with defaults can lack any; once the fast path has
     # needed them it keeps them for the call, so the last row's struct tells for the whole batch.
     sparse = n > 0 and bool(type(cells[-1]).__struct_defaults__)
