@@ -409,3 +409,28 @@ def test_parsing_columns_on_threads_gives_the_same_table_and_warnings(monkeypatc
     assert serial[0] == threaded[0] == "table"
     assert _comparable(serial[1]) == _comparable(threaded[1])
     assert threaded[2] == serial[2] and "page 0 row 7" in threaded[2][0]
+
+
+@pytest.mark.parametrize("batch_rows", [None, 3, 7])
+def test_a_key_every_row_had_may_go_missing_later(monkeypatch: pytest.MonkeyPatch, batch_rows: int | None) -> None:
+    # A sparse plan requires the keys every row of its page had; a later row that lacks one makes
+    # the fast path learn again (that key optional from then on), not give up.
+    def config(i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"lr": 0.5, "momentum": 0.9 if i % 2 else None, "trial_index": i}
+        if i < 10 or i % 3:
+            out["dropout"] = 0.1 * (i % 4)  # in every row of the first pages, then not
+        if 5 <= i < 20 or i >= 25:
+            out["late"] = i  # appears late, leaves, comes back
+        if i % 2 == 0:
+            out.pop("momentum")
+        out.update({f"param/{k}": v for k, v in out.items() if k != "trial_index"})
+        return out
+
+    rows = [_row(i, config=config(i), trial_id=f"t{i:04d}") for i in range(30)]
+    pages = [_page(rows[k:k + 5]) for k in range(0, 30, 5)]
+    expected = _convert(ha.trials_to_arrow, pages, fast=False, batch_rows=batch_rows)
+    monkeypatch.setattr(_batches, "_matrix", lambda *args: pytest.fail("the generic path was taken"))
+    got = _convert(ha.trials_to_arrow, pages, fast=True, batch_rows=batch_rows)
+    assert got[1].schema.equals(expected[1].schema, check_metadata=True)
+    assert _comparable(got[1]) == _comparable(expected[1]) and got[2] == expected[2]
+    assert got[1]["param/dropout"].null_count == sum(1 for i in range(30) if not (i < 10 or i % 3))

@@ -24,7 +24,7 @@ from .. import _jsonutil
 from .._pyrepr import parse_python_literal
 from .._table import CONFIG_PREFIX, PARAM_PREFIX
 from ..errors import CellParseError
-from ._fastpages import MISSING, astuple
+from ._fastpages import MISSING, astuple, optional_keys
 
 if TYPE_CHECKING:
     from ._batches import _Batch
@@ -219,10 +219,15 @@ def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tupl
     batch.has_config = True
     n = len(cells)
     raw = _transposed(cells, [key for _, key in fields], runs)
-    # How many rows lack each key. Only structs with defaults can lack any; once the fast path has
-    # needed them it keeps them for the call, so the last row's struct tells for the whole batch.
-    sparse = n > 0 and bool(type(cells[-1]).__struct_defaults__)
-    lacking = {key: column.count(MISSING) if sparse else 0 for key, column in raw.items()}
+    # How many rows lack each key. Only a struct's optional fields can be MISSING, and a key past
+    # the fields of a run (learned later); the other keys are in every row: nothing to count.
+    optional: set[str] = set()
+    for struct_type in set(map(type, cells)):
+        optional.update(optional_keys(struct_type))
+    for start, stop, width in runs or ():
+        if stop > start:
+            optional.update(key for _, key in fields[width:])
+    lacking = {key: column.count(MISSING) if key in optional else 0 for key, column in raw.items()}
     keys = [key for key in raw if lacking[key] < n]
 
     def dicts() -> list[dict[str, Any]]:
