@@ -335,6 +335,25 @@ def _bool_mismatches(values: Sequence[Any], twins: Sequence[Any], typed: _Typed)
     return [pos for pos in positions if (type(values[pos]) is bool) != (type(twins[pos]) is bool)]
 
 
+def _types_as_twin(values: Sequence[Any], twins: Sequence[Any], typed: _Typed) -> bool:
+    """Whether ``values``, equal to ``twins`` row by row and alike as bools, would type exactly as ``typed`` did.
+
+    Equal values of the same Python types give the same Arrow array and the
+    same JSON text, but for a float 0.0 beside a -0.0; an int beside an equal
+    float would change the kind, and nested values may differ as JSON text.
+    """
+    if typed.kind in ("str", "bool", "null"):
+        return True  # only a str equals a str; bools were compared as bools; None only equals None
+    if typed.kind == "int":
+        return list(map(type, values)) == list(map(type, twins))
+    if typed.kind == "float":
+        numbers = typed.values.to_numpy(zero_copy_only=False)
+        if (numbers == 0.0).any():
+            return False
+        return list(map(type, values)) == list(map(type, twins))
+    return False
+
+
 def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
                    column: Callable[[Any], Sequence[Any]], dicts: Callable[[], Sequence[dict[Any, Any]]], *,
                    uniform: bool, structs: bool = False,
@@ -445,9 +464,11 @@ def _sparse_params(batch: _Batch, prefixed: list[Any], others: list[Any], column
             batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(values), None)
             continue
         mine, theirs = present(key), present(twin)
+        alike = False  # the same rows have both, with equal values
         if mine is None and theirs is None:
             twins = column(twin)
             if values == twins:
+                alike = True
                 differ = _bool_mismatches(values, twins, batch.params[twin])
             else:
                 differ = [pos for pos, (a, b) in enumerate(zip(values, twins)) if not _same_value(a, b)]
@@ -455,10 +476,14 @@ def _sparse_params(batch: _Batch, prefixed: list[Any], others: list[Any], column
             mine = column(key) if mine is None else mine
             theirs = column(twin) if theirs is None else theirs
             if mine == theirs:  # the same rows have both, with equal values but for True == 1
+                alike = True
                 differ = _bool_mismatches(values, column(twin), batch.params[twin])
             else:
                 differ = [pos for pos, (a, b) in enumerate(zip(mine, theirs))
                           if a is not MISSING and (b is MISSING or not _same_value(a, b))]
+        if alike and not differ and _types_as_twin(values, column(twin), batch.params[twin]):
+            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(None, twin)  # typed, they would be the twin's array
+            continue
         if differ:
             twins = column(twin)
             marks = present(twin)
