@@ -335,22 +335,23 @@ def _bool_mismatches(values: Sequence[Any], twins: Sequence[Any], typed: _Typed)
     return [pos for pos in positions if (type(values[pos]) is bool) != (type(twins[pos]) is bool)]
 
 
-def _types_as_twin(values: Sequence[Any], twins: Sequence[Any], typed: _Typed) -> bool:
-    """Whether ``values``, equal to ``twins`` row by row and alike as bools, would type exactly as ``typed`` did.
+def _types_as_twin(values: Sequence[Any], typed: _Typed) -> bool:
+    """Whether ``values``, equal to the twin's values row by row and alike as bools, would type as ``typed`` did.
 
     Equal values of the same Python types give the same Arrow array and the
-    same JSON text, but for a float 0.0 beside a -0.0; an int beside an equal
-    float would change the kind, and nested values may differ as JSON text.
+    same JSON text; what can differ is an int beside an equal float (the
+    kind, or which cells keep JSON text), a 0.0 beside a -0.0, and nested
+    values as JSON text.  Where that cannot be ruled out cheaply, say no.
     """
     if typed.kind in ("str", "bool", "null"):
         return True  # only a str equals a str; bools were compared as bools; None only equals None
     if typed.kind == "int":
-        return list(map(type, values)) == list(map(type, twins))
+        return float not in set(map(type, values))  # equal to ints: ints, or floats such as 1.0
     if typed.kind == "float":
+        # Equal to floats none of which is integral (0.0 and -0.0 included): floats themselves.
         numbers = typed.values.to_numpy(zero_copy_only=False)
-        if (numbers == 0.0).any():
-            return False
-        return list(map(type, values)) == list(map(type, twins))
+        with np.errstate(invalid="ignore"):
+            return not (numbers == np.floor(numbers)).any()
     return False
 
 
@@ -481,7 +482,7 @@ def _sparse_params(batch: _Batch, prefixed: list[Any], others: list[Any], column
             else:
                 differ = [pos for pos, (a, b) in enumerate(zip(mine, theirs))
                           if a is not MISSING and (b is MISSING or not _same_value(a, b))]
-        if alike and not differ and _types_as_twin(values, column(twin), batch.params[twin]):
+        if alike and not differ and _types_as_twin(values, batch.params[twin]):
             batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(None, twin)  # typed, they would be the twin's array
             continue
         if differ:
