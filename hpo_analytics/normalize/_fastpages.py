@@ -9,8 +9,9 @@ quarter faster than orjson and leaves fewer objects to free.
 The fast path only ever *accepts* a page whose shape is exactly the learned
 one: the same header, every row a list of that length, every cell a string
 or null, every config an object whose keys are among the learned ones (a
-key missing from a row decodes as ``msgspec.UNSET``: conditional search
-spaces stay on this path).  Anything
+key that some row has been seen to lack is an optional field and decodes as
+``msgspec.UNSET`` where missing: conditional search spaces stay on this
+path; a row lacking any other key makes the page be learned again).  Anything
 else — malformed JSON included — makes :meth:`FastPages.decode` return None
 and the caller parses the page the generic way, which gives the same table
 or the same typed error as if this module did not exist.  msgspec is
