@@ -21,6 +21,7 @@ optional; without it nothing here is used.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -166,6 +167,7 @@ def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True,
                 forbid_unknown_fields=True,
                 gc=False,  # decoded JSON cannot form reference cycles
             )
+            _OPTIONAL[config] = optional.intersection(key for _, key in fields)
             types.append(config)
         else:
             types.append(cell_type)
@@ -179,9 +181,16 @@ def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True,
                  optional=optional)
 
 
+# Each config struct type's optional keys, as its plan made them (msgspec.structs.fields is slow to ask).
+_OPTIONAL: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
 def optional_keys(struct_type: Any) -> frozenset[str]:
     """The config keys a struct type of this module lets a row lack."""
-    return frozenset(field.encode_name for field in msgspec.structs.fields(struct_type) if not field.required)
+    known = _OPTIONAL.get(struct_type)
+    if known is None:
+        known = frozenset(field.encode_name for field in msgspec.structs.fields(struct_type) if not field.required)
+    return known
 
 
 class FastPages:
