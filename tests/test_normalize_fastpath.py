@@ -409,3 +409,56 @@ def test_parsing_columns_on_threads_gives_the_same_table_and_warnings(monkeypatc
     assert serial[0] == threaded[0] == "table"
     assert _comparable(serial[1]) == _comparable(threaded[1])
     assert threaded[2] == serial[2] and "page 0 row 7" in threaded[2][0]
+
+
+@pytest.mark.parametrize("batch_rows", [None, 3, 7])
+def test_a_key_every_row_had_may_go_missing_later(monkeypatch: pytest.MonkeyPatch, batch_rows: int | None) -> None:
+    # A sparse plan requires the keys every row of its page had; a later row that lacks one makes
+    # the fast path learn again (that key optional from then on), not give up.
+    def config(i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"lr": 0.5, "momentum": 0.9 if i % 2 else None, "trial_index": i}
+        if i < 10 or i % 3:
+            out["dropout"] = 0.1 * (i % 4)  # in every row of the first pages, then not
+        if 5 <= i < 20 or i >= 25:
+            out["late"] = i  # appears late, leaves, comes back
+        if i % 2 == 0:
+            out.pop("momentum")
+        out.update({f"param/{k}": v for k, v in out.items() if k != "trial_index"})
+        return out
+
+    rows = [_row(i, config=config(i), trial_id=f"t{i:04d}") for i in range(30)]
+    pages = [_page(rows[k:k + 5]) for k in range(0, 30, 5)]
+    expected = _convert(ha.trials_to_arrow, pages, fast=False, batch_rows=batch_rows)
+    monkeypatch.setattr(_batches, "_matrix", lambda *args: pytest.fail("the generic path was taken"))
+    got = _convert(ha.trials_to_arrow, pages, fast=True, batch_rows=batch_rows)
+    assert got[1].schema.equals(expected[1].schema, check_metadata=True)
+    assert _comparable(got[1]) == _comparable(expected[1]) and got[2] == expected[2]
+    assert got[1]["param/dropout"].null_count == sum(1 for i in range(30) if not (i < 10 or i % 3))
+
+
+@pytest.mark.parametrize("pair", [(1, 1.0), (1.0, 1), (2, 2), (0.0, -0.0), (-0.0, 0.0), (0.5, 0.5), (True, 1),
+                                  (1, True), ("a", "a"), (None, None), ({"a": 1}, {"a": 1.0}), ([1], [1])],
+                         ids=repr)
+@pytest.mark.parametrize("batch_rows", [None, 2])
+def test_equal_twins_of_other_types_in_conditional_spaces(pair: tuple[Any, Any], batch_rows: int | None) -> None:
+    # A config key equal to its param/ twin in every row that has both is not typed apart; it must
+    # still give what the generic path gives when it is kept (a conflict elsewhere keeps config/<key>).
+    value, twin = pair
+
+    def config(i: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"trial_index": i, "param/lr": 0.1, "lr": 0.1}
+        if i % 2:  # a conditional key, with its twin
+            out["x"], out["param/x"] = value, twin
+        if i == 7:
+            out["x"], out["param/x"] = 5, 6  # a conflict in another batch: config/x exists
+        return out
+
+    rows = [_row(i, config=config(i), trial_id=f"t{i:04d}") for i in range(8)]
+    pages = [_page(rows[k:k + 2]) for k in range(0, 8, 2)]
+    for convert in (ha.trials_to_arrow, ha.curves_to_arrow):
+        fast = _convert(convert, pages, fast=True, batch_rows=batch_rows)
+        slow = _convert(convert, pages, fast=False, batch_rows=batch_rows)
+        assert fast[0] == slow[0] == "table"
+        assert fast[1].schema.equals(slow[1].schema, check_metadata=True), (fast[1].schema, slow[1].schema)
+        assert _comparable(fast[1]) == _comparable(slow[1]) and fast[2] == slow[2]
+        assert [repr(v) for v in fast[1]["config/x"].to_pylist()] == [repr(v) for v in slow[1]["config/x"].to_pylist()]

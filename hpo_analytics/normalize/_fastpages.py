@@ -9,8 +9,9 @@ quarter faster than orjson and leaves fewer objects to free.
 The fast path only ever *accepts* a page whose shape is exactly the learned
 one: the same header, every row a list of that length, every cell a string
 or null, every config an object whose keys are among the learned ones (a
-key missing from a row decodes as ``msgspec.UNSET``: conditional search
-spaces stay on this path).  Anything
+key that some row has been seen to lack is an optional field and decodes as
+``msgspec.UNSET`` where missing: conditional search spaces stay on this
+path; a row lacking any other key makes the page be learned again).  Anything
 else — malformed JSON included — makes :meth:`FastPages.decode` return None
 and the caller parses the page the generic way, which gives the same table
 or the same typed error as if this module did not exist.  msgspec is
@@ -20,6 +21,7 @@ optional; without it nothing here is used.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,12 +36,15 @@ except ImportError:  # pragma: no cover
 
 from .. import _jsonutil
 
-__all__ = ["AVAILABLE", "MISSING", "Decoded", "FastPages", "raw_rows"]
+__all__ = ["AVAILABLE", "MISSING", "Decoded", "FastPages", "astuple", "optional_keys", "raw_rows"]
 
 AVAILABLE = msgspec is not None
 
 #: What a config key a row lacks decodes as (``msgspec.UNSET``); never a decoded JSON value.
 MISSING: Any = msgspec.UNSET if msgspec is not None else object()
+
+#: A decoded struct as the tuple of its fields' values, in their order (made in C).
+astuple: Any = msgspec.structs.astuple if msgspec is not None else None
 
 # After this many pages in a row that the learned shape does not fit, stop trying for this call.
 _GIVE_UP_AFTER = 3
@@ -60,6 +65,7 @@ class _Plan:
     full: bool  # a full response ({"items": {...}}) rather than a bare matrix
     decoder: Any
     config_fields: tuple[tuple[str, str], ...] | None
+    optional: frozenset[str] = frozenset()  # config keys a row may lack (their fields default to MISSING)
     header_json: bytes | None = None  # the header's JSON text as last seen, once it matched
 
 
@@ -102,15 +108,19 @@ def raw_rows(data: Any) -> list[Any]:
     return probed[1]
 
 
-def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True) -> _Plan | None:
+def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True,
+          optional: frozenset[str] = frozenset()) -> _Plan | None:
     """Learn a page's shape from its header and rows, or None when the fast path cannot take it.
 
     The config struct has a field for every key of ``known`` (the keys an
     earlier plan had learned, in the order they were first seen) and then for
     every key this page's configs add, in the order they first appear.  With
-    ``sparse`` a field a row lacks decodes as ``msgspec.UNSET`` (search spaces
-    with conditional parameters); without it every config must have exactly
-    the first row's keys.
+    ``sparse`` a key some row of this page lacks, a key of ``known`` no row
+    of it has, and the keys of ``optional`` (optional in an earlier plan)
+    decode as ``msgspec.UNSET`` where a row lacks them (search spaces with
+    conditional parameters); the other keys stay required, so a batch need
+    not look for gaps in them.  Without ``sparse`` every config must have
+    exactly the first row's keys.
     """
     probed = _probe(data)
     if probed is None:
@@ -119,6 +129,7 @@ def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True) -> _Pl
     if not raw_rows or len(set(header)) != len(header):
         return None
     keys: dict[str, None] = dict.fromkeys(known) if sparse else {}
+    present: dict[str, int] = {}  # rows of this page that have each key
     at = header.index("config") if "config" in header else -1
     for number, raw in enumerate(raw_rows if sparse else raw_rows[:1]):
         try:
@@ -136,6 +147,12 @@ def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True) -> _Pl
             if not isinstance(config, dict) or not all(type(k) is str for k in config):
                 return None
             keys.update(dict.fromkeys(config))
+            for key in config:
+                present[key] = present.get(key, 0) + 1
+    if sparse:
+        optional = optional.union(key for key in keys if present.get(key, 0) < len(raw_rows))
+    else:
+        optional = frozenset()
     cell_type: Any = str | None
     types: list[Any] = []
     fields: tuple[tuple[str, str], ...] | None = None
@@ -144,11 +161,13 @@ def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True) -> _Pl
             fields = tuple((f"f{i}", key) for i, key in enumerate(keys))
             config = msgspec.defstruct(
                 "Config",
-                [(attr, Any, MISSING) if sparse else (attr, Any) for attr, _ in fields],
+                [(attr, Any, MISSING) if key in optional else (attr, Any) for attr, key in fields],
                 rename=dict(fields),
+                kw_only=True,  # a required field may follow an optional one
                 forbid_unknown_fields=True,
                 gc=False,  # decoded JSON cannot form reference cycles
             )
+            _OPTIONAL[config] = optional.intersection(key for _, key in fields)
             types.append(config)
         else:
             types.append(cell_type)
@@ -158,7 +177,20 @@ def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True) -> _Pl
         "Items", [("header", msgspec.Raw), ("data", list[row_type])], forbid_unknown_fields=not full
     )
     page = msgspec.defstruct("Page", [("items", items)]) if full else items
-    return _Plan(header=header, full=full, decoder=msgspec.json.Decoder(page), config_fields=fields)
+    return _Plan(header=header, full=full, decoder=msgspec.json.Decoder(page), config_fields=fields,
+                 optional=optional)
+
+
+# Each config struct type's optional keys, as its plan made them (msgspec.structs.fields is slow to ask).
+_OPTIONAL: weakref.WeakKeyDictionary[Any, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
+def optional_keys(struct_type: Any) -> frozenset[str]:
+    """The config keys a struct type of this module lets a row lack."""
+    known = _OPTIONAL.get(struct_type)
+    if known is None:
+        known = frozenset(field.encode_name for field in msgspec.structs.fields(struct_type) if not field.required)
+    return known
 
 
 class FastPages:
@@ -171,6 +203,8 @@ class FastPages:
     misfits in a row.  Configs are first expected to have exactly the first
     row's keys (structs without defaults: nothing to count later); the first
     page where they do not makes the plan ``sparse`` for the rest of the call.
+    A sparse plan lets rows lack only the keys it has seen lacking (optional
+    fields); a page where a row lacks another one is learned again.
     """
 
     def __init__(self, *, enabled: bool = True, sparse: bool = False) -> None:
@@ -191,10 +225,11 @@ class FastPages:
         try:
             page = plan.decoder.decode(data)
         except _DECODE_ERRORS:
-            # Maybe a new config key: learn again from this page, keeping the keys known so far.
+            # Maybe a new config key, or one a row lacks: learn again from this page, keeping the
+            # keys known so far and those that were optional.
             known = tuple(key for _, key in plan.config_fields or ())
             self._sparse = True
-            plan = self._plan = _plan(data, known, sparse=self._sparse)
+            plan = self._plan = _plan(data, known, sparse=self._sparse, optional=plan.optional)
             if plan is None:
                 return self._miss()
             try:

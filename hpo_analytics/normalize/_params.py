@@ -12,8 +12,8 @@ Arrow type over all batches, JSON text where the kinds do not mix.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from itertools import islice, repeat
-from operator import attrgetter, is_, itemgetter
+from itertools import repeat
+from operator import is_, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -24,7 +24,7 @@ from .. import _jsonutil
 from .._pyrepr import parse_python_literal
 from .._table import CONFIG_PREFIX, PARAM_PREFIX
 from ..errors import CellParseError
-from ._fastpages import MISSING
+from ._fastpages import MISSING, astuple, optional_keys
 
 if TYPE_CHECKING:
     from ._batches import _Batch
@@ -179,6 +179,28 @@ def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> Non
                        lambda key: [d.get(key) for d in dicts], lambda: dicts, uniform=False)
 
 
+def _transposed(cells: Sequence[Any], keys: list[str], runs: list[tuple[int, int, int]] | None) -> dict[str, list[Any]]:
+    """Each key's value in every row, from structs whose fields are the keys in order.
+
+    A struct is made a tuple in C (``astuple``) and the tuples transposed by
+    ``zip``: no Python-level call per cell.  Rows of a run decoded before a
+    late key was learned have fewer fields: :data:`MISSING` stands for the
+    rest.
+    """
+    n = len(cells)
+    if runs is None or len(runs) < 2:
+        runs = [(0, n, len(keys))]
+    raw: dict[str, list[Any]] = {key: [] for key in keys}
+    for start, stop, width in runs:
+        part = cells if (start, stop) == (0, n) else cells[start:stop]
+        columns = zip(*map(astuple, part)) if width and stop > start else iter(())
+        for key, values in zip(keys[:width], columns):
+            raw[key].extend(values)
+        for key in keys[width:]:
+            raw[key].extend(repeat(MISSING, stop - start))
+    return raw
+
+
 def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tuple[str, str], ...], *,
                          keep_raw: bool, exact: Callable[[Iterable[int]], dict[int, Any]],
                          known: set[str] | frozenset[str] = frozenset(),
@@ -196,20 +218,16 @@ def _struct_config_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tupl
     """
     batch.has_config = True
     n = len(cells)
-    if runs is None or len(runs) < 2:
-        raw = {key: list(map(attrgetter(attr), cells)) for attr, key in fields}
-    else:
-        raw = {}
-        for i, (attr, key) in enumerate(fields):
-            values: list[Any] = []
-            get = attrgetter(attr)
-            for start, stop, width in runs:
-                values.extend(map(get, islice(cells, start, stop)) if i < width else repeat(MISSING, stop - start))
-            raw[key] = values
-    # How many rows lack each key. Only structs with defaults can lack any; once the fast path has
-    # needed them it keeps them for the call, so the last row's struct tells for the whole batch.
-    sparse = n > 0 and bool(type(cells[-1]).__struct_defaults__)
-    lacking = {key: column.count(MISSING) if sparse else 0 for key, column in raw.items()}
+    raw = _transposed(cells, [key for _, key in fields], runs)
+    # How many rows lack each key. Only a struct's optional fields can be MISSING, and a key past
+    # the fields of a run (learned later); the other keys are in every row: nothing to count.
+    optional: set[str] = set()
+    for struct_type in set(map(type, cells)):
+        optional.update(optional_keys(struct_type))
+    for start, stop, width in runs or ():
+        if stop > start:
+            optional.update(key for _, key in fields[width:])
+    lacking = {key: column.count(MISSING) if key in optional else 0 for key, column in raw.items()}
     keys = [key for key in raw if lacking[key] < n]
 
     def dicts() -> list[dict[str, Any]]:
@@ -315,6 +333,26 @@ def _bool_mismatches(values: Sequence[Any], twins: Sequence[Any], typed: _Typed)
     else:
         positions = range(len(values))
     return [pos for pos in positions if (type(values[pos]) is bool) != (type(twins[pos]) is bool)]
+
+
+def _types_as_twin(values: Sequence[Any], typed: _Typed) -> bool:
+    """Whether ``values``, equal to the twin's values row by row and alike as bools, would type as ``typed`` did.
+
+    Equal values of the same Python types give the same Arrow array and the
+    same JSON text; what can differ is an int beside an equal float (the
+    kind, or which cells keep JSON text), a 0.0 beside a -0.0, and nested
+    values as JSON text.  Where that cannot be ruled out cheaply, say no.
+    """
+    if typed.kind in ("str", "bool", "null"):
+        return True  # only a str equals a str; bools were compared as bools; None only equals None
+    if typed.kind == "int":
+        return float not in set(map(type, values))  # equal to ints: ints, or floats such as 1.0
+    if typed.kind == "float":
+        # Equal to floats none of which is integral (0.0 and -0.0 included): floats themselves.
+        numbers = typed.values.to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            return not (numbers == np.floor(numbers)).any()
+    return False
 
 
 def _config_params(batch: _Batch, cells: Sequence[Any], keys: list[Any],
@@ -427,9 +465,11 @@ def _sparse_params(batch: _Batch, prefixed: list[Any], others: list[Any], column
             batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(values), None)
             continue
         mine, theirs = present(key), present(twin)
+        alike = False  # the same rows have both, with equal values
         if mine is None and theirs is None:
             twins = column(twin)
             if values == twins:
+                alike = True
                 differ = _bool_mismatches(values, twins, batch.params[twin])
             else:
                 differ = [pos for pos, (a, b) in enumerate(zip(values, twins)) if not _same_value(a, b)]
@@ -437,10 +477,14 @@ def _sparse_params(batch: _Batch, prefixed: list[Any], others: list[Any], column
             mine = column(key) if mine is None else mine
             theirs = column(twin) if theirs is None else theirs
             if mine == theirs:  # the same rows have both, with equal values but for True == 1
+                alike = True
                 differ = _bool_mismatches(values, column(twin), batch.params[twin])
             else:
                 differ = [pos for pos, (a, b) in enumerate(zip(mine, theirs))
                           if a is not MISSING and (b is MISSING or not _same_value(a, b))]
+        if alike and not differ and _types_as_twin(values, batch.params[twin]):
+            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(None, twin)  # typed, they would be the twin's array
+            continue
         if differ:
             twins = column(twin)
             marks = present(twin)
