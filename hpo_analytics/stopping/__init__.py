@@ -8,12 +8,15 @@
 * :func:`watch` acts: it polls a job, records every decision and action in a
   SQLite ledger (:class:`Ledger`) and stops trials through the API, safely;
   :func:`decisions_from_ledger` reads the decisions back.
+* :func:`watch_jobs` (:class:`Fleet`) watches many jobs in one process, each
+  with its own watcher and ledger (:func:`job_state_dir`).
 """
 
 from __future__ import annotations
 
 from ._backtest import BACKTEST_COLUMNS, backtest, replay_log
 from ._base import DECISION_COLUMNS, CurveMatrix, Rule
+from ._fleet import RUNNING_AUTOSEARCH_FILTERS, Fleet, FleetResult, job_state_dir, watch_jobs
 from ._halving import SuccessiveHalvingRule
 from ._median import MedianStoppingRule
 from ._patience import PatienceRule
@@ -28,12 +31,15 @@ __all__ = [
     "CurveMatrix",
     "DECISION_COLUMNS",
     "ENDED_PHASES",
+    "Fleet",
+    "FleetResult",
     "JOB_NOT_FOUND",
     "Ledger",
     "MedianStoppingRule",
     "NOTIFY_EVENTS",
     "PatienceRule",
     "PercentileRule",
+    "RUNNING_AUTOSEARCH_FILTERS",
     "Rule",
     "Safety",
     "SignificanceRule",
@@ -42,6 +48,8 @@ __all__ = [
     "WatchResult",
     "backtest",
     "decisions_from_ledger",
+    "job_state_dir",
     "replay_log",
     "watch",
+    "watch_jobs",
 ]
