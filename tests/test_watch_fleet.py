@@ -165,6 +165,33 @@ def test_each_job_resolves_its_own_metric_and_mode_with_its_own_rule(tmp_path: P
         assert forced.ended == "max_cycles" and {r.cycles for r in forced.jobs.values()} == {1}
 
 
+class _ExtraJob:
+    """A client whose job search also lists a job whose id cannot name a state directory."""
+
+    def __init__(self, client: ModelArtsClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str):
+        return getattr(self._client, name)
+
+    def search_training_jobs(self, **kwargs):
+        return [*self._client.search_training_jobs(**kwargs), {"metadata": {"id": "../elsewhere"}}]
+
+
+def test_a_discovered_job_that_cannot_be_watched_is_reported_and_the_others_go_on(tmp_path: Path) -> None:
+    with Simulator(seed=2, n_trials=6, max_concurrent=3, elapsed=40.0, auth="token") as sim, \
+            ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token) as client:
+        events: list[dict] = []
+        result = watch_jobs(_ExtraJob(client), MedianStoppingRule, state_root=tmp_path / "state", all_running=True,
+                            max_cycles=2, interval_s=0, emit=events.append)
+    assert result.ended == "max_cycles" and result.fatal is None
+    assert list(result.jobs) == [sim.job_ids[0], "../elsewhere"]
+    assert result.jobs[sim.job_ids[0]].cycles == 2 and result.jobs["../elsewhere"].ended == "error"
+    assert "cannot name a state directory" in result.errors["../elsewhere"]
+    assert [e for e in events if e["action"] == "error"][0]["job_id"] == "../elsewhere"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
 def test_library_options_are_checked(tmp_path: Path) -> None:
     for kwargs in ({}, {"job_ids": ["a"], "all_running": True}, {"job_ids": ["a"], "filters": [{"key": "name"}]},
                    {"job_ids": ["a"], "max_jobs_in_flight": 0}, {"job_ids": "a"},

@@ -210,8 +210,8 @@ class Fleet:
 
     def _open(self, job_id: str, *, check: bool) -> None:
         """Start watching ``job_id`` (for an explicit job, first check that it exists)."""
-        state_dir = job_state_dir(self.state_root, job_id)
         self._seen.append(job_id)
+        state_dir = job_state_dir(self.state_root, job_id)
         if check and hasattr(self.client, "job_phase") and not (state_dir / LEDGER_FILE).exists():
             try:  # a job that does not exist leaves no state behind
                 self.client.job_phase(job_id)
@@ -246,7 +246,17 @@ class Fleet:
             job_id = meta.get("id") if isinstance(meta, Mapping) else None
             if isinstance(job_id, str) and job_id and job_id not in self._jobs and job_id not in self._results:
                 logger.info("watching job %s (found running)", job_id)
-                self._open(job_id, check=False)
+                try:
+                    self._open(job_id, check=False)
+                except _AUTH:
+                    raise
+                except HpoAnalyticsError as exc:  # e.g. an id that cannot name a directory: this job only
+                    error = f"{type(exc).__name__}: {exc}"
+                    logger.error("cannot watch job %s: %s", job_id, error)
+                    self.errors[job_id] = error
+                    self._results[job_id] = WatchResult(0, [], [], [], [], JOB_ERROR, job_id=job_id)
+                    self._say({"job_id": job_id, "cycle": None, "trial_id": None, "action": "error",
+                               "reason": error})
 
     def _close_out(self, job_id: str, ended: str, *, error: str = "") -> None:
         """Record why ``job_id``'s watch ends, keep its result, close its ledger; it is not watched again."""
