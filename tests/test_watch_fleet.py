@@ -300,3 +300,28 @@ def test_kill_9_mid_cycle_across_several_jobs_then_restart_stops_nothing_twice(t
         assert sent <= set(states)  # every request the service saw was intended first
         # an intent whose request never reached the service (killed first) is resolved, never sent again
         assert all(states[t] in ("already_stopped", "unresolved") for t in set(states) - sent)
+
+
+def test_the_exit_status_of_many_jobs_combines_theirs() -> None:
+    from hpo_analytics.cli._watch import fleet_exit_status
+    from hpo_analytics.errors import AuthenticationError, NotFoundError
+    from hpo_analytics.stopping import FleetResult, WatchResult
+
+    def job(name: str, ended: str = "max_cycles", failed: tuple[str, ...] = ()) -> WatchResult:
+        return WatchResult(1, [], [], list(failed), [], ended, job_id=name)
+
+    def status(*jobs: WatchResult, explicit: tuple[str, ...] = (), errors: dict | None = None,
+               fatal: Exception | None = None) -> int:
+        return fleet_exit_status(FleetResult(1, "max_cycles", {j.job_id: j for j in jobs}, explicit=list(explicit),
+                                             errors=errors or {}, fatal=fatal))
+
+    ok, gone, broken, failing = job("a"), job("b", "job not found"), job("c", "error"), job("d", failed=("t",))
+    assert status(ok) == EXIT_OK
+    assert status(ok, gone) == EXIT_OK  # a discovered job that went away is no failure
+    assert status(ok, gone, explicit=("a", "b")) == EXIT_NOT_FOUND
+    assert status(ok, gone, broken, explicit=("a", "b"), errors={"c": "ConfigurationError: x"}) == EXIT_ERROR
+    assert status(gone, broken, failing, explicit=("b",), errors={"c": "x"}) == EXIT_STOPS_FAILED
+    assert status(failing, fatal=AuthenticationError("401", status_code=401)) == EXIT_AUTH
+    # a listing that said "not found" mid-run closes the job out as not found, not as an error
+    assert status(gone, explicit=("b",), errors={"b": "NotFoundError: x"}) == EXIT_NOT_FOUND
+    assert status(ok, fatal=NotFoundError("search", status_code=404)) == EXIT_ERROR  # the job search kept failing
