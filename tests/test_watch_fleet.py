@@ -209,7 +209,8 @@ def test_cli_job_selection_arguments_give_status_2_before_anything(tmp_path: Pat
             run = subprocess.run(_cmd(tmp_path, *args), env=_env(sim), capture_output=True, text=True, timeout=60)
             assert run.returncode == EXIT_USAGE, (args, run.stderr)
             assert len(run.stderr.strip().splitlines()) == 1 and not run.stdout
-        assert "--max-jobs-in-flight" in run.stderr and "max_jobs_in_flight" not in run.stderr.replace("--max-jobs-in-flight", "")
+        assert "--max-jobs-in-flight" in run.stderr
+        assert "max_jobs_in_flight" not in run.stderr.replace("--max-jobs-in-flight", "")
         assert not sim.requests
     assert not any(tmp_path.iterdir())
 
