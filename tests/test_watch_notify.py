@@ -18,7 +18,17 @@ import pytest
 
 from hpo_analytics.errors import ConfigurationError, NotificationError
 from hpo_analytics.simulator import Faults, Simulator
-from hpo_analytics.stopping import CommandSink, Ledger, Notifier, WebhookSink, read_ledger
+from hpo_analytics.client import ModelArtsClient
+from hpo_analytics.stopping import (
+    CommandSink,
+    Ledger,
+    Notifier,
+    Safety,
+    ThresholdRule,
+    WebhookSink,
+    read_ledger,
+    watch_jobs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-path"
@@ -238,3 +248,50 @@ def test_a_loop_that_ends_on_an_error_says_so_and_records_undelivered_events(tmp
     events = read_ledger(tmp_path)
     assert events["kind"].tolist() == ["error", "notify_failed"]
     assert events["reason"].iloc[-1] == "watch_error" and "pager down" in events["error"].iloc[-1]
+
+
+
+def test_two_jobs_in_one_watch_each_record_their_own_undelivered_events(tmp_path: Path) -> None:
+    # one notifier for the fleet; it cannot deliver job a's events and delivers job b's
+    got: list[dict] = []
+
+    def sink(event: dict) -> None:
+        if event["job_id"] == a:
+            raise NotificationError("receiver refused")
+        got.append(event)
+
+    with Simulator(seed=5, n_trials=12, n_iterations=6, max_concurrent=6, elapsed=40.0, auth="token") as sim, \
+            ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token) as client, \
+            Notifier([sink]) as notifier:
+        a = sim.job_ids[0]
+        b = sim.add_job(n_trials=12, n_iterations=6, max_concurrent=6, elapsed=40.0)
+        safety = Safety(min_running=0, max_stop_fraction=1.0, max_stops_per_cycle=2)
+        result = watch_jobs(client, lambda: ThresholdRule(threshold=0.99, grace_period=1), state_root=tmp_path,
+                            job_ids=[a, b], max_cycles=1, interval_s=0,
+                            watcher_options={"execute": True, "notify": notifier, "safety": safety,
+                                             "metric": "acc", "mode": "max"})
+    assert result.ended == "max_cycles" and not result.failed
+    assert len(result.jobs[a].stopped) == 2 and len(result.jobs[b].stopped) == 2
+    assert sorted(e["trial_id"] for e in got if e["event"] == "trial_stopped") == result.jobs[b].stopped
+    assert {e["job_id"] for e in got} == {b}
+    failed_a = read_ledger(tmp_path / a).query("kind == 'notify_failed'")
+    assert sorted(failed_a["trial_id"]) == result.jobs[a].stopped
+    assert all("receiver refused" in e for e in failed_a["error"])
+    assert read_ledger(tmp_path / b).query("kind == 'notify_failed'").empty
+
+
+def test_the_cli_sends_every_job_s_events_to_one_webhook(tmp_path: Path) -> None:
+    with receiver() as (url, got), Simulator(seed=5, n_trials=12, n_iterations=6, max_concurrent=6, elapsed=40.0,
+                                             auth="token") as sim:
+        a = sim.job_ids[0]
+        b = sim.add_job(n_trials=12, n_iterations=6, max_concurrent=6, elapsed=40.0)
+        run = subprocess.run([sys.executable, "-m", "hpo_analytics", "watch", a, b, "--state-dir", str(tmp_path),
+                              "--notify-webhook", url, *STOP_ARGS], env=_env(sim), capture_output=True, text=True,
+                             timeout=120)
+    assert run.returncode == 0, run.stderr
+    ends = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
+    stopped = {e["job_id"]: sorted(e["stopped"]) for e in ends if e.get("event") == "end"}
+    assert set(stopped) == {a, b} and all(len(v) == 2 for v in stopped.values())
+    for job in (a, b):
+        assert sorted(e["trial_id"] for e in got if e["job_id"] == job and e["event"] == "trial_stopped") \
+            == stopped[job]

@@ -9,12 +9,15 @@
   SQLite ledger (:class:`Ledger`) and stops trials through the API, safely;
   :func:`decisions_from_ledger` reads the decisions back, :func:`read_ledger`
   the whole audit trail; a :class:`Notifier` tells people (webhook, command).
+* :func:`watch_jobs` (:class:`Fleet`) watches many jobs in one process, each
+  with its own watcher and ledger (:func:`job_state_dir`).
 """
 
 from __future__ import annotations
 
 from ._backtest import BACKTEST_COLUMNS, backtest, replay_log
 from ._base import DECISION_COLUMNS, CurveMatrix, Rule
+from ._fleet import RUNNING_AUTOSEARCH_FILTERS, Fleet, FleetResult, job_state_dir, watch_jobs
 from ._halving import SuccessiveHalvingRule
 from ._median import MedianStoppingRule
 from ._notify import CommandSink, Notifier, WebhookSink
@@ -31,6 +34,8 @@ __all__ = [
     "CurveMatrix",
     "DECISION_COLUMNS",
     "ENDED_PHASES",
+    "Fleet",
+    "FleetResult",
     "JOB_NOT_FOUND",
     "LEDGER_COLUMNS",
     "Ledger",
@@ -39,6 +44,7 @@ __all__ = [
     "Notifier",
     "PatienceRule",
     "PercentileRule",
+    "RUNNING_AUTOSEARCH_FILTERS",
     "Rule",
     "Safety",
     "SignificanceRule",
@@ -48,7 +54,9 @@ __all__ = [
     "WebhookSink",
     "backtest",
     "decisions_from_ledger",
+    "job_state_dir",
     "read_ledger",
     "replay_log",
     "watch",
+    "watch_jobs",
 ]
