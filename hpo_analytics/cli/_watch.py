@@ -41,6 +41,7 @@ from ._common import (
     print_json,
 )
 from ._rules import RULES, add_rule_options, build_rule
+from ._search_stop import SEARCH_STOP_FLAGS, add_search_stop_options, build_search_stop
 
 #: The library's option names as the CLI spells them, for messages.
 _FLAGS = {
@@ -52,6 +53,7 @@ _FLAGS = {
     "min_running": "--min-running",
     "grace_period": "--grace-period",
     "min_samples": "--min-samples",
+    **SEARCH_STOP_FLAGS,
 }
 
 #: Where each job's state lives by default: ``.hpo-analytics/watch/<JOB_ID>/``.
@@ -107,6 +109,7 @@ def add_watch(sub: Any) -> None:
     safety.add_argument("--max-stop-fraction", type=float, default=0.5,
                         help="at most this fraction of all trials stopped (0.5)")
     safety.add_argument("--min-running", type=int, default=2, help="keep at least M trials running (2)")
+    add_search_stop_options(parser)
     add_connection_args(parser)
     parser.set_defaults(run=run_watch)
 
@@ -145,6 +148,7 @@ def run_watch(args: argparse.Namespace) -> int:
     """Run the watch loop, one line (or JSON line) per decision, then a summary of this run."""
     try:
         rule, safety, state_dir, max_cycles = _options(args)
+        search_stop = build_search_stop(args)
     except ConfigurationError as exc:
         fail("watch", flag_names(str(exc), _FLAGS))
         return EXIT_USAGE
@@ -174,7 +178,7 @@ def run_watch(args: argparse.Namespace) -> int:
                       flush=True)
             result = watch(client, args.job_id, rule, state_dir=state_dir, execute=args.execute,
                            interval_s=args.poll, safety=safety, max_cycles=max_cycles, emit=emit,
-                           handle_signals=True)
+                           handle_signals=True, search_stop=search_stop)
         except (AuthenticationError, PermissionDeniedError) as exc:
             fail("watch", exc)
             return EXIT_AUTH

@@ -7,7 +7,9 @@
   :func:`replay_log` lists every decision of such a replay (what plots draw).
 * :func:`watch` acts: it polls a job, records every decision and action in a
   SQLite ledger (:class:`Ledger`) and stops trials through the API, safely;
-  :func:`decisions_from_ledger` reads the decisions back.
+  :func:`decisions_from_ledger` reads the decisions back; given a
+  :class:`SearchStop`, it also ends the whole job when the search has done
+  its work (a target reached, a budget spent, no improvement).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ._halving import SuccessiveHalvingRule
 from ._median import MedianStoppingRule
 from ._patience import PatienceRule
 from ._percentile import PercentileRule
+from ._search_stop import SearchProgress, SearchStop
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
 from ._watch import ENDED_PHASES, JOB_NOT_FOUND, NOTIFY_EVENTS, Safety, WatchResult, watch
@@ -36,6 +39,8 @@ __all__ = [
     "PercentileRule",
     "Rule",
     "Safety",
+    "SearchProgress",
+    "SearchStop",
     "SignificanceRule",
     "SuccessiveHalvingRule",
     "ThresholdRule",
