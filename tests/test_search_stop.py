@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from _fakes import Clock
 from hpo_analytics.cli._watch import exit_status
 from hpo_analytics.client import ModelArtsClient, RetryPolicy, TerminateResult
 from hpo_analytics.errors import ConfigurationError, ConflictError
-from hpo_analytics.simulator import Simulator
+from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Ledger, Safety, SearchStop, ThresholdRule, watch
 from hpo_analytics.stopping._watch import Watcher
 
@@ -370,3 +372,75 @@ def test_cli_target_reached_terminates_the_job_once_and_exits_0(tmp_path: Path) 
     assert len(terminates) == 1 and terminates[0].status == 202 and phase == "Terminated"
     with Ledger(tmp_path / job) as ledger:
         assert ledger.terminate_state(job) == "terminating"
+
+
+def _cli(job: str, state: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "hpo_analytics", "watch", job, "--metric", "acc", "--mode", "max",
+            "--state-dir", str(state), "--json", "--rule", "threshold", "--threshold", "-1000", *extra]
+
+
+def test_cli_dry_run_says_it_would_terminate_and_sends_nothing(tmp_path: Path) -> None:
+    # four trials finished (the clock stands still): the budget of three is spent
+    with Simulator(seed=4, n_trials=12, n_iterations=8, max_concurrent=4, elapsed=200.0, auth="token") as sim:
+        job = sim.job_ids[0]
+        run = subprocess.run(_cli(job, tmp_path, "--max-cycles", "2", "--poll", "0", "--max-trials", "3"),
+                             env=_env(sim), capture_output=True, text=True, timeout=120)
+        posts = [r for r in sim.requests if r.method == "POST"]
+        phase = sim.job(job).phase
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
+    would = [x for x in lines if x.get("action") == "would_terminate"]
+    assert len(would) == 2 and "4 trials finished >= max_trials 3" in would[0]["reason"]
+    assert not posts and phase == "Running"
+
+
+class _HeldTerminate(Faults):
+    """Holds the terminate request at the simulator's door until :attr:`release` is set (see test_stopping_watch)."""
+
+    def __init__(self) -> None:
+        super().__init__(path_contains="/actions")
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.handlers: list[threading.Thread] = []
+
+    def applies_to(self, path: str) -> bool:
+        if not super().applies_to(path):
+            return False
+        self.handlers.append(threading.current_thread())
+        self.arrived.set()
+        self.release.wait()
+        return True
+
+
+def test_cli_kill_9_between_intent_and_answer_then_restart_sends_no_second_terminate(tmp_path: Path) -> None:
+    with Simulator(seed=4, n_trials=12, n_iterations=8, max_concurrent=4, elapsed=200.0, auth="token") as sim:
+        job = sim.job_ids[0]
+        held = _HeldTerminate()
+        sim.faults = held
+        proc = subprocess.Popen(_cli(job, tmp_path, "--poll", "0", "--execute", "--max-trials", "3"), env=_env(sim),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(1200):  # a bound, not a timing assertion: the terminate comes at the first cycle
+                if held.arrived.wait(0.1) or proc.poll() is not None:
+                    break
+        finally:
+            proc.kill()  # SIGKILL while the terminate is in flight
+            proc.wait(timeout=10)
+            sim.faults = Faults()
+            held.release.set()  # the service carries out the terminate the killed watch sent
+            for handler in held.handlers:
+                handler.join(timeout=10)
+        assert held.arrived.is_set() and proc.returncode == -signal.SIGKILL
+        with Ledger(tmp_path / job) as ledger:
+            assert ledger.terminate_state(job) == "intent"
+        rerun = subprocess.run(_cli(job, tmp_path, "--poll", "0", "--execute", "--max-trials", "3"), env=_env(sim),
+                               capture_output=True, text=True, timeout=120)
+        terminates = [r for r in sim.requests if r.method == "POST" and r.path.endswith("/actions")]
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(terminates) == 1
+    lines = [json.loads(x) for x in rerun.stdout.splitlines() if x.startswith("{")]
+    assert [x["action"] for x in lines if str(x.get("action", "")).startswith("terminate")] == [
+        "terminate_already_ended"]
+    assert lines[-1]["ended"] == "job Terminated" and not lines[-1]["failed"]
+    with Ledger(tmp_path / job) as ledger:
+        assert ledger.terminate_state(job) == "already_ended"
