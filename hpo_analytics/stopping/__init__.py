@@ -7,9 +7,9 @@
   :func:`replay_log` lists every decision of such a replay (what plots draw).
 * :func:`watch` acts: it polls a job, records every decision and action in a
   SQLite ledger (:class:`Ledger`) and stops trials through the API, safely;
-  :func:`decisions_from_ledger` reads the decisions back; given a
-  :class:`SearchStop`, it also ends the whole job when the search has done
-  its work (a target reached, a budget spent, no improvement).
+  :func:`decisions_from_ledger` reads the decisions back. Given a
+  :class:`SearchStop`, :func:`watch` also ends the whole job when the search
+  has done its work (a target reached, a budget spent, no improvement).
 """
 
 from __future__ import annotations
