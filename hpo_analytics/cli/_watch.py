@@ -26,7 +26,6 @@ from ..errors import (
     AuthenticationError,
     ConfigurationError,
     HpoAnalyticsError,
-    NotFoundError,
     PermissionDeniedError,
 )
 from ._common import (
@@ -47,6 +46,7 @@ from ._common import (
 )
 from ._notify import add_notify_options, build_notifier
 from ._rules import RULES, add_rule_options, build_rule
+from ._search_stop import SEARCH_STOP_FLAGS, add_search_stop_options, build_search_stop
 
 #: The library's option names as the CLI spells them, for messages.
 _FLAGS = {
@@ -59,6 +59,7 @@ _FLAGS = {
     "grace_period": "--grace-period",
     "min_samples": "--min-samples",
     "max_jobs_in_flight": "--max-jobs-in-flight",
+    **SEARCH_STOP_FLAGS,
 }
 
 #: Where each job's state lives by default: ``.hpo-analytics/watch/<JOB_ID>/``.
@@ -133,6 +134,7 @@ def add_watch(sub: Any) -> None:
                         help="at most this fraction of all trials stopped (0.5)")
     safety.add_argument("--min-running", type=int, default=2, help="keep at least M trials running (2)")
     add_notify_options(parser)
+    add_search_stop_options(parser)
     add_connection_args(parser)
     parser.set_defaults(run=run_watch)
 
@@ -193,6 +195,7 @@ def run_watch(args: argparse.Namespace) -> int:
     try:
         rule, safety, root, max_cycles, filters = _options(args)
         notifier = build_notifier(args)
+        search_stop = build_search_stop(args)
     except ConfigurationError as exc:
         fail("watch", flag_names(str(exc), _FLAGS))
         return EXIT_USAGE
@@ -215,7 +218,8 @@ def run_watch(args: argparse.Namespace) -> int:
                   flush=True)
 
     # what every job's Watcher gets, unchanged
-    watcher_options: dict[str, Any] = {"execute": args.execute, "safety": safety, "notify": notifier}
+    watcher_options: dict[str, Any] = {"execute": args.execute, "safety": safety, "notify": notifier,
+                                       "search_stop": search_stop}
     mode = "EXECUTE" if args.execute else "dry run (add --execute to stop trials)"
     with client:
         try:

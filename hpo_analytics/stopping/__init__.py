@@ -9,6 +9,8 @@
   SQLite ledger (:class:`Ledger`) and stops trials through the API, safely;
   :func:`decisions_from_ledger` reads the decisions back, :func:`read_ledger`
   the whole audit trail; a :class:`Notifier` tells people (webhook, command).
+  Given a :class:`SearchStop`, :func:`watch` also ends the whole job when the
+  search has done its work (a target reached, a budget spent, no improvement).
 * :func:`watch_jobs` (:class:`Fleet`) watches many jobs in one process, each
   with its own watcher and ledger (:func:`job_state_dir`).
 """
@@ -23,6 +25,7 @@ from ._median import MedianStoppingRule
 from ._notify import CommandSink, Notifier, WebhookSink
 from ._patience import PatienceRule
 from ._percentile import PercentileRule
+from ._search_stop import SearchProgress, SearchStop
 from ._significance import SignificanceRule
 from ._threshold import ThresholdRule
 from ._watch import ENDED_PHASES, JOB_NOT_FOUND, NOTIFY_EVENTS, Safety, WatchResult, watch
@@ -47,6 +50,8 @@ __all__ = [
     "RUNNING_AUTOSEARCH_FILTERS",
     "Rule",
     "Safety",
+    "SearchProgress",
+    "SearchStop",
     "SignificanceRule",
     "SuccessiveHalvingRule",
     "ThresholdRule",

@@ -84,6 +84,7 @@ from ..errors import (
     PermissionDeniedError,
 )
 from ._base import CurveMatrix, Rule, member
+from ._search_stop import SEARCH_NOTIFY_EVENTS, SearchStop, SearchStopper
 from .ledger import LEDGER_FILE, Ledger
 
 __all__ = ["ENDED_PHASES", "JOB_NOT_FOUND", "NOTIFY_EVENTS", "CycleReport", "Safety", "WatchResult", "Watcher", "watch"]
@@ -97,7 +98,7 @@ ENDED_PHASES = frozenset({"Completed", "Failed", "Terminated", "Abnormal", "Term
 
 #: What ``notify`` hears: a trial stopped, a stop that failed (or is
 #: unresolved), a dry run's "would stop", the job ending, the loop ending with an error.
-NOTIFY_EVENTS = ("trial_stopped", "stop_failed", "would_stop", "job_ended", "watch_error")
+NOTIFY_EVENTS = ("trial_stopped", "stop_failed", "would_stop", "job_ended", "watch_error", *SEARCH_NOTIFY_EVENTS)
 
 #: ``WatchResult.ended`` when the job does not exist (any more).
 JOB_NOT_FOUND = "job not found"
@@ -167,11 +168,14 @@ class Watcher:
                  safety: Safety | None = None, metric: str | None = None, mode: str | None = None,
                  emit: Callable[[dict[str, Any]], None] | None = None,
                  clock: Callable[[], float] = time.time,
-                 notify: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 notify: Callable[[dict[str, Any]], None] | None = None,
+                 search_stop: SearchStop | None = None) -> None:
         if not isinstance(rule, Rule):
             raise ConfigurationError(f"rule must be a Rule, not {type(rule).__name__}")
         if not isinstance(job_id, str) or not job_id:
             raise ConfigurationError("job_id must be a non-empty string")
+        self.search_stop = (SearchStopper(search_stop, client=client, execute=execute)
+                            if search_stop is not None else None)
         self.client = client
         self.job_id = job_id
         self.rule = rule
@@ -257,6 +261,9 @@ class Watcher:
         decisions = d.to_frame(cm, self.rule.describe())
         report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped, phase=phase)
         self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
+        if self.search_stop is not None:  # ends the whole job when a search-level criterion is met
+            self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=listing, status=status, cm=cm,
+                                             metric=metric, mode=mode)
         report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
@@ -503,7 +510,8 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
           emit: Callable[[dict[str, Any]], None] | None = None, sleep: Callable[[float], None] | None = None,
           clock: Callable[[], float] = time.time, handle_signals: bool = False,
           max_consecutive_errors: int = 5, notify: Callable[[dict[str, Any]], None] | None = None,
-          stop_event: threading.Event | None = None, notify_flush_s: float = 30.0) -> WatchResult:
+          stop_event: threading.Event | None = None, notify_flush_s: float = 30.0,
+          search_stop: SearchStop | None = None) -> WatchResult:
     """Watch ``job_id`` until it ends, every trial is done, ``max_cycles``, or SIGINT/SIGTERM; see the module doc.
 
     ``client`` is a :class:`~hpo_analytics.client.ModelArtsClient` (or anything
@@ -513,7 +521,9 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
     nothing because the metric has no finite value yet, or ``"job_ended"``).
     ``notify`` gets the events of :data:`NOTIFY_EVENTS` (a queueing
     :class:`~hpo_analytics.stopping.Notifier` is given up to ``notify_flush_s``
-    seconds at the end to deliver, and its failures go to the ledger). ``sleep``/``clock``
+    seconds at the end to deliver, and its failures go to the ledger).
+    ``search_stop`` (a :class:`~hpo_analytics.stopping.SearchStop`) ends the
+    whole job when one of its criteria is met, with the same safety model. ``sleep``/``clock``
     are injectable (tests never wait); by default the loop waits on an event
     that a signal (or ``stop_event``, shared by the loops of several jobs) sets.
     Service errors that survive the client's retries are recorded and the
@@ -536,7 +546,7 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
         except HpoAnalyticsError as exc:  # a passing fault: the first cycle will try again
             logger.info("watch of job %s: could not read its phase yet: %s", job_id, exc)
     w = Watcher(client, job_id, rule, state_dir=state_dir, execute=execute, safety=safety, metric=metric,
-                mode=mode, emit=emit, clock=clock, notify=notify)
+                mode=mode, emit=emit, clock=clock, notify=notify, search_stop=search_stop)
     if stop_event is not None:
         w.stopping = stop_event
     wait = sleep if sleep is not None else (lambda s: w.stopping.wait(s))

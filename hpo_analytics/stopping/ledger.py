@@ -10,14 +10,26 @@ Tables (all keyed by ``job_id``):
   the stop request is sent), then ``stopped``, ``already_stopped``,
   ``failed`` or ``unresolved``. A trial with any row here is never sent
   another stop request.
+* ``terminations(job_id, state, time, PRIMARY KEY (job_id))`` — the same
+  idempotency record for ending the whole job (a search-level stop, see
+  :class:`~hpo_analytics.stopping.SearchStop`), in its own table so that no
+  reserved trial id can be mistaken for a trial: ``intent`` (committed
+  before the terminate request), then ``terminating``, ``already_ended``,
+  ``failed`` or ``unresolved``. A job with a row here is never sent another
+  terminate request; a run killed between the intent and the answer leaves
+  ``intent``, and the next run resolves it from the job's phase.
 * ``events(id, time, job_id, cycle, kind, trial_id, rule, params, step, value,
   reference, reason, request, response, error)`` — append-only: every
   decision (``kind="decision"``), every safety hold (``"held"``), every action
   (``"intent"``, ``"stopped"``, ``"already_stopped"``, ``"failed"``,
   ``"unresolved"``, ``"dry_run"``), cycle-level events (``"cycle"``,
-  ``"error"``, ``"paused"``, ``"exit"``), the job's end (``"job_ended"``) and
+  ``"error"``, ``"paused"``, ``"exit"``), the job's end (``"job_ended"``),
   notifications that were not delivered (``"notify_failed"``, ``reason``
-  naming the event). Nothing is ever updated or deleted.
+  naming the event), and those of search-level stops (``"trial_finished"`` —
+  each trial once, in the order the watch saw trials finish, with its best
+  value —, ``"would_terminate"``, ``"terminate_held"``, ``"terminate_intent"``,
+  ``"job_terminated"``, ``"terminate_already_ended"``, ``"terminate_failed"``,
+  ``"terminate_unresolved"``). Nothing is ever updated or deleted.
 
 Every write is its own committed transaction, so a ``kill -9`` loses at most
 the write in progress, never an earlier one.
@@ -58,6 +70,9 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE TABLE IF NOT EXISTS stops (
     job_id TEXT NOT NULL, trial_id TEXT NOT NULL, state TEXT NOT NULL, time REAL NOT NULL,
     PRIMARY KEY (job_id, trial_id)
+);
+CREATE TABLE IF NOT EXISTS terminations (
+    job_id TEXT NOT NULL PRIMARY KEY, state TEXT NOT NULL, time REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, job_id TEXT NOT NULL, cycle INTEGER,
@@ -144,6 +159,24 @@ class Ledger:
         with self._db:
             self._db.execute("UPDATE stops SET state = ?, time = ? WHERE job_id = ? AND trial_id = ?",
                              (state, time, job_id, trial_id))
+
+    # ------------------------------------------------------------------ terminations (idempotency)
+    def terminate_state(self, job_id: str) -> str | None:
+        """The state of the job's terminate request, ``None`` when none was ever intended."""
+        row = self._db.execute("SELECT state FROM terminations WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def claim_terminate(self, job_id: str, time: float) -> bool:
+        """Record the intent to terminate the job; ``False`` (and nothing written) when it already has a row."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            cur = self._db.execute("INSERT OR IGNORE INTO terminations VALUES (?, 'intent', ?)", (job_id, time))
+            return cur.rowcount == 1
+
+    def set_terminate_state(self, job_id: str, state: str, time: float) -> None:
+        """Move a claimed terminate to its outcome."""
+        with self._db:
+            self._db.execute("UPDATE terminations SET state = ?, time = ? WHERE job_id = ?", (state, time, job_id))
 
     # ------------------------------------------------------------------ events
     def record(self, job_id: str, kind: str, *, time: float, **fields: Any) -> None:
