@@ -444,3 +444,25 @@ def test_cli_kill_9_between_intent_and_answer_then_restart_sends_no_second_termi
     assert lines[-1]["ended"] == "job Terminated" and not lines[-1]["failed"]
     with Ledger(tmp_path / job) as ledger:
         assert ledger.terminate_state(job) == "already_ended"
+
+
+def test_cli_several_jobs_each_judged_by_their_own_search_stop(tmp_path: Path) -> None:
+    # with the clock standing still, the job at elapsed 200 has four trials finished (budget 3 spent), the one
+    # at elapsed 5 none: only the first is terminated, each ledger says so for its own job
+    with Simulator(seed=4, n_trials=12, n_iterations=8, max_concurrent=4, elapsed=200.0, auth="token") as sim:
+        spent = sim.job_ids[0]
+        fresh = sim.add_job(n_trials=12, n_iterations=8, max_concurrent=4, elapsed=5.0)
+        cmd = [sys.executable, "-m", "hpo_analytics", "watch", spent, fresh, "--metric", "acc", "--mode", "max",
+               "--state-dir", str(tmp_path), "--json", "--rule", "threshold", "--threshold", "-1000",
+               "--max-cycles", "2", "--poll", "0", "--execute", "--max-trials", "3"]
+        run = subprocess.run(cmd, env=_env(sim), capture_output=True, text=True, timeout=120)
+        terminates = [r.path for r in sim.requests if r.method == "POST" and r.path.endswith("/actions")]
+        phases = {j: sim.job(j).phase for j in (spent, fresh)}
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
+    assert [x["job_id"] for x in lines if x.get("action") == "job_terminated"] == [spent]
+    assert len(terminates) == 1 and f"/{spent}/" in terminates[0]
+    assert phases[fresh] == "Running" and phases[spent] in ("Terminating", "Terminated")
+    for job, state in ((spent, "terminating"), (fresh, None)):
+        with Ledger(tmp_path / job) as ledger:
+            assert ledger.terminate_state(job) == state
