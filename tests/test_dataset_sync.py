@@ -166,9 +166,11 @@ def test_given_details_spare_the_details_request_and_requests_are_counted(fleet:
 
 def test_a_first_sync_writes_the_layout_every_engine_reads(fleet: Simulator, tmp_path: Path) -> None:
     out = tmp_path / "ds"
+    seen: list[tuple[int, int]] = []
     with client_for(fleet) as client:
-        summary = ha.sync(client, out, all_jobs=True)
+        summary = ha.sync(client, out, all_jobs=True, progress=lambda done, total: seen.append((done, total)))
         assert sorted(summary.fetched) == sorted(fleet.job_ids) and not summary.failed
+        assert seen[-1] == (8, 8) and len(seen) == 8
         assert summary.requests == len(fleet.requests)
         assert (out / "_manifest.json").is_file() and (out / "jobs" / "jobs.parquet").is_file()
         for job in fleet.job_ids:
@@ -365,6 +367,32 @@ client = ha.ModelArtsClient(endpoint=os.environ["SIM_URL"], project_id=os.enviro
 ha.sync(client, sys.argv[1], all_jobs=True)
 print("finished", flush=True)
 """
+
+
+def test_two_syncs_at_once_the_second_stops_and_the_first_finishes(tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    with Simulator(seed=8, n_jobs=4, n_trials=8, mixed=True, n_iterations=3, faults=Faults(latency=0.01)) as sim:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SIM_URL": sim.url, "SIM_PROJECT": sim.project_id,
+               "SIM_TOKEN": sim.token}
+        first = subprocess.Popen([sys.executable, "-c", _KILLED_SYNC, str(out)], env=env,
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while len(sim.requests) < 5 and time.monotonic() < deadline:
+                time.sleep(0.002)
+            with client_for(sim) as client:
+                with pytest.raises(DatasetLockedError, match=rf"process {first.pid} is syncing into"):
+                    ha.sync(client, out, all_jobs=True)
+            assert first.poll() is None  # the first is still going, untouched
+            assert first.communicate(timeout=60)[0].strip() == "finished"
+        finally:
+            first.kill()
+            first.wait(timeout=30)
+        sim.faults = Faults()
+        with client_for(sim) as client:
+            again = ha.sync(client, out, all_jobs=True)
+            assert sorted(again.unchanged) == sorted(sim.job_ids)  # the first sync got everything
+            assert_reads_back(client, out, sim.job_ids)
 
 
 @pytest.mark.parametrize("kill_after", [10, 35, 60])  # of the 73 requests the whole sync makes

@@ -245,6 +245,9 @@ def _fetch(client: ModelArtsClient, fs: FileSystem, root: str, details: Mapping[
     """Read one job; ``None`` when nothing of it changed since the manifest's record."""
     job_id = str(_get(details, "metadata", "id"))
     phase = _get(details, "status", "phase")
+    if not isinstance(_get(details, "algorithm", "policies", "auto_search"), Mapping):
+        # a search answer that leaves out the search settings: the job's own details have them
+        details = client.get_training_job(job_id)
     trials = client.fetch_trials(job_id, details=details)
     keys = _trial_keys(trials)
     old_trials = _read_own(fs, root, "trials", job_id) if entry is not None else None
