@@ -74,6 +74,8 @@ class SimProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def start_fleet(jobs: int, trials: int, seed: int = 0) -> SimProcess:
