@@ -313,6 +313,16 @@ def test_a_later_sync_that_widens_the_schema_rewrites_the_earlier_files(tmp_path
         assert "param/num_leaves" in names and "rmse" in names
         assert_engines_read(tmp_path / "ds", n_trials=10)
         assert_reads_back(client, tmp_path / "ds", sim.job_ids)
+        # a job whose learning_rate is text: the column becomes text in every file, with a warning
+        late = sim.add_job(n_trials=5, seed=99)
+        sim.job(late).trials.params["learning_rate"] = np.array(["1e-3", "small"] * 2 + ["big"], dtype=object)
+        with pytest.warns(SchemaWarning, match=rf"'param/learning_rate'.*double in earlier syncs; string in {late}"):
+            third = ha.sync(client, tmp_path / "ds", all_jobs=True)
+        assert third.files_rewritten == 4 and third.fetched == [late]
+        schema = pq.read_schema(tmp_path / "ds" / "trials" / f"job_id={first}" / "trials.parquet")
+        assert schema.field("param/learning_rate").type == pa.string()
+        assert_engines_read(tmp_path / "ds", n_trials=15)
+        assert_reads_back(client, tmp_path / "ds", sim.job_ids)
 
 
 def test_unify_and_its_warning_name_the_column_and_the_jobs() -> None:

@@ -71,7 +71,7 @@ def _merge_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
 def unify(schemas: Iterable[tuple[str, pa.Schema]], *, kind: str = "trials") -> pa.Schema:
     """The dataset schema covering every ``(job_id, schema)``, by column name (rule in the module docstring).
 
-    The label ``"(dataset)"`` may stand for the schema already on disk. A
+    A label may stand for several jobs (the sync names the schema on disk ``"earlier syncs"``). A
     column that becomes text warns once, naming the jobs and their types.
     """
     types: dict[str, pa.DataType] = {}

@@ -306,7 +306,7 @@ def _write_batch(fs: FileSystem, root: str, manifest: dict[str, Any], batch: lis
             continue
         old_text = manifest["schemas"].get(kind)
         old = decode_schema(old_text) if old_text else None
-        sources = ([("(dataset)", old)] if old is not None else []) + [(k, t.schema) for k, t in tables.items()]
+        sources = ([("earlier syncs", old)] if old is not None else []) + [(k, t.schema) for k, t in tables.items()]
         schema = unify(sources, kind=kind)
         if old is not None and not schema.equals(old):
             logger.info("the %s schema widened: rewriting the other jobs' %s files", kind, kind)
