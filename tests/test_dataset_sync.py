@@ -270,6 +270,20 @@ def test_a_resync_reads_only_what_changed(fleet: Simulator, tmp_path: Path) -> N
         assert jobs[end]["phase"] == "Terminated"
 
 
+def test_a_job_with_no_reports_yet_reads_back_as_its_empty_fetch_then_grows(tmp_path: Path) -> None:
+    with Simulator(seed=2, n_jobs=1, n_trials=5, elapsed=0, n_iterations=4) as sim, client_for(sim) as client:
+        job = sim.job_ids[0]
+        first = ha.sync(client, tmp_path / "ds", all_jobs=True)
+        assert first.jobs[0].histories == 1  # one empty history gives the curves' columns
+        assert_reads_back(client, tmp_path / "ds", [job])
+        assert ha.read_curves(tmp_path / "ds", job_id=job).num_rows == 0
+        sim.advance(100)
+        second = ha.sync(client, tmp_path / "ds", all_jobs=True)
+        assert second.jobs[0].curves > 0
+        assert_reads_back(client, tmp_path / "ds", [job])
+        assert_engines_read(tmp_path / "ds", n_trials=5)
+
+
 # ---------------------------------------------------------------------- schemas
 
 

@@ -264,7 +264,11 @@ def _fetch(client: ModelArtsClient, fs: FileSystem, root: str, details: Mapping[
         gone = set(old_keys) - set(keys)
         if want or gone or not had_curves:
             curves_table = _merge_curves(old_curves, new_curves, keep=set(keys), refetched=set(want))
-            if curves_table is None:
+            if curves_table is None and keys:
+                # no trial has reported yet: one (empty) history gives the columns a direct fetch has
+                curves_table = client.fetch_curves(job_id, list(keys)[:1], details=details)
+                want = list(keys)[:1]
+            elif curves_table is None:
                 import pyarrow as pa
 
                 curves_table = pa.table({})
