@@ -36,4 +36,6 @@ def test_the_sync_section_prints_both_medians_the_ratio_and_the_simulator_share(
     # the no-change resync asks for the job search and one listing per running job (two of six), no history
     assert int(again.group(2)) == 3 < int(first.group(2))
     assert re.search(r"ratio resync / first sync: [\d.]+ \(target <= 0.05: (meets|misses) it\)", out)
+    assert re.search(r"bare fetch loop\s+median\s+[\d.]+ s", out)
+    assert re.search(r"ratio first sync / bare fetch loop: [\d.]+", out)
     assert re.search(r"simulator busy during the first sync: [\d.]+ CPU s per wall s", out)
