@@ -140,7 +140,8 @@ def test_the_job_search_pages_hundreds_of_jobs_by_page_number() -> None:
         assert len(pages) == 5  # 230 jobs in pages of 50: offsets 0..4 are page numbers
         running = client.search_training_jobs(filters=[{"key": "phase", "operator": "in", "value": ["Running"]}])
         assert len(running) == sum(1 for j in sim.jobs.values() if j.phase == "Running") > 50
-        tpe = client.search_training_jobs(filters=[{"key": "algorithm_name", "operator": "in", "value": ["tpe_search"]}])
+        tpe = client.search_training_jobs(
+            filters=[{"key": "algorithm_name", "operator": "in", "value": ["tpe_search"]}])
         assert tpe and all(j["algorithm"]["policies"]["auto_search"]["algo_configs"][0]["name"] == "tpe_search"
                            for j in tpe)
         with pytest.raises(ha.BadRequestError):

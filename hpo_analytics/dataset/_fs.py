@@ -54,7 +54,7 @@ class FileSystem(Protocol):
         ...
 
     def lock(self, path: str) -> contextlib.AbstractContextManager[None]:
-        """Hold an exclusive lock named by ``path`` or raise :class:`~hpo_analytics.errors.DatasetLockedError` at once."""
+        """Hold an exclusive lock named by ``path``, or raise :class:`~hpo_analytics.errors.DatasetLockedError` now."""
         ...
 
 

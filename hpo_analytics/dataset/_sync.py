@@ -32,7 +32,7 @@ from ..client import resolve_progress
 from ..errors import APIError, ConfigurationError, HpoAnalyticsError, TransportError
 from ._fs import TMP_MARK, FileSystem, LocalFileSystem, write_staged
 from ._jobs import job_row, jobs_table
-from ._layout import JOBS_FILE, KINDS, LOCK_FILE, check_job_id, job_dir, job_file
+from ._layout import JOBS_FILE, KINDS, LOCK_FILE, check_job_id, job_file
 from ._manifest import FINISHED_PHASES, load_manifest, save_manifest
 from ._read import read_file
 from ._schema import concat_jobs, conform, decode_schema, encode_schema, restore, same_table, sort_rows, unify
@@ -213,7 +213,8 @@ def _read_own(fs: FileSystem, root: str, kind: str, job_id: str) -> pa.Table | N
     return restore(read_file(fs, path)) if fs.exists(path) else None
 
 
-def _merge_curves(old: pa.Table | None, new: pa.Table | None, *, keep: set[str], refetched: set[str]) -> pa.Table | None:
+def _merge_curves(old: pa.Table | None, new: pa.Table | None, *, keep: set[str],
+                  refetched: set[str]) -> pa.Table | None:
     """Curves on disk without the refetched (or no longer listed) trials, plus the new ones, in fetch order."""
     import pyarrow as pa
     import pyarrow.compute as pc
