@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
         summarize,
     )
     from .client import EarlyStopResult, ModelArtsClient, RetryPolicy
+    from .dataset import SyncSummary, sync
     from .io import read_curves, read_trials, write_parquet
     from .normalize import (
         algorithms_to_pandas,
@@ -82,6 +83,7 @@ _LAZY: dict[str, str] = {
     "RetryPolicy": "client",
     "SignificanceRule": "stopping",
     "SuccessiveHalvingRule": "stopping",
+    "SyncSummary": "dataset",
     "ThresholdRule": "stopping",
     "algorithms_to_pandas": "normalize",
     "backtest": "stopping",
@@ -99,6 +101,7 @@ _LAZY: dict[str, str] = {
     "read_curves": "io",
     "read_trials": "io",
     "summarize": "analysis",
+    "sync": "dataset",
     "to_pandas": "normalize",
     "trials_to_arrow": "normalize",
     "trials_to_pandas": "normalize",
@@ -110,8 +113,8 @@ _LAZY: dict[str, str] = {
 # The public modules, which ``import hpo_analytics`` used to bring along:
 # ``hpo_analytics.plots.curves(...)`` after a bare ``import hpo_analytics``
 # still works, importing the module on first use.
-_SUBMODULES = frozenset({"analysis", "cli", "client", "demo", "io", "normalize", "plots", "report", "signing",
-                         "simulator", "stopping"})
+_SUBMODULES = frozenset({"analysis", "cli", "client", "dataset", "demo", "io", "normalize", "plots", "report",
+                         "signing", "simulator", "stopping"})
 
 
 def __getattr__(name: str) -> Any:
@@ -158,6 +161,7 @@ __all__ = [
     "SigningError",
     "StateError",
     "SuccessiveHalvingRule",
+    "SyncSummary",
     "ThresholdRule",
     "TransportError",
     "__version__",
@@ -177,6 +181,7 @@ __all__ = [
     "read_curves",
     "read_trials",
     "summarize",
+    "sync",
     "to_pandas",
     "trials_to_arrow",
     "trials_to_pandas",

@@ -9,6 +9,7 @@
     ├── SigningError (ValueError)            AK/SK signing input or Authorization header malformed
     ├── NotPicklableError (TypeError)        an object holding credentials was asked to be pickled
     ├── StateError (RuntimeError)            a call the object's state does not allow (simulator not started)
+    │   └── DatasetLockedError               another sync holds the dataset's lock (names its pid)
     ├── TrialNotFoundError (KeyError)        the simulator's job model has no such trial
     ├── TrialFinishedError                   the simulator's job model cannot stop a finished trial
     ├── NotificationError                    a watch notification (webhook, command) was not delivered
@@ -26,6 +27,7 @@
 
     ParseWarning (UserWarning)               cells that became null under errors="coerce"
     InsufficientDataWarning (UserWarning)    an answer that too little data cannot support (NaN, not a guess)
+    SchemaWarning (UserWarning)              a dataset column whose type differs between jobs, stored as text
 
 Every API error carries ``status_code``, ``error_code``, ``error_msg`` and
 ``request_id``.  Parse errors carry ``page``, ``row``, ``column`` and ``value``
@@ -43,6 +45,7 @@ __all__ = [
     "CellParseError",
     "ConfigurationError",
     "ConflictError",
+    "DatasetLockedError",
     "HpoAnalyticsError",
     "InsufficientDataWarning",
     "MatrixError",
@@ -54,6 +57,7 @@ __all__ = [
     "RateLimitedError",
     "RequestTimeoutError",
     "ResponseFormatError",
+    "SchemaWarning",
     "ServerError",
     "SigningError",
     "StateError",
@@ -153,6 +157,21 @@ class NotPicklableError(HpoAnalyticsError, TypeError):
 
 class StateError(HpoAnalyticsError, RuntimeError):
     """A call that the object's current state does not allow, e.g. the address of a simulator not started."""
+
+
+class DatasetLockedError(StateError):
+    """Another process is syncing into the dataset directory; ``pid`` is its process id when known."""
+
+    def __init__(self, message: str, *, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+class SchemaWarning(UserWarning):
+    """A dataset column has types between jobs that no number type covers: it is stored as text.
+
+    The message names the column and which jobs had which type.
+    """
 
 
 class TrialNotFoundError(HpoAnalyticsError, KeyError):

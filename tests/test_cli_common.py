@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 JOB_DIR = ROOT / "data" / "synthetic_job"
 
 ALL = {"algorithms", "backtest", "demo", "fetch", "importance", "jobs", "ledger", "normalize", "rank", "report", "simulate",
-       "watch"}
+       "sync", "watch"}
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

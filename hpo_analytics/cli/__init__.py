@@ -31,6 +31,7 @@ from ._normalize import add_normalize
 from ._report import add_report
 from ._service import add_algorithms, add_fetch, add_jobs
 from ._simulate import add_simulate
+from ._sync import add_sync
 from ._watch import add_watch
 
 __all__ = ["COMMANDS", "EXIT_ERROR", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -41,6 +42,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_demo,
     add_fetch,
     add_jobs,
+    add_sync,
     add_algorithms,
     add_normalize,
     add_rank,

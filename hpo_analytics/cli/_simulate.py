@@ -21,6 +21,7 @@ def add_simulate(sub: Any) -> None:
         examples=[
             "hpo-analytics simulate --port 8765 --trials 500 --seed 1",
             "hpo-analytics simulate --port 0 --offset-mode pages --elapsed 600 --speed 60",
+            "hpo-analytics simulate --port 0 --jobs 200 --trials 500 --mixed   # a fleet for 'sync'",
         ],
         note=(
             "then, in another shell, the printed 'export' lines and e.g.\n"
@@ -43,6 +44,9 @@ def add_simulate(sub: Any) -> None:
     parser.add_argument("--speed", type=float, default=0.0,
                         help="simulated seconds that pass per real second (default 0: time stands still)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds of added latency per request")
+    parser.add_argument("--mixed", action="store_true",
+                        help="a fleet: every job gets --trials trials; search spaces, metrics and algorithms "
+                             "vary, and every fourth job is still running")
     parser.set_defaults(run=run_simulate)
 
 
@@ -62,7 +66,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     sim = Simulator(
         seed=args.seed, n_trials=args.trials, n_jobs=args.jobs, offset_mode=args.offset_mode,
         auth=args.auth, elapsed=args.elapsed, host=args.host, port=args.port,
-        faults=Faults(latency=args.latency),
+        faults=Faults(latency=args.latency), mixed=args.mixed,
     )
     try:
         with sim:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from ._client import ModelArtsClient
 from ._early_stop import ENDED_PHASES, EarlyStopResult, TerminateResult
+from ._progress import ProgressArg, StderrBar, resolve_progress
 from ._responses import declared_metrics, reward_metadata
 from ._retry import RETRYABLE_STATUSES, RetryPolicy, parse_retry_after
 from ._settings import endpoint_for_region
@@ -30,11 +31,14 @@ __all__ = [
     "ENDED_PHASES",
     "EarlyStopResult",
     "ModelArtsClient",
+    "ProgressArg",
     "RETRYABLE_STATUSES",
     "RetryPolicy",
+    "StderrBar",
     "TerminateResult",
     "declared_metrics",
     "endpoint_for_region",
     "parse_retry_after",
+    "resolve_progress",
     "reward_metadata",
 ]

@@ -161,6 +161,11 @@ class ModelArtsClient:
         return self._trials_page_size
 
     @property
+    def requests_sent(self) -> int:
+        """How many HTTP requests this client has sent so far (every attempt, retries included)."""
+        return self._engine.requests_sent
+
+    @property
     def retry(self) -> RetryPolicy:
         """The retry policy in use."""
         return self._retry
@@ -282,7 +287,9 @@ class ModelArtsClient:
                 executor.shutdown(wait=True, cancel_futures=True)
             finish()
 
-    def _reward_metadata(self, job_id: str) -> dict[bytes, bytes]:
+    def _reward_metadata(self, job_id: str, details: Mapping[str, Any] | None = None) -> dict[bytes, bytes]:
+        if details is not None:
+            return _responses.reward_metadata(details, source=f"details of job {job_id}")
         try:
             job = self.get_training_job(job_id)
         except (NotFoundError, PermissionDeniedError) as exc:
@@ -296,7 +303,8 @@ class ModelArtsClient:
             return table
         return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
 
-    def fetch_trials(self, job_id: str, *, page_size: int | None = None, progress: ProgressArg = None) -> pa.Table:
+    def fetch_trials(self, job_id: str, *, page_size: int | None = None, progress: ProgressArg = None,
+                     details: Mapping[str, Any] | None = None) -> pa.Table:
         """Every trial of the job as one typed Arrow table (:func:`~hpo_analytics.trials_to_arrow`).
 
         Pages are asked for ``page_size`` trials at a time; by default 1000,
@@ -314,11 +322,13 @@ class ModelArtsClient:
         ``b"hpo_analytics.metrics"``, a JSON list of ``{"name", "mode"}``
         (``mode`` ``null`` when not ``max``/``min``; entries without a name
         are skipped with a warning).  If the details cannot be read (not
-        found, no permission) the table is returned without them.
+        found, no permission) the table is returned without them.  ``details``
+        given (the job as a job search or :meth:`get_training_job` answered)
+        are used instead of reading them again.
         """
         from ..normalize import trials_to_arrow
 
-        details: list[Future[dict[bytes, bytes]]] = []
+        metadata: list[Future[dict[bytes, bytes]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-analytics-details") as side:
 
             def pages() -> Iterator[Any]:
@@ -326,13 +336,13 @@ class ModelArtsClient:
                 first = next(it)
                 # Only once page 0 got through (credentials work, the job exists):
                 # bad credentials then cost one rejected request, not two.
-                details.append(side.submit(self._reward_metadata, job_id))
+                metadata.append(side.submit(self._reward_metadata, job_id, details))
                 yield first
                 yield from it
 
             # Pages stream into the normalizer as they arrive, so parsing overlaps the network.
             table = trials_to_arrow(pages())
-            meta = details[0].result() if details else {}
+            meta = metadata[0].result() if metadata else {}
         return self._with_metadata(table, meta)
 
     # ------------------------------------------------------------------ per-trial histories
@@ -356,6 +366,7 @@ class ModelArtsClient:
         trial_ids: Sequence[str] | None = None,
         *,
         progress: ProgressArg = None,
+        details: Mapping[str, Any] | None = None,
     ) -> pa.Table:
         """Learning curves of many trials (all of the job's when ``trial_ids`` is ``None``: listed in
         pages as large as :meth:`fetch_trials` asks for, only their ids read).
@@ -363,7 +374,8 @@ class ModelArtsClient:
         Per-trial histories are fetched concurrently (at most
         ``max_concurrency`` at once) and combined with
         :func:`~hpo_analytics.curves_to_arrow`: one row per (trial, iteration).
-        The declared metrics are recorded as in :meth:`fetch_trials`.
+        The declared metrics are recorded as in :meth:`fetch_trials` (from
+        ``details`` when given, else read from the service).
         """
         from ..normalize import curves_to_arrow
 
@@ -376,7 +388,7 @@ class ModelArtsClient:
                 raise ConfigurationError("trial_ids must be a sequence of ids, not one string")
             ids = list(dict.fromkeys(trial_ids))
         on_progress, finish = resolve_progress(progress, label="trials")
-        meta = self._reward_metadata(job_id)
+        meta = self._reward_metadata(job_id, details)
         pages: list[dict[str, Any]] = []
         executor = self._engine.executor(len(ids))
         try:

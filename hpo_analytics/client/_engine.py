@@ -24,6 +24,7 @@ A retry waits as the :class:`~hpo_analytics.client.RetryPolicy` says
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -138,6 +139,13 @@ class Engine:
             trust_env=transport is None,
         )
         self._closed = False
+        self._n_sent = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def requests_sent(self) -> int:
+        """How many requests this engine has sent (every attempt, retries included)."""
+        return self._n_sent
 
     def close(self) -> None:
         """Close the connection pool (idempotent); later requests raise."""
@@ -162,6 +170,8 @@ class Engine:
         if self._closed:
             raise HpoAnalyticsError("the client is closed")
         url = str(request.url)
+        with self._count_lock:
+            self._n_sent += 1
         try:
             response = self._http.send(request, auth=self._auth)
         except httpx.TransportError as exc:

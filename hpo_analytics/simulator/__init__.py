@@ -55,7 +55,7 @@ chosen to be plausible and to exercise the client):
   else 400 ``ModelArts.2788``. Filter keys ``name`` (``like``: substring,
   ``in``, ``not``), ``phase`` and ``kind`` (``in``/``not``, case-insensitive),
   ``create_time`` (``between`` two epoch-ms strings, an empty bound is open),
-  ``algorithm_name`` and ``user_id`` (accepted; every job matches an empty
+  ``algorithm_name`` (the job's ``algo_configs`` algorithm) and ``user_id`` (every job matches an empty
   value). A filter whose values are all empty strings is ignored (the
   documented example sends such filters). Another key answers 400
   ``ModelArts.2807``, another operator 400 ``ModelArts.2808``. Sorted by

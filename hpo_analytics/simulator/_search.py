@@ -90,7 +90,7 @@ def _matches(job: SimulatedJob, flt: dict[str, Any]) -> bool:
         "name": job.name,
         "phase": job.phase,
         "kind": "autosearch_job",
-        "algorithm_name": "",
+        "algorithm_name": job.algorithm,
         "user_id": job.user_name,
     }[key]
     wanted = [v for v in values if v != ""]

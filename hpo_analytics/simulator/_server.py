@@ -23,6 +23,10 @@ from .synthetic import SimulatedJob
 
 __all__ = ["RequestRecord", "Simulator"]
 
+_FLEET_SPACES = ("default", "gbdt", "conditional")
+_FLEET_METRICS = ("acc", "loss", "rmse")
+_FLEET_ALGORITHMS = ("bayes_opt_search", "tpe_search", "anneal_search")
+
 
 @dataclass(frozen=True)
 class RequestRecord:
@@ -59,6 +63,14 @@ class Simulator:
     and ``sleep`` (what waits out ``Faults.latency``; ``time.sleep``). Bad
     options raise :class:`~hpo_analytics.errors.ConfigurationError`.
 
+    ``mixed=True`` makes a fleet: every job gets ``n_trials`` trials, the
+    search spaces cycle through ``default``, ``gbdt`` and ``conditional``,
+    the metrics through ``acc`` (max), ``loss`` and ``rmse`` (min) in another
+    rhythm, the algorithms through the catalogue's, and every fourth job
+    (the second, sixth, ...) is still running (``running_elapsed``
+    simulated seconds in; the others are finished, or at ``elapsed`` when
+    given).
+
     Use it as a context manager (``start()``/``close()`` otherwise). The
     secrets ``token`` and ``sk`` never appear in its repr.
     """
@@ -89,6 +101,8 @@ class Simulator:
         echo_capped_limit: bool = False,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], object] | None = None,
+        mixed: bool = False,
+        running_elapsed: float = 120.0,
     ) -> None:
         if offset_mode not in ("records", "pages"):
             raise ConfigurationError("offset_mode must be 'records' or 'pages'")
@@ -126,7 +140,16 @@ class Simulator:
         self._server: HTTPServer | None = None
         self._thread: threading.Thread | None = None
         for k in range(n_jobs):
-            self.add_job(n_trials=n_trials if k == 0 else n_trials // 4 + 1, elapsed=elapsed)
+            if not mixed:
+                self.add_job(n_trials=n_trials if k == 0 else n_trials // 4 + 1, elapsed=elapsed)
+                continue
+            self.add_job(
+                n_trials=n_trials,
+                elapsed=running_elapsed if k % 4 == 1 else elapsed,
+                space=_FLEET_SPACES[k % 3],
+                metric=_FLEET_METRICS[(k + k // 3) % 3],
+                algorithm=_FLEET_ALGORITHMS[(k // 2) % 3],
+            )
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> Simulator:
@@ -223,12 +246,20 @@ class Simulator:
         max_concurrent: int | None = None,
         elapsed: float | None = None,
         reward_attrs: Sequence[Any] | None = None,
+        space: str = "default",
+        metric: str = "acc",
+        algorithm: str = "bayes_opt_search",
     ) -> str:
         """Create another job; returns its id. ``elapsed=None`` finishes every trial.
 
-        ``reward_attrs`` replaces the metrics its details declare (default:
-        ``acc`` max, then ``loss`` min; see :data:`hpo_analytics.simulator.synthetic.REWARD_ATTRS`);
-        the entries are served as given, malformed ones included.
+        ``space`` is its search space (``default``, ``gbdt`` or
+        ``conditional``; see :data:`hpo_analytics.simulator.synthetic.SPACES`),
+        ``metric`` what it searches on (``acc``, ``loss`` or ``rmse``), which
+        sets the metrics its details declare (default: ``acc`` max, then
+        ``loss`` min; see :data:`hpo_analytics.simulator.synthetic.METRICS`)
+        and the rendered columns; ``algorithm`` the ``algo_configs`` entry.
+        ``reward_attrs`` replaces the declared metrics; the entries are
+        served as given, malformed ones included.
         """
         if elapsed is not None and not elapsed >= 0:
             raise ConfigurationError(f"elapsed must be None or a number of seconds >= 0, not {elapsed!r}")
@@ -246,6 +277,9 @@ class Simulator:
                 error_rate=self._error_rate,
                 create_time_ms=1_700_000_000_000 + k * 3_600_000,
                 reward_attrs=reward_attrs,
+                space=space,
+                metric=metric,
+                algorithm=algorithm,
             )
             if elapsed is None:
                 job.run_to_completion()

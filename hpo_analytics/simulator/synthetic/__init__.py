@@ -12,6 +12,13 @@ Search space (:data:`SEARCH_SPACE`)
     ``weight_decay``   log-uniform on [1e-6, 1e-2]          (float)
     ``seed_offset``    integer uniform on [0, 99]           (int)
 
+Other spaces (:data:`SPACES`, ``SimulatedJob.create(space=...)``)
+    ``gbdt``: ``learning_rate`` (log-uniform), ``num_leaves`` and
+    ``min_child_samples`` (ints), ``subsample`` and ``colsample_bytree``
+    (floats; the last is inert). ``conditional``: ``learning_rate``,
+    ``optimizer`` (adam, sgd), ``momentum`` (present in a trial's config only
+    when its optimizer is ``sgd``), ``batch_size``.
+
 Objective (:func:`effects`, :data:`GROUND_TRUTH`)
     Each trial's accuracy rises towards an asymptote::
 
@@ -50,7 +57,10 @@ Rendering (:func:`format_number`, :func:`format_tensor`, :meth:`SimulatedJob.tri
 Job details (:meth:`SimulatedJob.details`)
     The job declares two metrics (:data:`REWARD_ATTRS`), as a job that logs
     both would: ``acc`` (``max``), the first and so the default, then
-    ``loss`` (``min``). A job can be given other ``reward_attrs``.
+    ``loss`` (``min``). A job can be given other ``reward_attrs``, or search
+    on another metric (:data:`METRICS`: ``loss`` first, or ``rmse`` = ``1 -
+    acc``, ``min``, which replaces the ``acc`` column); ``reward_attr`` and
+    ``best_reward`` then follow that metric.
 
 Time (:class:`SimulatedJob`)
     Trials start in ``trial_index`` order, at most ``max_concurrent`` at a
@@ -71,8 +81,10 @@ from ...errors import TrialFinishedError, TrialNotFoundError
 from ._job import SimulatedJob
 from ._model import (
     GROUND_TRUTH,
+    METRICS,
     REWARD_ATTRS,
     SEARCH_SPACE,
+    SPACES,
     GroundTruth,
     ParamSpec,
     TrialSet,
@@ -91,9 +103,11 @@ from ._render import (
 __all__ = [
     "ALL_TRIALS_HEADER",
     "GROUND_TRUTH",
+    "METRICS",
     "PER_TRIAL_HEADER",
     "REWARD_ATTRS",
     "SEARCH_SPACE",
+    "SPACES",
     "GroundTruth",
     "ParamSpec",
     "SimulatedJob",

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import ConfigurationError, TrialFinishedError, TrialNotFoundError
 from . import _render
-from ._model import REWARD_ATTRS, SEARCH_SPACE, TrialSet, effects, generate_trials
+from ._model import METRICS, REWARD_ATTRS, SPACES, TrialSet, effects, generate_trials
 
 __all__ = ["SimulatedJob"]
 
@@ -65,6 +65,10 @@ class SimulatedJob:
     ended_phase: str | None = None
     #: ``reward_attrs`` of :meth:`details`, as given (entries may be malformed, for tests of readers).
     reward_attrs: list[Any] = field(default_factory=lambda: [dict(a) for a in REWARD_ATTRS])
+    #: the metric the job searches on (a key of :data:`~._model.METRICS`): its reward and rendered columns
+    metric: str = "acc"
+    #: the ``algo_configs`` algorithm its details name
+    algorithm: str = "bayes_opt_search"
 
     @classmethod
     def create(
@@ -79,23 +83,31 @@ class SimulatedJob:
         error_rate: float = 0.05,
         create_time_ms: int = 1_700_000_000_000,
         reward_attrs: Sequence[Any] | None = None,
+        space: str = "default",
+        metric: str = "acc",
+        algorithm: str = "bayes_opt_search",
     ) -> SimulatedJob:
         """A job of ``n_trials`` generated trials, all ``PENDING`` at time 0.
 
-        ``reward_attrs`` replaces the declared metrics of :meth:`details`
-        (default :data:`REWARD_ATTRS`); entries are served as given.
+        ``space`` is one of :data:`~._model.SPACES` (``default``, ``gbdt``,
+        ``conditional``); ``metric`` what it searches on (``acc`` max,
+        ``loss`` or ``rmse`` min), which sets the declared metrics
+        (:data:`~._model.METRICS`) and the rendered columns.
+        ``reward_attrs`` replaces the declared metrics of :meth:`details`;
+        entries are served as given.
         """
         if max_concurrent < 1:
             raise ConfigurationError("max_concurrent must be >= 1")
         if n_trials < 0:
             raise ConfigurationError("n_trials must be >= 0")
-        trials = generate_trials(n_trials, seed=seed, n_iterations=n_iterations, error_rate=error_rate)
+        if metric not in METRICS:
+            raise ConfigurationError(f"metric must be one of {sorted(METRICS)}, not {metric!r}")
+        trials = generate_trials(n_trials, seed=seed, n_iterations=n_iterations, error_rate=error_rate, space=space)
         job = cls(
             job_id=job_id, name=name, trials=trials, seed=seed,
-            max_concurrent=max_concurrent, create_time_ms=create_time_ms,
+            max_concurrent=max_concurrent, create_time_ms=create_time_ms, metric=metric, algorithm=algorithm,
         )
-        if reward_attrs is not None:
-            job.reward_attrs = copy.deepcopy(list(reward_attrs))
+        job.reward_attrs = copy.deepcopy(list(reward_attrs if reward_attrs is not None else METRICS[metric]))
         job.order = list(range(n_trials))
         job._start = np.full(n_trials, np.nan)
         job._finish = np.full(n_trials, np.nan)
@@ -237,7 +249,7 @@ class SimulatedJob:
         old = len(self.trials)
         extra = generate_trials(
             n, seed=self.seed, n_iterations=self.trials.n_iterations, start_index=old,
-            error_rate=self._error_rate, exclude_ids=self._index,
+            error_rate=self._error_rate, exclude_ids=self._index, space=self.trials.space,
         )
         self.trials = self.trials.concat(extra)
         self._start = np.concatenate([self._start, np.full(n, np.nan)])
@@ -267,24 +279,25 @@ class SimulatedJob:
         idx = np.asarray(self.order[start:end], dtype=np.int64)
         started = ~np.isnan(self._start[idx])
         return _render.render_trial_rows(
-            self.trials, idx, completed[idx], status[idx], started, first_position=start
+            self.trials, idx, completed[idx], status[idx], started, first_position=start, metric=self.metric
         )
 
     def history_rows(self, trial_id: str) -> list[list[Any]]:
         """Per-trial rows (header :data:`PER_TRIAL_HEADER`), one per reported iteration."""
         i = self.position(trial_id)
         completed, status = self.snapshot()
-        return _render.history_rows(self.trials, i, completed=int(completed[i]), status=str(status[i]))
+        return _render.history_rows(self.trials, i, completed=int(completed[i]), status=str(status[i]),
+                                    metric=self.metric)
 
     def trials_response(self, *, offset: int, limit: int, offset_mode: Literal["records", "pages"]) -> dict[str, Any]:
         """The all-trials response body for one request (``offset`` echoed as sent)."""
         first = offset if offset_mode == "records" else offset * limit
         rows = self.trial_rows(first, first + limit) if first < self.total else []
-        return _render.trials_page(rows, total=self.total, limit=limit, offset=offset)
+        return _render.trials_page(rows, total=self.total, limit=limit, offset=offset, metric=self.metric)
 
     def history_response(self, trial_id: str) -> dict[str, Any]:
         """The per-trial response body (top-level ``header``/``data``)."""
-        return _render.history_page(self.history_rows(trial_id))
+        return _render.history_page(self.history_rows(trial_id), metric=self.metric)
 
     def details(self) -> dict[str, Any]:
         """The training-job details body (``GET /v2/{p}/training-jobs/{j}``)."""
@@ -301,6 +314,8 @@ class SimulatedJob:
             reward_attrs=self.reward_attrs,
             n_trials=len(self.trials),
             seed=self.seed,
+            space=self.trials.space,
+            algorithm=self.algorithm,
         )
 
     def parameter_analysis(self) -> dict[str, Any]:
@@ -310,7 +325,7 @@ class SimulatedJob:
         effects over the finished trials, as ``"mean/std"`` from 20 bootstrap
         resamples (4 decimals). Empty until two trials have finished.
         """
-        return _render.analysis_page([spec.name for spec in SEARCH_SPACE], self._importance_shares())
+        return _render.analysis_page([spec.name for spec in SPACES[self.trials.space]], self._importance_shares())
 
     def _importance_shares(self) -> np.ndarray | None:
         """Each parameter's variance share in 20 bootstrap resamples of the finished trials (``None``: < 2)."""
@@ -318,12 +333,12 @@ class SimulatedJob:
         done = np.flatnonzero(np.isin(status, ["TERMINATED", "ERROR"]))
         if done.size < 2:
             return None
-        eff = effects({k: v[done] for k, v in self.trials.params.items()})
+        eff = effects({k: v[done] for k, v in self.trials.params.items()}, self.trials.space)
         rng = np.random.default_rng([self.seed, done.size, 7])
         shares = []
         for _ in range(20):
             idx = rng.integers(0, done.size, done.size)
-            var = np.array([np.var(eff[s.name][idx]) for s in SEARCH_SPACE])
+            var = np.array([np.var(eff[s.name][idx]) for s in SPACES[self.trials.space]])
             total = var.sum()
             shares.append(var / total if total > 0 else var)
         return np.array(shares)

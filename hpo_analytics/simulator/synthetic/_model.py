@@ -20,7 +20,9 @@ from ...errors import ConfigurationError
 __all__ = [
     "GROUND_TRUTH",
     "REWARD_ATTRS",
+    "METRICS",
     "SEARCH_SPACE",
+    "SPACES",
     "GroundTruth",
     "ParamSpec",
     "TrialSet",
@@ -122,14 +124,61 @@ GROUND_TRUTH = GroundTruth(
 )
 """Ground truth of :data:`SEARCH_SPACE` under :func:`effects`."""
 
+SPACES: dict[str, tuple[ParamSpec, ...]] = {
+    "default": SEARCH_SPACE,
+    # gradient boosting: integer tree sizes and a float row fraction
+    "gbdt": (
+        ParamSpec("learning_rate", "log_uniform", 1e-3, 0.3),
+        ParamSpec("num_leaves", "int_uniform", 8, 256),
+        ParamSpec("min_child_samples", "int_uniform", 5, 100),
+        ParamSpec("subsample", "uniform", 0.5, 1.0),
+        ParamSpec("colsample_bytree", "uniform", 0.5, 1.0),
+    ),
+    # conditional: ``momentum`` exists only in trials whose optimizer is ``sgd``
+    "conditional": (
+        ParamSpec("learning_rate", "log_uniform", 1e-5, 1e-1),
+        ParamSpec("optimizer", "choice", choices=("adam", "sgd")),
+        ParamSpec("momentum", "uniform", 0.0, 0.99),
+        ParamSpec("batch_size", "choice", choices=(32, 64, 128)),
+    ),
+}
+"""The search spaces a simulated job can have (``SimulatedJob.create(space=...)``)."""
 
-def effects(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+#: The metrics a simulated job can search on, each with the ``reward_attrs`` its details declare
+#: (the first entry is the objective). ``rmse`` is ``1 - acc`` and replaces the ``acc`` column.
+METRICS: dict[str, tuple[dict[str, str], ...]] = {
+    "acc": REWARD_ATTRS,
+    "loss": (REWARD_ATTRS[1], REWARD_ATTRS[0]),
+    "rmse": ({"name": "rmse", "mode": "min", "regex": r"(?<=rmse=)[0-9]+\.?[0-9]*"}, REWARD_ATTRS[1]),
+}
+
+
+def effects(params: dict[str, np.ndarray], space: str = "default") -> dict[str, np.ndarray]:
     """The noise-free effect of each parameter on the accuracy asymptote.
 
-    ``params`` maps each name of :data:`SEARCH_SPACE` to an array of values;
-    the result maps each name to an array of additive effects (zeros for the
-    inert parameters).
+    ``params`` maps each name of the space (:data:`SEARCH_SPACE` by default,
+    else ``SPACES[space]``) to an array of values; the result maps each name
+    to an array of additive effects (zeros for the inert parameters).
     """
+    if space == "gbdt":
+        lr = np.asarray(params["learning_rate"], dtype=float)
+        return {
+            "learning_rate": -0.04 * (np.log10(lr) + 1.3) ** 2,
+            "num_leaves": -0.02 * np.abs(np.log2(np.asarray(params["num_leaves"], dtype=float) / 64.0)),
+            "min_child_samples": -0.0004 * np.abs(np.asarray(params["min_child_samples"], dtype=float) - 20.0),
+            "subsample": -0.2 * (np.asarray(params["subsample"], dtype=float) - 0.8) ** 2,
+            "colsample_bytree": np.zeros(len(lr)),
+        }
+    if space == "conditional":
+        lr = np.asarray(params["learning_rate"], dtype=float)
+        sgd = np.asarray(params["optimizer"], dtype=object) == "sgd"
+        momentum = np.nan_to_num(np.asarray(params["momentum"], dtype=float), nan=0.9)
+        return {
+            "learning_rate": -0.05 * (np.log10(lr) + 2.5) ** 2,
+            "optimizer": np.where(sgd, -0.03, 0.0),
+            "momentum": np.where(sgd, -0.1 * (momentum - 0.9) ** 2, 0.0),
+            "batch_size": -0.02 * np.abs(np.log2(np.asarray(params["batch_size"], dtype=float) / 64.0)),
+        }
     lr = np.asarray(params["learning_rate"], dtype=float)
     bs = np.asarray(params["batch_size"], dtype=float)
     dropout = np.asarray(params["dropout"], dtype=float)
@@ -169,6 +218,7 @@ class TrialSet:
     will_error: np.ndarray
     pid: np.ndarray
     startup_s: float = 3.0
+    space: str = "default"
 
     def __len__(self) -> int:
         return len(self.trial_ids)
@@ -200,6 +250,7 @@ class TrialSet:
             will_error=np.concatenate([self.will_error, other.will_error]),
             pid=np.concatenate([self.pid, other.pid]),
             startup_s=self.startup_s,
+            space=self.space,
         )
 
 
@@ -211,21 +262,28 @@ def generate_trials(
     start_index: int = 0,
     error_rate: float = 0.05,
     exclude_ids: Collection[str] = (),
+    space: str = "default",
 ) -> TrialSet:
     """Draw ``n`` trials (vectorised; 10,000 trials take a few milliseconds).
 
     The same ``seed`` and ``start_index`` give the same trials; ``start_index``
     numbers the trials (``trial_index``) and seeds the batch, so extending a job
     with more trials is deterministic too. Trial ids are 8 hex digits, unique
-    within the batch and not in ``exclude_ids``.
+    within the batch and not in ``exclude_ids``. ``space`` names one of
+    :data:`SPACES` (in ``conditional``, ``momentum`` is NaN, i.e. absent,
+    unless the optimizer is ``sgd``).
     """
+    if space not in SPACES:
+        raise ConfigurationError(f"space must be one of {sorted(SPACES)}, not {space!r}")
     if n < 0:
         raise ConfigurationError("n must be >= 0")
     if n_iterations < 1:
         raise ConfigurationError("n_iterations must be >= 1")
     rng = np.random.default_rng([seed, start_index, 0x5EED])
-    params = {spec.name: spec.sample(rng, n) for spec in SEARCH_SPACE}
-    eff = effects(params)
+    params = {spec.name: spec.sample(rng, n) for spec in SPACES[space]}
+    if space == "conditional":
+        params["momentum"] = np.where(params["optimizer"] == "sgd", params["momentum"], np.nan)
+    eff = effects(params, space)
     asym = 0.92 + sum(eff.values()) + rng.normal(0.0, 0.01, n)
     asym = np.clip(asym, 0.10, 0.99)
 
@@ -246,7 +304,7 @@ def generate_trials(
     loss[nan_mask] = np.nan
     best = np.fmax.accumulate(acc, axis=1)
 
-    bs = params["batch_size"].astype(float)
+    bs = params["batch_size"].astype(float) if "batch_size" in params else np.full(n, 64.0)
     per_iter = 20.0 * (64.0 / bs) ** 0.3
     iter_s = per_iter[:, None] * rng.lognormal(0.0, 0.1, (n, n_iterations))
     cum_time = np.cumsum(iter_s, axis=1) + rng.uniform(0.5, 2.0, n)[:, None]
@@ -278,18 +336,26 @@ def generate_trials(
         n_planned=n_planned.astype(np.int64),
         will_error=will_error,
         pid=rng.integers(300, 32768, n),
+        space=space,
     )
 
 
 def trial_configs(ts: TrialSet, idx: np.ndarray) -> list[dict[str, Any]]:
     """The ``config`` cells of trials ``idx``: raw names, ``trial_index``, ``param/<name>`` duplicates (raw values)."""
-    names = [spec.name for spec in SEARCH_SPACE]
+    names = [spec.name for spec in SPACES[ts.space]]
     columns = [ts.params[name][idx].tolist() for name in names]
     prefixed = [f"param/{name}" for name in names]
     out = []
+    conditional = ts.space == "conditional"
     for values, index in zip(zip(*columns), ts.trial_index[idx].tolist()):
-        cfg = dict(zip(names, values))
-        cfg["trial_index"] = index
-        cfg.update(zip(prefixed, values))
+        if conditional:  # a parameter that does not apply to this trial is absent from its config
+            pairs = [(k, v) for k, v in zip(names, values) if v == v]
+            cfg = dict(pairs)
+            cfg["trial_index"] = index
+            cfg.update((f"param/{k}", v) for k, v in pairs)
+        else:
+            cfg = dict(zip(names, values))
+            cfg["trial_index"] = index
+            cfg.update(zip(prefixed, values))
         out.append(cfg)
     return out

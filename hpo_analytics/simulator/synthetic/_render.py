@@ -17,17 +17,19 @@ from typing import Any
 import numpy as np
 
 from ...errors import ConfigurationError
-from ._model import SEARCH_SPACE, TrialSet, generate_trials, trial_configs
+from ._model import METRICS, SPACES, TrialSet, generate_trials, trial_configs
 
 __all__ = [
     "ALL_TRIALS_HEADER",
     "PER_TRIAL_HEADER",
+    "all_trials_header",
     "analysis_page",
     "format_number",
     "format_tensor",
     "generate_pages",
     "history_page",
     "history_rows",
+    "per_trial_header",
     "job_details",
     "render_trial_rows",
     "trials_page",
@@ -46,6 +48,38 @@ PER_TRIAL_HEADER: tuple[str, ...] = (
 """Column order of the per-trial endpoint (no index column, one row per iteration)."""
 
 _ANALYSIS_HEADER = ("parameters", "the mean/std of importance")
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise ConfigurationError(f"metric must be one of {sorted(METRICS)}, not {metric!r}")
+
+
+def all_trials_header(metric: str = "acc") -> tuple[str, ...]:
+    """:data:`ALL_TRIALS_HEADER` of a job searching on ``metric`` (``rmse`` replaces the ``acc`` column)."""
+    _check_metric(metric)
+    return tuple("rmse" if h == "acc" and metric == "rmse" else h for h in ALL_TRIALS_HEADER)
+
+
+def per_trial_header(metric: str = "acc") -> tuple[str, ...]:
+    """:data:`PER_TRIAL_HEADER` of a job searching on ``metric``."""
+    _check_metric(metric)
+    return tuple("rmse" if h == "acc" and metric == "rmse" else h for h in PER_TRIAL_HEADER)
+
+
+def _metric_arrays(ts: TrialSet, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first column, reward, best reward so far)`` matrices of a job searching on ``metric``.
+
+    The first metric column is ``acc`` (or ``rmse = 1 - acc``); the reward is
+    the searched metric's value, and the best is its running max (``acc``) or min.
+    """
+    _check_metric(metric)
+    if metric == "acc":
+        return ts.acc, ts.acc, ts.best
+    if metric == "loss":
+        return ts.acc, ts.loss, np.fmin.accumulate(ts.loss, axis=1)
+    rmse = np.round(1.0 - ts.acc, 6)
+    return rmse, rmse, np.fmin.accumulate(rmse, axis=1)
 
 
 def format_number(value: float | int) -> str:
@@ -70,58 +104,63 @@ def render_trial_rows(
     started: np.ndarray,
     *,
     first_position: int = 0,
+    metric: str = "acc",
 ) -> list[list[Any]]:
     """All-trials rows for trials ``idx`` of ``ts`` (column-wise, so 1,000,000 rows take seconds).
 
     ``completed`` (iterations reported), ``status`` and ``started`` are per
     row; positions (the leading index cell) count from ``first_position``.
+    ``metric`` is what the job searches on (see :func:`all_trials_header`).
     """
     n = len(idx)
     k = np.asarray(completed, dtype=np.int64)
     has = k > 0
     col = np.maximum(k - 1, 0)
-    acc = ts.acc[idx, col].tolist()
+    first, reward, best_m = _metric_arrays(ts, metric)
+    acc = first[idx, col].tolist()
     loss = ts.loss[idx, col].tolist()
-    best = ts.best[idx, col].tolist()
+    best = best_m[idx, col].tolist()
     tts = ts.cum_time[idx, col].tolist()
     has_l = has.tolist()
     acc_s = [repr(v) if h else "" for v, h in zip(acc, has_l)]
+    reward_s = acc_s if reward is first else [repr(v) if h else "" for v, h in zip(reward[idx, col].tolist(), has_l)]
     rows = []
-    for r, (cfg, tid, pid, st, kk, h, a, lo, b, t, s0) in enumerate(zip(
+    for r, (cfg, tid, pid, st, kk, h, a, rw, lo, b, t, s0) in enumerate(zip(
         trial_configs(ts, idx), [ts.trial_ids[i] for i in idx.tolist()], ts.pid[idx].tolist(),
-        [str(x) for x in status], k.tolist(), has_l, acc_s, loss, best, tts, np.asarray(started).tolist(),
+        [str(x) for x in status], k.tolist(), has_l, acc_s, reward_s, loss, best, tts, np.asarray(started).tolist(),
     )):
         rows.append([
             str(first_position + r), "True" if st == "TERMINATED" else "False",
             str(pid) if s0 or h else "", cfg, tid,
-            str(kk) if h else "", repr(t) if h else "", "", a, st, a,
+            str(kk) if h else "", repr(t) if h else "", "", rw, st, a,
             format_tensor(lo) if h else "", repr(b) if h else "",
         ])
     assert len(rows) == n
     return rows
 
 
-def history_rows(ts: TrialSet, i: int, *, completed: int, status: str) -> list[list[Any]]:
-    """Per-trial rows (header :data:`PER_TRIAL_HEADER`) of trial ``i``, one per reported iteration.
+def history_rows(ts: TrialSet, i: int, *, completed: int, status: str, metric: str = "acc") -> list[list[Any]]:
+    """Per-trial rows (header :func:`per_trial_header`) of trial ``i``, one per reported iteration.
 
     ``completed`` is how many iterations it has reported; ``done`` is
     ``"True"`` only on the last row of a ``TERMINATED`` trial.
     """
     cfg = ts.config(i)
     pid = str(int(ts.pid[i]))
+    first, reward, best = _metric_arrays(ts, metric)
     rows = []
     for j in range(completed):
-        acc = format_number(ts.acc[i, j])
+        acc = format_number(first[i, j])
         last_done = j == completed - 1 and status == "TERMINATED"
         rows.append([
-            "True" if last_done else "False", pid, format_number(ts.best[i, j]),
+            "True" if last_done else "False", pid, format_number(best[i, j]),
             format_number(ts.cum_time[i, j]), cfg, acc, format_tensor(ts.loss[i, j]),
-            ts.trial_ids[i], str(j + 1), acc,
+            ts.trial_ids[i], str(j + 1), format_number(reward[i, j]),
         ])
     return rows
 
 
-def trials_page(rows: list[list[Any]], *, total: int, limit: int, offset: int) -> dict[str, Any]:
+def trials_page(rows: list[list[Any]], *, total: int, limit: int, offset: int, metric: str = "acc") -> dict[str, Any]:
     """An all-trials response body around ``rows`` (``limit`` and ``offset`` as echoed)."""
     return {
         "total": total,
@@ -129,13 +168,13 @@ def trials_page(rows: list[list[Any]], *, total: int, limit: int, offset: int) -
         "limit": limit,
         "offset": offset,
         "group_by": "",
-        "items": {"header": list(ALL_TRIALS_HEADER), "data": rows},
+        "items": {"header": list(all_trials_header(metric)), "data": rows},
     }
 
 
-def history_page(rows: list[list[Any]]) -> dict[str, Any]:
+def history_page(rows: list[list[Any]], *, metric: str = "acc") -> dict[str, Any]:
     """A per-trial response body (top-level ``header``/``data``)."""
-    return {"header": list(PER_TRIAL_HEADER), "data": rows}
+    return {"header": list(per_trial_header(metric)), "data": rows}
 
 
 def analysis_page(names: Sequence[str], shares: np.ndarray | None) -> dict[str, Any]:
@@ -164,8 +203,13 @@ def job_details(
     reward_attrs: list[Any],
     n_trials: int,
     seed: int,
+    space: str = "default",
+    algorithm: str = "bayes_opt_search",
 ) -> dict[str, Any]:
-    """The training-job details body (``GET /v2/{p}/training-jobs/{j}``); ``reward_attrs`` is copied as given."""
+    """The training-job details body (``GET /v2/{p}/training-jobs/{j}``); ``reward_attrs`` is copied as given.
+
+    ``space`` (one of :data:`~._model.SPACES`) gives ``search_params``; ``algorithm`` the ``algo_configs`` entry.
+    """
     return {
         "kind": "autosearch_job",
         "metadata": {
@@ -199,12 +243,14 @@ def job_details(
                 "auto_search": {
                     "skip_search_params": "",
                     "reward_attrs": copy.deepcopy(reward_attrs),
-                    "search_params": [spec.search_param() for spec in SEARCH_SPACE],
+                    "search_params": [spec.search_param() for spec in SPACES[space]],
                     "algo_configs": [
                         {
-                            "name": "bayes_opt_search",
-                            "params": [
-                                {"key": "kind", "value": "ucb", "type": "String"},
+                            "name": algorithm,
+                            "params": (
+                                [{"key": "kind", "value": "ucb", "type": "String"}]
+                                if algorithm == "bayes_opt_search" else []
+                            ) + [
                                 {"key": "num_samples", "value": str(n_trials), "type": "Integer"},
                                 {"key": "seed", "value": str(seed), "type": "Integer"},
                             ],
