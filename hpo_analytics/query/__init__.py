@@ -1,0 +1,19 @@
+"""SQL over a many-jobs dataset directory, with DuckDB as the embedded engine.
+
+:func:`open_dataset` gives an in-memory DuckDB connection with views
+``jobs``, ``trials``, ``curves`` and ``trial_values`` over the Parquet files
+of a dataset directory (the layout ``hpo-analytics sync`` writes). The
+cross-job analyses run their SQL on such a connection and return small
+pandas frames; nothing loads every trial into pandas.
+
+Modules: ``_connect`` (the connection, its views, :func:`run_sql`) and ``_analyses``
+(:func:`leaderboard`, :func:`param_effects`, :func:`job_costs`).
+DuckDB is the ``query`` extra: ``pip install 'hpo-analytics[query]'``.
+"""
+
+from __future__ import annotations
+
+from ._analyses import job_costs, leaderboard, param_effects
+from ._connect import open_dataset, run_sql
+
+__all__ = ["job_costs", "leaderboard", "open_dataset", "param_effects", "run_sql"]
