@@ -45,13 +45,14 @@ def leaderboard(source: str | os.PathLike[str] | duckdb.DuckDBPyConnection) -> p
     Ordered by metric, mode and rank.
     """
     sql = """
-        WITH ranked AS (
-            SELECT *, row_number() OVER (PARTITION BY job_id ORDER BY score DESC, trial_id) AS pos,
-                   count(*) OVER (PARTITION BY job_id) AS n_valued
-            FROM trial_values WHERE score IS NOT NULL),
-        best AS (SELECT * FROM ranked WHERE pos = 1)
-        SELECT b.job_id, j.name, j.phase, b.metric, b.mode, b.value AS best_value, b.trial_id, b.status,
-               b.n_valued,
+        WITH best AS (
+            SELECT job_id, any_value(metric) AS metric, any_value(mode) AS mode, max(score) AS score,
+                   first({'trial_id': trial_id, 'status': status, 'value': value} ORDER BY score DESC, trial_id)
+                       AS top,
+                   count(*) AS n_valued
+            FROM trial_values WHERE score IS NOT NULL GROUP BY job_id)
+        SELECT b.job_id, j.name, j.phase, b.metric, b.mode, b.top.value AS best_value, b.top.trial_id AS trial_id,
+               b.top.status AS status, b.n_valued,
                rank() OVER (PARTITION BY b.metric, lower(coalesce(b.mode, 'max')) ORDER BY b.score DESC) AS rank,
                count(*) OVER (PARTITION BY b.metric, lower(coalesce(b.mode, 'max'))) AS n_jobs
         FROM best AS b JOIN jobs AS j ON b.job_id = j.job_id

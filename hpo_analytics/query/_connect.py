@@ -88,6 +88,8 @@ def open_dataset(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
         raise ConfigurationError(f"{path} has no {JOBS_FILE}: not a dataset directory (run hpo-analytics sync)")
     con = duckdb.connect(":memory:")
     try:
+        # every query reads the footers of every job's file; keep them (DuckDB re-reads a file that changed)
+        con.execute("SET parquet_metadata_cache = true")
         con.execute(f"CREATE VIEW jobs AS SELECT * FROM read_parquet({literal((root / JOBS_FILE).as_posix())})")
         for kind in KINDS:
             con.execute(f"CREATE VIEW {kind} AS {_kind_source(root, kind)}")
