@@ -136,7 +136,14 @@ def write_dataset(root: str | os.PathLike[str], jobs: Sequence[Job]) -> Path:
             path = root / kind / f"job_id={job.job_id}" / f"{kind}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(conform(table, schemas[kind]), path)
-        manifest["jobs"][job.job_id] = {"phase": job.details["status"]["phase"], "n_trials": job.trials.num_rows}
+        # what a sync records per job: its phase, and each trial's iterations and status
+        iterations = job.trials["training_iteration"].to_pylist() if "training_iteration" in job.trials.column_names \
+            else [None] * job.trials.num_rows
+        manifest["jobs"][job.job_id] = {
+            "phase": job.details["status"]["phase"], "curves": job.curves is not None,
+            "trials": {t: [i, s] for t, i, s in zip(job.trials["trial_id"].to_pylist(), iterations,
+                                                   job.trials["status"].to_pylist())},
+        }
     (root / "jobs").mkdir(parents=True, exist_ok=True)
     rows = [job_row(j, synced_at=synced_at) for j in jobs]
     pq.write_table(pa.Table.from_pylist(rows, schema=JOBS_SCHEMA), root / "jobs" / "jobs.parquet")

@@ -393,3 +393,90 @@ def test_cli_leaderboard_effects_and_cost_match_the_functions(capsys: pytest.Cap
     assert code == 0 and out.splitlines()[0].split()[:4] == ["job_id", "name", "phase", "n_trials"]
     code, out, err = _cli(capsys, "effects", str(root), "--min-trials", "2")
     assert code == 1 and "--min-trials must be an integer >= 4" in err
+
+
+# ---------------------------------------------------------------------- reports of a dataset
+
+
+@pytest.fixture
+def no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports without their plots (what is tested here is which pages get written): fast."""
+    from hpo_analytics.report import _registry
+
+    monkeypatch.setattr(_registry, "PLOTS", ())
+
+
+def _report(capsys: pytest.CaptureFixture[str], root: Path, out: Path) -> dict[str, Any]:
+    code, stdout, err = _cli(capsys, "report", str(root), "-o", str(out), "--json")
+    assert code == 0, err
+    return json.loads(stdout)
+
+
+def test_report_of_a_dataset_redraws_only_the_jobs_whose_data_changed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fleet: tuple[Path, list[Job]], no_plots: None) -> None:
+    _, jobs = fleet
+    root, out = tmp_path / "ds", tmp_path / "reports"
+    write_dataset(root, jobs)
+    first = _report(capsys, root, out)
+    ids = sorted(j.job_id for j in jobs)
+    assert first["rebuilt"] == ids and first["unchanged"] == 0 and first["jobs"] == len(jobs)
+    assert sorted(p.name for p in out.glob("*.html")) == sorted(["index.html", *(f"{i}.html" for i in ids)])
+    page = (out / f"{jobs[2].job_id}.html").read_text(encoding="utf-8")
+    assert "loss" in page and '<a href="index.html">All jobs</a>' in page
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert all(f'href="{i}.html"' in index for i in ids)
+    assert all(j.details["metadata"]["name"] in index for j in jobs)
+
+    # a sync that changed nothing (files rewritten, say after the schema widened): nothing is redrawn
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.glob("*.html")}
+    write_dataset(root, jobs)
+    second = _report(capsys, root, out)
+    assert second["rebuilt"] == [] and second["unchanged"] == len(jobs)
+    assert all(p.stat().st_mtime_ns == mtimes[p.name] for p in out.glob("*.html") if p.name != "index.html")
+
+    # the running job's trials changed (its manifest entry with them); a job left the dataset
+    running = next(j for j in jobs if j.details["status"]["phase"] == "Running")
+    changed = Job(running.details, running.trials.slice(0, 5), running.curves)
+    kept = [j for j in jobs if j is not running and j is not jobs[1]]
+    write_dataset(root, [*kept, changed])
+    third = _report(capsys, root, out)
+    assert third["rebuilt"] == [running.job_id] and third["unchanged"] == len(kept)
+    assert not (out / f"{jobs[1].job_id}.html").exists()
+    assert f'href="{jobs[1].job_id}.html"' not in (out / "index.html").read_text(encoding="utf-8")
+
+    # other options draw everything again
+    code, stdout, err = _cli(capsys, "report", str(root), "-o", str(out), "--metric", "loss", "--mode", "min",
+                             "--json")
+    assert code == 0, err
+    assert json.loads(stdout)["rebuilt"] == sorted(j.job_id for j in [*kept, changed])
+
+
+def test_report_of_a_dataset_redraws_a_job_whose_page_was_deleted(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fleet: tuple[Path, list[Job]], no_plots: None) -> None:
+    _, jobs = fleet
+    root, out = write_dataset(tmp_path / "ds", jobs[:2]), tmp_path / "reports"
+    _report(capsys, root, out)
+    (out / f"{jobs[0].job_id}.html").unlink()
+    assert _report(capsys, root, out)["rebuilt"] == [jobs[0].job_id]
+    code, _, err = _cli(capsys, "report", str(root), "-o", str(out), "--title", "x")
+    assert code == 1 and "--title applies to a single job INPUT" in err
+
+
+def test_build_reports_checks_stems_and_kept_jobs(tmp_path: Path, fleet: tuple[Path, list[Job]],
+                                                 no_plots: None) -> None:
+    from hpo_analytics.report import build_reports
+
+    trials = fleet[1][0].trials
+    with pytest.raises(ConfigurationError, match="unique file stem"):
+        build_reports({"a": {"trials": trials}, "b": {"trials": trials}}, out_dir=tmp_path, stems={"a": "x", "b": "X"})
+    with pytest.raises(ConfigurationError, match="unique file stem"):
+        build_reports({"a": {"trials": trials}}, out_dir=tmp_path, stems={"a": "../up"})
+    with pytest.raises(ConfigurationError, match="not in jobs"):
+        build_reports({"a": {"trials": trials}}, out_dir=tmp_path, keep=["b"])
+    with pytest.raises(ConfigurationError, match="is missing"):
+        build_reports({"a": {"trials": trials}}, out_dir=tmp_path, stems={"a": "job-a"}, keep=["a"])
+    build_reports({"a": {"trials": trials}}, out_dir=tmp_path, stems={"a": "job-a"})
+    (tmp_path / "job-a.html").write_text("kept", encoding="utf-8")
+    build_reports({"a": {"trials": trials}}, out_dir=tmp_path, stems={"a": "job-a"}, keep=["a"])
+    assert (tmp_path / "job-a.html").read_text(encoding="utf-8") == "kept"
+    assert 'href="job-a.html"' in (tmp_path / "index.html").read_text(encoding="utf-8")
