@@ -42,4 +42,5 @@ def test_query_section_prints_medians_and_the_ratio(bench, tmp_path: Path, capsy
     assert code == 0, out
     assert "data: 4 jobs x 25 trials = 100 trials" in out
     assert "DuckDB leaderboard (open + query): median" in out and "pandas read_parquet + groupby: median" in out
+    assert "DuckDB leaderboard on an open connection: median" in out
     assert "ratio: pandas takes" in out and "same best value for all 4 jobs" in out

@@ -106,7 +106,11 @@ def trial_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def _describe(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
-    return {str(row[0]): str(row[1]) for row in con.execute(f"DESCRIBE {view}").fetchall()}
+    # the catalog's record of the view (bound when it was created), not DESCRIBE, which reads every
+    # file's footer again to unify the schemas
+    rows = con.execute("SELECT column_name, data_type FROM duckdb_columns() "
+                       "WHERE table_name = ? AND schema_name = 'main' ORDER BY column_index", [view]).fetchall()
+    return {str(name): str(kind) for name, kind in rows}
 
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
