@@ -109,6 +109,26 @@ def test_a_new_job_shows_up_in_the_next_query_on_an_open_connection(tmp_path: Pa
     assert (before, after) == (2, 3)
 
 
+def test_a_directory_name_duckdb_would_read_as_a_pattern(tmp_path: Path, fleet: tuple[Path, list[Job]]) -> None:
+    _, jobs = fleet
+    root = write_dataset(tmp_path / "fleet [2026]*", jobs[:2])
+    with open_dataset(root) as con:
+        assert con.execute("SELECT count(*) FROM trials").fetchone()[0] == sum(j.trials.num_rows for j in jobs[:2])
+    assert len(leaderboard(root)) == 2
+
+
+def test_a_metric_stored_as_text_is_still_read_as_a_number(tmp_path: Path, fleet: tuple[Path, list[Job]]) -> None:
+    _, jobs = fleet
+    as_text = jobs[1].trials.set_column(jobs[1].trials.column_names.index("acc"), "acc",
+                                        jobs[1].trials["acc"].cast(pa.string()))
+    root = write_dataset(tmp_path / "ds", [jobs[0], Job(jobs[1].details, as_text, None)])
+    with open_dataset(root) as con:
+        assert dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE trials)").fetchall())["acc"] == "VARCHAR"
+    board = leaderboard(root).set_index("job_id")
+    for job in jobs[:2]:
+        assert board.loc[job.job_id, "best_value"] == pytest.approx(_scores(job)["value"].max())
+
+
 def test_an_empty_dataset_gives_empty_answers(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "ds", [])
     assert leaderboard(root).empty

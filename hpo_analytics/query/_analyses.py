@@ -12,17 +12,13 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .._validation import check_int
-from ._connect import connection, ident, trial_columns
+from ._connect import connection, ident, is_numeric, trial_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import pandas as pd
 
 __all__ = ["job_costs", "leaderboard", "param_effects"]
-
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-            "FLOAT", "DOUBLE", "REAL")
-
 
 def _run(source: Any, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     con, owned = connection(source)
@@ -108,8 +104,7 @@ def job_costs(source: str | os.PathLike[str] | duckdb.DuckDBPyConnection) -> pd.
 
 
 def _numeric_params(columns: dict[str, str]) -> list[str]:
-    return [name for name, kind in columns.items()
-            if name.startswith("param/") and (kind.upper() in _NUMERIC or kind.upper().startswith("DECIMAL"))]
+    return [name for name, kind in columns.items() if name.startswith("param/") and is_numeric(kind)]
 
 
 def param_effects(

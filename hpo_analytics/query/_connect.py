@@ -17,7 +17,16 @@ from ..errors import ConfigurationError
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
-__all__ = ["connection", "ident", "literal", "open_dataset", "require_duckdb", "run_sql", "trial_columns"]
+__all__ = [
+    "connection",
+    "ident",
+    "is_numeric",
+    "literal",
+    "open_dataset",
+    "require_duckdb",
+    "run_sql",
+    "trial_columns",
+]
 
 JOBS_FILE = "jobs/jobs.parquet"
 KINDS = ("trials", "curves")
@@ -113,15 +122,19 @@ def _describe(con: duckdb.DuckDBPyConnection, view: str) -> dict[str, str]:
     return {str(name): str(kind) for name, kind in rows}
 
 
-_NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
-            "FLOAT", "DOUBLE", "REAL")
+_NUMERIC = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                      "UBIGINT", "FLOAT", "DOUBLE", "REAL"})
+
+
+def is_numeric(kind: str) -> bool:
+    """Whether a DuckDB type name is a number."""
+    return kind.upper() in _NUMERIC or kind.upper().startswith("DECIMAL")
 
 
 def _value_of(column: str, kind: str) -> str:
-    cast = f"TRY_CAST(t.{ident(column)} AS DOUBLE)"
-    if kind.upper() in _NUMERIC or kind.upper().startswith("DECIMAL"):
-        cast = f"CAST(t.{ident(column)} AS DOUBLE)"
-    return cast
+    # a metric stored as text (jobs disagreed about its type) holds JSON text of numbers: TRY_CAST reads them
+    how = "CAST" if is_numeric(kind) else "TRY_CAST"
+    return f"{how}(t.{ident(column)} AS DOUBLE)"
 
 
 def _trial_values_sql(con: duckdb.DuckDBPyConnection) -> str:
