@@ -23,7 +23,7 @@ import pytest
 import hpo_analytics
 from hpo_analytics.cli import main
 from hpo_analytics.errors import ConfigurationError
-from hpo_analytics.query import job_costs, leaderboard, open_dataset, param_effects, run_sql
+from hpo_analytics.query import job_costs, leaderboard, level_effects, open_dataset, param_effects, run_sql
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _dataset import Job, simulated_fleet, write_dataset  # noqa: E402
@@ -134,6 +134,7 @@ def test_an_empty_dataset_gives_empty_answers(tmp_path: Path) -> None:
     assert leaderboard(root).empty
     assert job_costs(root).empty
     assert param_effects(root).empty
+    assert level_effects(root).empty and level_effects(root, per_job=True).empty
     with open_dataset(root) as con:
         assert con.execute("SELECT count(*) FROM trial_values").fetchone()[0] == 0
 
@@ -250,6 +251,58 @@ def test_pooled_effects_use_fishers_z_and_note_jobs_that_disagree(tmp_path: Path
     # a parameter every job agrees on has no note
     agree = write_dataset(tmp_path / "agree", [up, noisy])
     assert param_effects(agree).loc[0, "note"] == ""
+
+
+def test_level_effects_are_mean_standardised_metrics_per_level(fleet: tuple[Path, list[Job]]) -> None:
+    root, jobs = fleet
+    per = level_effects(root, per_job=True)
+    assert set(per["param"]) == {"param/optimizer"}  # seed_offset, text in one job, has a level per trial or so
+    with open_dataset(root) as con:
+        wide = con.execute("SELECT job_id, trial_id, \"param/optimizer\" AS opt FROM trials").df()
+    checked = 0
+    for job in jobs:
+        scores = _scores(job)
+        scores = scores[scores["status"] == "TERMINATED"].copy()
+        scores["z"] = (scores["score"] - scores["score"].mean()) / scores["score"].std(ddof=1)
+        rows = wide[wide["job_id"] == job.job_id].merge(scores, on="trial_id")
+        got = per[per["job_id"] == job.job_id].set_index("level")
+        if len(rows) < 8:
+            assert got.empty
+            continue
+        want = rows.groupby("opt")["z"].agg(["mean", "size"])
+        assert got["n"].to_dict() == want["size"].to_dict()
+        assert got["effect"].to_numpy() == pytest.approx(want.loc[got.index, "mean"].to_numpy())
+        checked += 1
+    assert checked >= 2
+    pooled = level_effects(root)
+    for level, row in pooled.set_index("level").iterrows():
+        mine = per[per["level"] == level]
+        assert row["n_trials"] == mine["n"].sum() and row["n_jobs"] == len(mine)
+        assert row["effect"] == pytest.approx((mine["n"] * mine["effect"]).sum() / mine["n"].sum())
+    assert pooled["effect"].is_monotonic_decreasing
+
+
+def test_level_effects_note_jobs_that_prefer_different_levels(tmp_path: Path,
+                                                              fleet: tuple[Path, list[Job]]) -> None:
+    base = fleet[1][0]
+
+    def job(job_id: str, good: str) -> Job:
+        details = json.loads(json.dumps(base.details))
+        details["metadata"]["id"] = job_id
+        levels = ["adam", "sgd"] * 6
+        trials = pa.table({"trial_id": [f"{job_id}-{i}" for i in range(12)], "status": ["TERMINATED"] * 12,
+                           "acc": [0.9 - 0.01 * i if lv == good else 0.5 - 0.01 * i for i, lv in enumerate(levels)],
+                           "param/optimizer": levels})
+        return Job(details, trials, None)
+
+    root = write_dataset(tmp_path / "ds", [job("a", "adam"), job("b", "adam"), job("c", "sgd")])
+    pooled = level_effects(root)
+    assert pooled["level"].tolist() == ["adam", "sgd"]
+    assert set(pooled["note"]) == {"jobs disagree on the best level: adam in 2 (a, b); sgd in 1 (c)"}
+    assert level_effects(write_dataset(tmp_path / "agree", [job("a", "adam"), job("b", "adam")]))["note"].eq("").all()
+    assert level_effects(root, max_levels=2).shape[0] == 2
+    with pytest.raises(ConfigurationError, match="max_levels"):
+        level_effects(root, max_levels=1)
 
 
 def test_param_effects_refuse_too_few_trials_per_job(fleet: tuple[Path, list[Job]]) -> None:
@@ -409,6 +462,9 @@ def test_cli_leaderboard_effects_and_cost_match_the_functions(capsys: pytest.Cap
     assert [r["param"] for r in json.loads(out)] == param_effects(root)["param"].tolist()
     code, out, _ = _cli(capsys, "effects", str(root), "--per-job", "--min-trials", "10", "--json")
     assert len(json.loads(out)) == len(param_effects(root, per_job=True, min_trials=10))
+    code, out, _ = _cli(capsys, "effects", str(root), "--levels", "--json")
+    assert [(r["param"], r["level"]) for r in json.loads(out)] == \
+        list(zip(level_effects(root)["param"], level_effects(root)["level"]))
     code, out, _ = _cli(capsys, "cost", str(root))
     assert code == 0 and out.splitlines()[0].split()[:4] == ["job_id", "name", "phase", "n_trials"]
     code, out, err = _cli(capsys, "effects", str(root), "--min-trials", "2")

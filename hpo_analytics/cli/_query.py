@@ -120,13 +120,18 @@ def add_effects(sub: Any) -> None:
         description=(
             "For each numeric parameter: the rank correlation between it and the metric standardised\n"
             "within each job (signed so that higher is better), per job and pooled (Fisher's z, with a\n"
-            "95% interval), with a note when jobs disagree in sign. Finished (TERMINATED) trials only."
+            "95% interval), with a note when jobs disagree in sign. --levels: for each text parameter,\n"
+            "each level's mean standardised metric, with a note when jobs disagree on the best level.\n"
+            "Finished (TERMINATED) trials only."
         ),
-        examples=["hpo-analytics effects fleet/", "hpo-analytics effects fleet/ --per-job --json"],
+        examples=["hpo-analytics effects fleet/", "hpo-analytics effects fleet/ --per-job --json",
+                  "hpo-analytics effects fleet/ --levels"],
         note="needs DuckDB: pip install 'hpo-analytics[query]'",
     )
     parser.add_argument("dataset", type=Path, metavar="DIR", help=_DIR_HELP)
-    parser.add_argument("--per-job", action="store_true", help="one row per parameter and job instead")
+    parser.add_argument("--levels", action="store_true",
+                        help="text parameters: the effect of each level (an optimizer, say)")
+    parser.add_argument("--per-job", action="store_true", help="one row per parameter (and level) and job instead")
     parser.add_argument("--min-trials", type=int, default=8,
                         help="leave out jobs with fewer finished trials than this (default 8, at least 4)")
     add_json_flag(parser)
@@ -135,13 +140,15 @@ def add_effects(sub: Any) -> None:
 
 def run_effects(args: argparse.Namespace) -> int:
     """Compute and print the effects."""
-    from ..query import param_effects
+    from ..query import level_effects, param_effects
 
+    effects = level_effects if args.levels else param_effects
     try:
-        frame = param_effects(args.dataset, min_trials=args.min_trials, per_job=args.per_job)
+        frame = effects(args.dataset, min_trials=args.min_trials, per_job=args.per_job)
     except ConfigurationError as exc:
         raise ConfigurationError(str(exc).replace("min_trials", "--min-trials")) from None
-    _print_frame(frame, args, empty="no numeric parameter with enough finished trials in any job")
+    what = "text" if args.levels else "numeric"
+    _print_frame(frame, args, empty=f"no {what} parameter with enough finished trials in any job")
     return EXIT_OK
 
 

@@ -7,7 +7,8 @@ cross-job analyses run their SQL on such a connection and return small
 pandas frames; nothing loads every trial into pandas.
 
 Modules: ``_connect`` (the connection, its views, :func:`run_sql`),
-``_analyses`` (:func:`leaderboard`, :func:`param_effects`, :func:`job_costs`)
+``_analyses`` (:func:`leaderboard`, :func:`param_effects`, :func:`level_effects`,
+:func:`job_costs`)
 and ``_files`` (the jobs table, the manifest and one job's table, read with
 pyarrow alone: what the reports of a dataset need).
 DuckDB is the ``query`` extra: ``pip install 'hpo-analytics[query]'``.
@@ -15,7 +16,7 @@ DuckDB is the ``query`` extra: ``pip install 'hpo-analytics[query]'``.
 
 from __future__ import annotations
 
-from ._analyses import job_costs, leaderboard, param_effects
+from ._analyses import job_costs, leaderboard, level_effects, param_effects
 from ._connect import open_dataset, run_sql
 from ._files import is_dataset_dir, job_file, read_job_table, read_jobs, read_manifest
 
@@ -24,6 +25,7 @@ __all__ = [
     "job_costs",
     "job_file",
     "leaderboard",
+    "level_effects",
     "open_dataset",
     "param_effects",
     "read_job_table",

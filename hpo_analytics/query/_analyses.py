@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import duckdb
     import pandas as pd
 
-__all__ = ["job_costs", "leaderboard", "param_effects"]
+__all__ = ["job_costs", "leaderboard", "level_effects", "param_effects"]
 
 def _run(source: Any, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
     con, owned = connection(source)
@@ -131,7 +131,7 @@ def param_effects(
     ``n - 3``), ``low``/``high`` (its 95 % interval), ``n_positive``,
     ``n_negative`` and ``note`` (which jobs disagree in sign, when they do).
     Ordered by the size of the pooled effect. Text parameters (categories)
-    are not included.
+    are in :func:`level_effects`.
     """
     import pandas as pd
 
@@ -146,13 +146,7 @@ def param_effects(
             selects = ", ".join(f"CAST(t.{ident(p)} AS DOUBLE) AS {ident(p)}" for p in params)
             columns = ", ".join(ident(p) for p in params)
             sql = f"""
-                WITH v AS (
-                    SELECT job_id, trial_id, score FROM trial_values
-                    WHERE status = 'TERMINATED' AND score IS NOT NULL AND NOT isinf(score)),
-                z AS (
-                    SELECT job_id, trial_id,
-                           (score - avg(score) OVER w) / nullif(stddev_samp(score) OVER w, 0) AS z
-                    FROM v WINDOW w AS (PARTITION BY job_id)),
+                WITH {_STANDARDISED},
                 wide AS (
                     SELECT z.job_id, z.z, {selects}
                     FROM z JOIN trials AS t ON t.job_id = z.job_id AND t.trial_id = z.trial_id
@@ -179,6 +173,105 @@ def param_effects(
     if per_job:
         return per.reset_index(drop=True)
     return _pool(per)
+
+
+_STANDARDISED = """
+    v AS (
+        SELECT job_id, trial_id, score FROM trial_values
+        WHERE status = 'TERMINATED' AND score IS NOT NULL AND NOT isinf(score)),
+    z AS (
+        SELECT job_id, trial_id, (score - avg(score) OVER w) / nullif(stddev_samp(score) OVER w, 0) AS z
+        FROM v WINDOW w AS (PARTITION BY job_id))"""
+
+
+def level_effects(
+    source: str | os.PathLike[str] | duckdb.DuckDBPyConnection,
+    *,
+    min_trials: int = 8,
+    max_levels: int = 20,
+    per_job: bool = False,
+) -> pd.DataFrame:
+    """How each level of a text parameter (an optimizer, say) did, per job and pooled across jobs.
+
+    The metric is standardised within each job as in :func:`param_effects`
+    (finished trials, higher is better); a level's effect is the mean
+    standardised metric of its trials: 0 is the job's average, +0.5 half a
+    standard deviation better. Jobs with fewer than ``min_trials`` trials
+    with a value of the parameter, with only one level, or with more than
+    ``max_levels`` levels or fewer than two trials per level on average
+    (an identifier or a number stored as text, not a choice) are left out.
+
+    ``per_job=True``: one row per ``(param, level, job_id)`` with ``n`` and
+    ``effect``. Otherwise one row per ``(param, level)``: ``n_jobs``,
+    ``n_trials``, ``effect`` (the trials' mean over the jobs), ``low``/``high``
+    (a 95 % interval, the standardised metric having unit variance within a
+    job) and ``note``, on every row of a parameter whose best level differs
+    between jobs. Ordered by parameter, then effect, best first.
+    """
+    import pandas as pd
+
+    min_trials = check_int("min_trials", min_trials, low=4)
+    max_levels = check_int("max_levels", max_levels, low=2)
+    con, owned = connection(source)
+    try:
+        params = [name for name, kind in trial_columns(con).items()
+                  if name.startswith("param/") and not is_numeric(kind) and kind.upper() in ("VARCHAR", "BOOLEAN")]
+        if not params:
+            per = pd.DataFrame({"param": pd.Series(dtype=object), "level": pd.Series(dtype=object),
+                                "job_id": pd.Series(dtype=object), "n": pd.Series(dtype="int64"),
+                                "effect": pd.Series(dtype="float64")})
+        else:
+            selects = ", ".join(f"CAST(t.{ident(p)} AS VARCHAR) AS {ident(p)}" for p in params)
+            columns = ", ".join(ident(p) for p in params)
+            sql = f"""
+                WITH {_STANDARDISED},
+                wide AS (
+                    SELECT z.job_id, z.z, {selects}
+                    FROM z JOIN trials AS t ON t.job_id = z.job_id AND t.trial_id = z.trial_id
+                    WHERE z.z IS NOT NULL),
+                long AS (SELECT job_id, z, param, level FROM (UNPIVOT wide ON {columns} INTO NAME param VALUE level)),
+                usable AS (
+                    SELECT job_id, param FROM long GROUP BY job_id, param
+                    HAVING count(*) >= ? AND count(DISTINCT level) BETWEEN 2 AND ?
+                       AND count(DISTINCT level) * 2 <= count(*))
+                SELECT l.param, l.level, l.job_id, count(*) AS n, avg(l.z) AS effect
+                FROM long AS l SEMI JOIN usable AS u ON l.job_id = u.job_id AND l.param = u.param
+                GROUP BY l.param, l.level, l.job_id
+                ORDER BY l.param, l.level, l.job_id
+            """
+            per = con.execute(sql, [min_trials, max_levels]).df()
+    finally:
+        if owned:
+            con.close()
+    if per_job:
+        return per.reset_index(drop=True)
+    return _pool_levels(per)
+
+
+def _pool_levels(per: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``(param, level)``: the trials' mean standardised metric over the jobs, and a note."""
+    import pandas as pd
+
+    columns = ["param", "level", "n_jobs", "n_trials", "effect", "low", "high", "note"]
+    if per.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for param, group in per.groupby("param", sort=True):
+        best = group.loc[group.groupby("job_id")["effect"].idxmax(), ["job_id", "level"]]
+        winners = best.groupby("level")["job_id"].apply(list)
+        note = ""
+        if len(winners) > 1:
+            parts = [f"{level} in {len(ids)} ({_few(ids)})" for level, ids in
+                     sorted(winners.items(), key=lambda item: (-len(item[1]), item[0]))]
+            note = "jobs disagree on the best level: " + "; ".join(parts)
+        for level, lv in group.groupby("level", sort=True):
+            n = int(lv["n"].sum())
+            effect = float((lv["n"] * lv["effect"]).sum() / n)
+            half = 1.959964 / math.sqrt(n)
+            rows.append({"param": param, "level": level, "n_jobs": len(lv), "n_trials": n, "effect": effect,
+                         "low": effect - half, "high": effect + half, "note": note})
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values(["param", "effect"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 
 def _pool(per: pd.DataFrame) -> pd.DataFrame:
