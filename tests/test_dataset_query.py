@@ -538,6 +538,17 @@ def test_report_of_a_dataset_redraws_a_job_whose_page_was_deleted(
     assert code == 1 and "--title applies to a single job INPUT" in err
 
 
+def test_report_of_a_dataset_skips_jobs_without_trials(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fleet: tuple[Path, list[Job]], no_plots: None) -> None:
+    _, jobs = fleet
+    empty = Job(jobs[1].details, jobs[1].trials.slice(0, 0), None)
+    root, out = write_dataset(tmp_path / "ds", [jobs[0], empty]), tmp_path / "reports"
+    result = _report(capsys, root, out)
+    assert result["rebuilt"] == [jobs[0].job_id] and result["skipped"] == [jobs[1].job_id]
+    code, _, err = _cli(capsys, "report", str(write_dataset(tmp_path / "none", [empty])), "-o", str(out))
+    assert code == 1 and "has no job with trials" in err
+
+
 def test_build_reports_checks_stems_and_kept_jobs(tmp_path: Path, fleet: tuple[Path, list[Job]],
                                                  no_plots: None) -> None:
     from hpo_analytics.report import build_reports

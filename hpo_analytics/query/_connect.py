@@ -86,8 +86,11 @@ def open_dataset(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
       NULL) and ``score``, the value signed so that higher is better
       (``mode`` ``min`` negates; any other mode counts as ``max``).
 
-    Nothing is loaded until a query runs; close the connection when done (or
-    use it in a ``with`` block). Needs the ``query`` extra (DuckDB).
+    Nothing is loaded until a query runs, and each query reads the files as
+    they are then (jobs a later sync adds included; a kind that had no file
+    at all when the connection was opened stays empty until it is opened
+    again). Close the connection when done (or use it in a ``with`` block).
+    Needs the ``query`` extra (DuckDB).
     """
     duckdb = require_duckdb()
     root = Path(path).expanduser().resolve()
