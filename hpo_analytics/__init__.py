@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
         trials_to_arrow,
         trials_to_pandas,
     )
+    from .query import open_dataset
     from .report import build_report, build_reports
     from .stopping import (
         MedianStoppingRule,
@@ -95,6 +96,7 @@ _LAZY: dict[str, str] = {
     "curves_to_arrow": "normalize",
     "curves_to_pandas": "normalize",
     "marginals": "analysis",
+    "open_dataset": "query",
     "param_importance": "analysis",
     "pareto_front": "analysis",
     "rank_trials": "analysis",
@@ -113,8 +115,8 @@ _LAZY: dict[str, str] = {
 # The public modules, which ``import hpo_analytics`` used to bring along:
 # ``hpo_analytics.plots.curves(...)`` after a bare ``import hpo_analytics``
 # still works, importing the module on first use.
-_SUBMODULES = frozenset({"analysis", "cli", "client", "dataset", "demo", "io", "normalize", "plots", "report",
-                         "signing", "simulator", "stopping"})
+_SUBMODULES = frozenset({"analysis", "cli", "client", "dataset", "demo", "io", "normalize", "plots", "query",
+                         "report", "signing", "simulator", "stopping"})
 
 
 def __getattr__(name: str) -> Any:
@@ -175,6 +177,7 @@ __all__ = [
     "curves_to_arrow",
     "curves_to_pandas",
     "marginals",
+    "open_dataset",
     "param_importance",
     "pareto_front",
     "rank_trials",

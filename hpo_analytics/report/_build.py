@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,12 +155,31 @@ def safe_names(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _check_stems(jobs: Mapping[str, Any], stems: Mapping[str, str] | None) -> dict[str, str]:
+    """Each job's file stem: ``stems`` checked, or :func:`safe_names` of the job names."""
+    if stems is None:
+        return safe_names(list(jobs))
+    out: dict[str, str] = {}
+    seen: set[str] = {"index"}
+    for name in jobs:
+        stem = stems.get(name) if isinstance(stems, Mapping) else None
+        if (not isinstance(stem, str) or not stem or _UNSAFE.search(stem) or stem.startswith(".")
+                or stem.lower() in seen):
+            raise ConfigurationError(f"stems must give job {name!r} a unique file stem of letters, digits, "
+                                     f"'.', '_', '-' (not leading '.', not 'index'), not {stem!r}")
+        seen.add(stem.lower())
+        out[name] = stem
+    return out
+
+
 def build_reports(
     jobs: Mapping[str, Mapping[str, Any]],
     *,
     out_dir: str | os.PathLike[str],
     metric: str | None = None,
     mode: str | None = None,
+    stems: Mapping[str, str] | None = None,
+    keep: Collection[str] = (),
 ) -> Path:
     """Write one report per job and an index page comparing them; return the index path.
 
@@ -175,12 +194,22 @@ def build_reports(
     It says which metric the jobs are ranked by and, when some job declares
     metrics besides that one, lists them in an "other metrics" column.
     Every job is validated before anything is written.
+
+    For a report directory kept up to date (``hpo-analytics report DIR`` over
+    a synced dataset): ``stems`` gives each job's file stem instead (letters,
+    digits, ``.``, ``_``, ``-``; unique; not ``index``), and the jobs named in
+    ``keep`` are not drawn again: their report must already exist, and only
+    their summary is computed, for the index.
     """
     if not isinstance(jobs, Mapping) or not jobs:
         raise ConfigurationError("jobs must be a non-empty mapping of job name -> {'trials': ..., ...}")
     directory = _out_path(out_dir, "out_dir")
     if directory.exists() and not directory.is_dir():
         raise ConfigurationError(f"out_dir is a file, not a directory: {directory}")
+    missing = sorted(set(keep) - set(jobs))
+    if missing:
+        raise ConfigurationError(f"keep names job(s) not in jobs: {', '.join(map(repr, missing))}")
+    stems = _check_stems(jobs, stems)
     prepared: list[tuple[str, Job]] = []
     for name, spec in jobs.items():
         if not isinstance(name, str) or not name:
@@ -193,14 +222,16 @@ def build_reports(
                                      f"expected {', '.join(JOB_KEYS)}")
         try:
             job = prepare(spec["trials"], curves=spec.get("curves"), decisions=spec.get("decisions"),
-                           backtest=spec.get("backtest"), metric=metric, mode=mode)
+                           backtest=spec.get("backtest"), metric=metric, mode=mode, summary_only=name in keep)
         except ConfigurationError as exc:
             raise ConfigurationError(f"job {name!r}: {exc}") from exc
+        if name in keep and not (directory / f"{stems[name]}.html").is_file():
+            raise ConfigurationError(f"job {name!r} is to be kept, but {directory / stems[name]}.html is missing")
         prepared.append((name, job))
-    stems = safe_names([name for name, _ in prepared])
     rows = []
     for name, job in prepared:
-        _write(directory / f"{stems[name]}.html",
-               page(name, _job_body(job, title=name, back="index.html", top=TOP_TRIALS)))
+        if name not in keep:
+            _write(directory / f"{stems[name]}.html",
+                   page(name, _job_body(job, title=name, back="index.html", top=TOP_TRIALS)))
         rows.append((name, stems[name], job))
     return _write(directory / "index.html", page("Hyperparameter searches", index_section(rows) + index_figure(rows)))

@@ -57,9 +57,12 @@ def _frame_or_none(value: Any, what: str, required: Sequence[str]) -> pd.DataFra
 
 
 def prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric: str | None,
-            mode: str | None) -> Job:
+            mode: str | None, summary_only: bool = False) -> Job:
     """Validate one job's tables (:class:`ConfigurationError` for unusable ones) and compute its summary and
-    parameter importance; an importance the data cannot support is kept as the reason, not raised."""
+    parameter importance; an importance the data cannot support is kept as the reason, not raised.
+
+    ``summary_only``: the summary alone, enough for the index page (a job whose report is not redrawn).
+    """
     if trials is None:
         raise ConfigurationError("trials is required (a pyarrow.Table or pandas.DataFrame of trials)")
     frame = _frame_or_none(trials, "trials", ("trial_id",))
@@ -77,6 +80,8 @@ def prepare(trials: Any, *, curves: Any, decisions: Any, backtest: Any, metric: 
         declared=declared_metrics(frame),
     )
     job.summary = summarize(frame, metric=metric, mode=mode)
+    if summary_only:
+        return job
     try:
         with warnings.catch_warnings():
             # Too few trials is said on the page itself (the table's attrs carry the sentence).

@@ -1,4 +1,4 @@
-"""Benchmark: many jobs (issue #16), in sections.
+"""Benchmark: syncing many jobs into the dataset (issue #16).
 
 Section ``sync``: a simulated fleet served by ``hpo-analytics simulate
 --mixed`` in its own process (so its CPU does not compete with the client's
@@ -20,12 +20,12 @@ dataset costs on top of downloading it), and how busy the simulator was
 during the first sync (its CPU seconds per wall second: 1.0 is one core
 saturated, and then the simulator, not the sync, sets the pace).
 
-Other sections (``--section NAME``; all by default) are added beside it.
+Querying the dataset is measured by ``benchmarks/query.py``.
 
 Usage::
 
-    python benchmarks/fleet.py [--jobs 200] [--trials 500] [--reps 3] [--section sync]
-    python benchmarks/fleet.py --quick      # smoke test: 6 jobs x 20 trials, 1 rep
+    python benchmarks/sync.py [--jobs 200] [--trials 500] [--reps 3] [--section sync]
+    python benchmarks/sync.py --quick      # smoke test: 6 jobs x 20 trials, 1 rep
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/fleet.py: its sync section still runs end to end (so the script doesn't rot)."""
+"""Smoke test of benchmarks/sync.py: its sync section still runs end to end (so the script doesn't rot)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fleet.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "sync.py"
 
 
 @pytest.fixture(scope="module")
 def bench() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("hpo_bench_fleet", SCRIPT)
+    spec = importlib.util.spec_from_file_location("hpo_bench_sync", SCRIPT)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look modules up by name
