@@ -24,9 +24,10 @@ import hpo_analytics
 from hpo_analytics.cli import main
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.query import job_costs, leaderboard, level_effects, open_dataset, param_effects, run_sql
+from hpo_analytics.simulator import Simulator
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _dataset import Job, simulated_fleet, write_dataset  # noqa: E402
+from _dataset import Job, fetch_jobs, simulated_fleet, write_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -567,3 +568,27 @@ def test_build_reports_checks_stems_and_kept_jobs(tmp_path: Path, fleet: tuple[P
     build_reports({"a": {"trials": trials}}, out_dir=tmp_path, stems={"a": "job-a"}, keep=["a"])
     assert (tmp_path / "job-a.html").read_text(encoding="utf-8") == "kept"
     assert 'href="job-a.html"' in (tmp_path / "index.html").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------- the real writer
+
+
+def test_a_dataset_written_by_sync_gives_the_reference_layouts_answers(tmp_path: Path) -> None:
+    """The query tests' reference writer and ``hpo_analytics.sync`` give the same answers on the same jobs."""
+    with Simulator(seed=5, n_trials=30, n_jobs=2, n_iterations=8, auth="any") as sim:
+        sim.add_job(n_trials=16, reward_attrs=[{"name": "loss", "mode": "min"}, {"name": "acc", "mode": "max"}])
+        sim.add_job(n_trials=16, elapsed=300.0)
+        with hpo_analytics.ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token) as client:
+            summary = hpo_analytics.sync(client, tmp_path / "synced", all_jobs=True, progress=False)
+        reference = write_dataset(tmp_path / "reference", fetch_jobs(sim))
+    assert len(summary.fetched) == 4 and not summary.failed
+    synced = tmp_path / "synced"
+    for name, answer in (("leaderboard", leaderboard), ("job_costs", job_costs), ("param_effects", param_effects)):
+        key = ["param"] if name == "param_effects" else ["job_id"]
+        got = answer(synced).sort_values(key).reset_index(drop=True)
+        want = answer(reference).sort_values(key).reset_index(drop=True)
+        assert len(got) > 0, name
+        pd.testing.assert_frame_equal(got, want, check_dtype=False, obj=name)
+    with open_dataset(synced) as a, open_dataset(reference) as b:
+        query = "SELECT job_id, trial_id, value FROM trial_values ORDER BY job_id, trial_id"
+        pd.testing.assert_frame_equal(a.execute(query).df(), b.execute(query).df())
