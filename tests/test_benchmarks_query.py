@@ -44,3 +44,10 @@ def test_query_section_prints_medians_and_the_ratio(bench, tmp_path: Path, capsy
     assert "DuckDB leaderboard (open + query): median" in out and "pandas read_parquet + groupby: median" in out
     assert "DuckDB leaderboard on an open connection: median" in out
     assert "ratio: pandas takes" in out and "same best value for all 4 jobs" in out
+
+
+def test_fleet_runs_the_query_section_through_its_own_script(capsys) -> None:
+    with benchmark_module("fleet") as fleet:
+        assert fleet.main(["--section", "query", "--quick"]) == 0
+    out = capsys.readouterr().out
+    assert "=== query (benchmarks/query.py)" in out and "same best value for all 4 jobs" in out
