@@ -28,6 +28,7 @@
     ParseWarning (UserWarning)               cells that became null under errors="coerce"
     InsufficientDataWarning (UserWarning)    an answer that too little data cannot support (NaN, not a guess)
     SchemaWarning (UserWarning)              a dataset column whose type differs between jobs, stored as text
+    SpaceWarning (UserWarning)               a declared search space unreadable in part, or a value outside it
 
 Every API error carries ``status_code``, ``error_code``, ``error_msg`` and
 ``request_id``.  Parse errors carry ``page``, ``row``, ``column`` and ``value``
@@ -58,6 +59,7 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseFormatError",
     "SchemaWarning",
+    "SpaceWarning",
     "ServerError",
     "SigningError",
     "StateError",
@@ -165,6 +167,14 @@ class DatasetLockedError(StateError):
     def __init__(self, message: str, *, pid: int | None = None) -> None:
         super().__init__(message)
         self.pid = pid
+
+
+class SpaceWarning(UserWarning):
+    """A job's declared search space is unreadable in part, or a trial's value lies outside it.
+
+    The message names the parameter (and the trial, for a value outside its
+    bounds or discrete values); such a value is flagged, never dropped.
+    """
 
 
 class SchemaWarning(UserWarning):
