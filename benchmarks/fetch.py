@@ -48,9 +48,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -65,71 +63,17 @@ from hpo_analytics import _jsonutil, curves_to_arrow, trials_to_arrow
 from hpo_analytics.client import ModelArtsClient
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared _simproc beside this script
+from _simproc import SimProcess, start_simulate  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- the simulator process
 
 
-@dataclass
-class SimProcess:
-    proc: subprocess.Popen[str]
-    url: str
-    project_id: str
-    job_id: str
-    token: str
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds the simulator process has used so far."""
-        try:
-            import psutil
-
-            t = psutil.Process(self.proc.pid).cpu_times()
-            return t.user + t.system
-        except ImportError:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def start_simulator(trials: int, latency: float, seed: int = 0) -> SimProcess:
-    cmd = [sys.executable, "-m", "hpo_analytics", "simulate", "--port", "0", "--auth", "token",
-           "--trials", str(trials), "--seed", str(seed)]
-    if latency > 0:
-        cmd += ["--latency", str(latency)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    url = project_id = job_id = token = None
-    in_jobs = False
-    for line in proc.stdout:
-        text = line.strip()
-        if "listening on" in text:
-            url = text.rsplit(" ", 1)[1]
-        elif text.startswith("project id:"):
-            project_id = text.split(":", 1)[1].strip()
-        elif text == "jobs:":
-            in_jobs = True
-            continue
-        elif text.startswith("export HPO_ANALYTICS_TOKEN="):
-            token = text.split("=", 1)[1]
-        elif text.startswith("Press Ctrl-C"):
-            break
-        if in_jobs and job_id is None and line.startswith("  ") and text:
-            job_id = text.split()[0]
-        in_jobs = in_jobs and job_id is None
-    if not (url and project_id and job_id and token):
-        proc.kill()
-        raise RuntimeError("could not read the simulator's URL, project id, job id and token from its output")
-    # Keep draining its stdout so it never blocks on a full pipe.
-    threading.Thread(target=proc.stdout.read, daemon=True).start()
-    return SimProcess(proc, url, project_id, job_id, token)
+    """``hpo-analytics simulate`` with one job of ``trials`` trials, ``latency`` s added per request."""
+    return start_simulate(["--trials", str(trials), "--seed", str(seed)]
+                          + (["--latency", str(latency)] if latency > 0 else []))
 
 
 # ----------------------------------------------------------------------------- the two paths

@@ -31,10 +31,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -44,6 +42,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared _simproc beside this script
+from _simproc import SimProcess, start_simulate  # noqa: E402
 
 import hpo_analytics as ha  # noqa: E402 - after the path of this checkout
 
@@ -53,57 +53,9 @@ SYNC_TARGET = 0.05
 # ----------------------------------------------------------------------------- the simulator process
 
 
-@dataclass
-class SimProcess:
-    proc: subprocess.Popen[str]
-    url: str
-    project_id: str
-    token: str
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds the simulator process has used so far."""
-        try:
-            import psutil
-
-            t = psutil.Process(self.proc.pid).cpu_times()
-            return t.user + t.system
-        except ImportError:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
-
-
 def start_fleet(jobs: int, trials: int, seed: int = 0) -> SimProcess:
-    """``hpo-analytics simulate --mixed`` in a subprocess; its URL, project id and token read from what it prints."""
-    cmd = [sys.executable, "-m", "hpo_analytics", "simulate", "--port", "0", "--auth", "token", "--mixed",
-           "--jobs", str(jobs), "--trials", str(trials), "--seed", str(seed)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    url = project_id = token = None
-    for line in proc.stdout:
-        text = line.strip()
-        if "listening on" in text:
-            url = text.rsplit(" ", 1)[1]
-        elif text.startswith("project id:"):
-            project_id = text.split(":", 1)[1].strip()
-        elif text.startswith("export HPO_ANALYTICS_TOKEN="):
-            token = text.split("=", 1)[1]
-        elif text.startswith("Press Ctrl-C"):
-            break
-    if not (url and project_id and token):
-        proc.kill()
-        raise SystemExit("the simulator did not start")
-    return SimProcess(proc, url, project_id, token)
+    """``hpo-analytics simulate --mixed`` in a subprocess (its URL, project id and token read from what it prints)."""
+    return start_simulate(["--mixed", "--jobs", str(jobs), "--trials", str(trials), "--seed", str(seed)])
 
 
 # ----------------------------------------------------------------------------- section: sync

@@ -35,9 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,6 +48,8 @@ from hpo_analytics.client import ModelArtsClient
 from hpo_analytics.stopping import Fleet, MedianStoppingRule
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared _simproc beside this script
+from _simproc import SimProcess, start_serving  # noqa: E402
 
 #: Simulated seconds per reported iteration (the simulator's pace) and iterations per trial.
 ITERATION_S, ITERATIONS = 20.0, 12
@@ -79,56 +79,16 @@ def serve(jobs: int, trials: int, running: int, seed: int) -> int:
     return 0
 
 
-@dataclass
-class SimProcess:
-    proc: subprocess.Popen[str]
-    url: str
-    project_id: str
-    token: str
-    jobs: list[str]
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds the simulator process has used so far."""
-        try:
-            import psutil
-
-            t = psutil.Process(self.proc.pid).cpu_times()
-            return t.user + t.system
-        except ImportError:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def advance(self, seconds: float) -> None:
-        """Move every job's simulated clock (answered once done)."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"advance {seconds}\n")
-        self.proc.stdin.flush()
-        if self.proc.stdout.readline().strip() != "ok":
-            raise RuntimeError("the simulator process did not answer")
-
-    def stop(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def start_simulator(jobs: int, trials: int, running: int, seed: int = 0) -> SimProcess:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--jobs", str(jobs), "--trials", str(trials),
-           "--running", str(running), "--seed", str(seed)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        info = json.loads(line)
-    except ValueError:
-        proc.kill()
-        raise RuntimeError(f"the simulator process did not say where it listens: {line!r}") from None
-    return SimProcess(proc, info["url"], info["project_id"], info["token"], info["jobs"])
+    """This script with ``--serve`` in a subprocess."""
+    return start_serving(__file__, ["--jobs", str(jobs), "--trials", str(trials), "--running", str(running),
+                                    "--seed", str(seed)])
+
+
+def advance(sim: SimProcess, seconds: float) -> None:
+    """Move every job's simulated clock (answered once done)."""
+    if sim.command(f"advance {seconds}") != "ok":
+        raise RuntimeError("the simulator process did not answer")
 
 
 # ----------------------------------------------------------------------------- timing
@@ -211,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
             fetch()  # warm up the plain path too
             runs = {"watch cycle": Runs(), "fetch listings": Runs()}
             for rep in range(args.reps):
-                sim.advance(args.advance)
+                advance(sim, args.advance)
                 order = ("watch cycle", "fetch listings") if rep % 2 == 0 else ("fetch listings", "watch cycle")
                 for name in order:
                     runs[name].add(sim, cycle if name == "watch cycle" else fetch)

@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -61,6 +59,8 @@ from hpo_analytics.stopping import MedianStoppingRule
 from hpo_analytics.stopping._watch import Watcher
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared _simproc beside this script
+from _simproc import SimProcess, start_serving  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- the simulator process
@@ -72,55 +72,17 @@ def serve(args: argparse.Namespace) -> int:
 
     with Simulator(seed=args.seed, n_trials=1, auth="token", faults=Faults(latency=args.latency)) as sim:
         job = sim.add_job(n_trials=args.trials, max_concurrent=args.running, elapsed=args.elapsed)
-        print(json.dumps({"url": sim.url, "project_id": sim.project_id, "job_id": job, "token": sim.token}),
+        print(json.dumps({"url": sim.url, "project_id": sim.project_id, "jobs": [job], "token": sim.token}),
               flush=True)
         sys.stdin.read()  # until the parent closes our stdin (or dies)
     return 0
 
 
-@dataclass
-class SimProcess:
-    proc: subprocess.Popen[str]
-    url: str
-    project_id: str
-    job_id: str
-    token: str
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU seconds the simulator process has used so far."""
-        try:
-            import psutil
-
-            t = psutil.Process(self.proc.pid).cpu_times()
-            return t.user + t.system
-        except ImportError:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 def start_simulator(args: argparse.Namespace) -> SimProcess:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve", "--trials", str(args.trials),
-           "--running", str(args.running), "--elapsed", str(args.elapsed), "--latency", str(args.latency),
-           "--seed", str(args.seed)]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    try:
-        where = json.loads(line)
-    except ValueError:
-        proc.kill()
-        raise RuntimeError(f"the simulator did not print its coordinates (got {line!r})") from None
-    return SimProcess(proc, where["url"], where["project_id"], where["job_id"], where["token"])
+    """This script with ``--serve`` in a subprocess."""
+    return start_serving(__file__, ["--trials", str(args.trials), "--running", str(args.running),
+                                    "--elapsed", str(args.elapsed), "--latency", str(args.latency),
+                                    "--seed", str(args.seed)])
 
 
 # ----------------------------------------------------------------------------- the two paths
