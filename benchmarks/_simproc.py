@@ -1,4 +1,4 @@
-"""A simulator in its own process, for the benchmarks that talk to it over HTTP.
+"""A simulator in its own process, for the benchmarks that talk to it over HTTP (and a request counter).
 
 Its CPU then does not compete with the measured client for the GIL, and the
 benchmarks can say how busy it was (:meth:`SimProcess.cpu_seconds`). Two ways
@@ -22,6 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,3 +125,20 @@ def start_serving(script: str | Path, args: Sequence[str]) -> SimProcess:
         proc.kill()
         raise RuntimeError(f"the simulator process did not say where it listens: {line!r}") from None
     return SimProcess(proc, info["url"], info["project_id"], info["token"], list(info["jobs"]), info)
+
+
+class CountingTransport(httpx.BaseTransport):
+    """An httpx transport that counts the requests a client sends (and passes them on)."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.HTTPTransport(limits=httpx.Limits(max_connections=10, max_keepalive_connections=10))
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.count += 1
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()

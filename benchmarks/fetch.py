@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +63,7 @@ from hpo_analytics.client import ModelArtsClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared _simproc beside this script
-from _simproc import SimProcess, start_simulate  # noqa: E402
+from _simproc import CountingTransport, SimProcess, start_simulate  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- the simulator process
@@ -77,23 +76,6 @@ def start_simulator(trials: int, latency: float, seed: int = 0) -> SimProcess:
 
 
 # ----------------------------------------------------------------------------- the two paths
-
-
-class CountingTransport(httpx.BaseTransport):
-    """Counts the requests a client sends (and passes them on)."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.HTTPTransport(limits=httpx.Limits(max_connections=10, max_keepalive_connections=10))
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        with self._lock:
-            self.count += 1
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 def plain_fetch(http: httpx.Client, pool: ThreadPoolExecutor, sim: SimProcess, trials: int,

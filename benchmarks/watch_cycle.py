@@ -43,7 +43,6 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -60,7 +59,7 @@ from hpo_analytics.stopping._watch import Watcher
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared _simproc beside this script
-from _simproc import SimProcess, start_serving  # noqa: E402
+from _simproc import CountingTransport, SimProcess, start_serving  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- the simulator process
@@ -86,23 +85,6 @@ def start_simulator(args: argparse.Namespace) -> SimProcess:
 
 
 # ----------------------------------------------------------------------------- the two paths
-
-
-class CountingTransport(httpx.BaseTransport):
-    """Counts the requests a client sends (and passes them on)."""
-
-    def __init__(self) -> None:
-        self._inner = httpx.HTTPTransport(limits=httpx.Limits(max_connections=10, max_keepalive_connections=10))
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        with self._lock:
-            self.count += 1
-        return self._inner.handle_request(request)
-
-    def close(self) -> None:
-        self._inner.close()
 
 
 class TimedClient:

@@ -8,14 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from _fakes import Clock
+from _fakes import Clock, HeldRequests
 from hpo_analytics.cli._watch import exit_status
 from hpo_analytics.client import ModelArtsClient, RetryPolicy, TerminateResult
 from hpo_analytics.errors import ConfigurationError, ConflictError
@@ -394,22 +393,9 @@ def test_cli_dry_run_says_it_would_terminate_and_sends_nothing(tmp_path: Path) -
     assert not posts and phase == "Running"
 
 
-class _HeldTerminate(Faults):
-    """Holds the terminate request at the simulator's door until :attr:`release` is set (see test_stopping_watch)."""
-
-    def __init__(self) -> None:
-        super().__init__(path_contains="/actions")
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        self.handlers: list[threading.Thread] = []
-
-    def applies_to(self, path: str) -> bool:
-        if not super().applies_to(path):
-            return False
-        self.handlers.append(threading.current_thread())
-        self.arrived.set()
-        self.release.wait()
-        return True
+def _HeldTerminate() -> HeldRequests:
+    """Every terminate request held at the simulator's door (see tests/_fakes.py)."""
+    return HeldRequests("/actions")
 
 
 def test_cli_kill_9_between_intent_and_answer_then_restart_sends_no_second_terminate(tmp_path: Path) -> None:

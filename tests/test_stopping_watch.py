@@ -8,7 +8,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from hpo_analytics.errors import ConfigurationError, ConflictError
 from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Ledger, Safety, SignificanceRule, ThresholdRule, watch
 from hpo_analytics.stopping._watch import Watcher
+
+from _fakes import HeldRequests
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -319,27 +320,9 @@ def _watch_cmd(job: str, state: Path, *extra: str) -> list[str]:
             "--state-dir", str(state), *extra]
 
 
-class _HeldStops(Faults):
-    """Faults that hold every stop request at the simulator's door until :attr:`release` is set.
-
-    ``arrived`` is set when the first one comes in: the watch has committed its
-    intent and is waiting for the answer, so a kill then lands mid-request.
-    ``handlers`` are the simulator threads serving the held requests.
-    """
-
-    def __init__(self) -> None:
-        super().__init__(path_contains="autosearch-trial-earlystop")
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        self.handlers: list[threading.Thread] = []
-
-    def applies_to(self, path: str) -> bool:
-        if not super().applies_to(path):
-            return False
-        self.handlers.append(threading.current_thread())
-        self.arrived.set()
-        self.release.wait()
-        return True
+def _HeldStops() -> HeldRequests:
+    """Every stop request held at the simulator's door (see tests/_fakes.py)."""
+    return HeldRequests("autosearch-trial-earlystop")
 
 
 def test_kill_9_mid_cycle_then_restart_no_double_stop_no_lost_history(tmp_path: Path) -> None:

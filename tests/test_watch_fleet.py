@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from hpo_analytics.client import ModelArtsClient
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Fleet, Ledger, MedianStoppingRule, job_state_dir, watch_jobs
+
+from _fakes import HeldRequests
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -243,24 +244,9 @@ def test_an_expired_token_stops_every_job_with_status_4(tmp_path: Path) -> None:
     assert lines[-1]["event"] == "end_all" and lines[-1]["ended"] == "error" and lines[-1]["exit_status"] == EXIT_AUTH
 
 
-class _HeldStops(Faults):
-    """Holds every stop request at the simulator's door until :attr:`release` is set (see test_stopping_watch)."""
-
-    def __init__(self) -> None:
-        super().__init__(path_contains="autosearch-trial-earlystop")
-        self.arrived = threading.Event()
-        self.release = threading.Event()
-        self.handlers: list[threading.Thread] = []
-        self.paths: list[str] = []
-
-    def applies_to(self, path: str) -> bool:
-        if not super().applies_to(path):
-            return False
-        self.handlers.append(threading.current_thread())
-        self.paths.append(path)
-        self.arrived.set()
-        self.release.wait()
-        return True
+def _HeldStops() -> HeldRequests:
+    """Every stop request held at the simulator's door (see tests/_fakes.py)."""
+    return HeldRequests("autosearch-trial-earlystop")
 
 
 def test_kill_9_mid_cycle_across_several_jobs_then_restart_stops_nothing_twice(tmp_path: Path) -> None:
