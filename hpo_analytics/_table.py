@@ -36,6 +36,7 @@ __all__ = [
     "PARAM_PREFIX",
     "STEP",
     "schema_metadata",
+    "sort_rows",
     "to_pandas",
 ]
 
@@ -95,3 +96,18 @@ def to_pandas(table: pa.Table) -> Any:
     frame = table.to_pandas(types_mapper=_types_mapper())
     frame.attrs["hpo_analytics"] = schema_metadata(table)
     return frame
+
+
+def sort_rows(table: pa.Table, keys: list[str]) -> pa.Table:
+    """``table`` sorted by ``keys`` (ascending, nulls last, stable: rows that tie keep their order)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not keys:
+        return table
+    subset = table.select(keys)
+    try:
+        order = pc.sort_indices(subset, sort_keys=[(k, "ascending", "at_end") for k in keys])
+    except (TypeError, ValueError, pa.ArrowInvalid):  # pyarrow < 25 takes one placement for all keys
+        order = pc.sort_indices(subset, sort_keys=[(k, "ascending") for k in keys], null_placement="at_end")
+    return table.take(order)

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
 
-from .. import _jsonutil
+from .. import _jsonutil, _table
 from ..errors import SchemaWarning, StateError
 
 __all__ = [
@@ -196,15 +196,5 @@ def same_table(a: pa.Table, b: pa.Table) -> bool:
 
 
 def sort_rows(table: pa.Table, keys: Sequence[str]) -> pa.Table:
-    """``table`` sorted by ``keys`` (ascending, nulls last; stable), as the normalizer orders its rows."""
-    import pyarrow.compute as pc
-
-    keys = [k for k in keys if k in table.column_names]
-    if not keys:
-        return table
-    subset = table.select(keys)
-    try:
-        order = pc.sort_indices(subset, sort_keys=[(k, "ascending", "at_end") for k in keys])
-    except (TypeError, ValueError, pa.ArrowInvalid):  # pyarrow < 25 takes one placement for all keys
-        order = pc.sort_indices(subset, sort_keys=[(k, "ascending") for k in keys], null_placement="at_end")
-    return table.take(order)
+    """``table`` sorted by those of ``keys`` it has (ascending, nulls last; stable), as the normalizer orders its rows."""
+    return _table.sort_rows(table, [k for k in keys if k in table.column_names])

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .._table import CONFIG_PREFIX, METADATA_TABLE, METADATA_VERSION, PARAM_PREFIX
+from .._table import CONFIG_PREFIX, METADATA_TABLE, METADATA_VERSION, PARAM_PREFIX, sort_rows
 from .._version import __version__
 from ..errors import CellParseError, ParseWarning
 from ._cells import KNOWN_COLUMNS, _expected, _parse_all, _string_buffers
@@ -288,15 +288,7 @@ def _order(table: pa.Table, kind: str) -> pa.Table:
     keys = [k for k in ("trial_index", "trial_id") if k in names]
     if kind == "curves" and "training_iteration" in names:
         keys.append("training_iteration")
-    if not keys:
-        return table
-    # sort_indices is stable, so rows that tie keep their input order.
-    subset = table.select(keys)
-    try:
-        order = pc.sort_indices(subset, sort_keys=[(k, "ascending", "at_end") for k in keys])
-    except (TypeError, ValueError, pa.ArrowInvalid):  # pyarrow < 25 takes one placement for all keys
-        order = pc.sort_indices(subset, sort_keys=[(k, "ascending") for k in keys], null_placement="at_end")
-    return table.take(order)
+    return sort_rows(table, keys)
 
 
 def _iterations_ascending(table: pa.Table) -> bool:

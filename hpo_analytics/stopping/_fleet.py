@@ -270,15 +270,7 @@ class Fleet:
             self.errors[job_id] = error
         w.ledger.record(job_id, "exit", time=self.clock(), cycle=w.cycle_no, reason=ended if not error
                         else f"{ended}: {error}")
-        self._results[job_id] = WatchResult(
-            cycles=w.cycles_run,
-            stopped=sorted(w.outcomes["stopped"]),
-            already_stopped=sorted(w.outcomes["already_stopped"]),
-            failed=sorted(set(w.outcomes["failed"])),
-            would_stop=sorted(w.outcomes["would_stop"]),
-            ended=ended,
-            job_id=job_id,
-        )
+        self._results[job_id] = w.result(ended)
         # a queueing notifier's undelivered events of this job go to its ledger before it closes
         w.record_notify_failures(flush=self.notify_flush_s)
         w.close()

@@ -209,6 +209,18 @@ class Watcher:
         """Close the ledger."""
         self.ledger.close()
 
+    def result(self, ended: str) -> WatchResult:
+        """What this run did (its outcomes so far), as a watch that ended for ``ended`` reports it."""
+        return WatchResult(
+            cycles=self.cycles_run,
+            stopped=sorted(self.outcomes["stopped"]),
+            already_stopped=sorted(self.outcomes["already_stopped"]),
+            failed=sorted(set(self.outcomes["failed"])),
+            would_stop=sorted(self.outcomes["would_stop"]),
+            ended=ended,
+            job_id=self.job_id,
+        )
+
     @property
     def paused(self) -> bool:
         """Whether the kill switch file exists."""
@@ -591,15 +603,7 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
                 break
         w.record_notify_failures(flush=notify_flush_s)
         w.ledger.record(job_id, "exit", time=clock(), cycle=w.cycle_no, reason=ended)
-        return WatchResult(
-            cycles=w.cycles_run,
-            stopped=sorted(w.outcomes["stopped"]),
-            already_stopped=sorted(w.outcomes["already_stopped"]),
-            failed=sorted(set(w.outcomes["failed"])),
-            would_stop=sorted(w.outcomes["would_stop"]),
-            ended=ended,
-            job_id=job_id,
-        )
+        return w.result(ended)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
