@@ -50,7 +50,7 @@ class JobClient:
         return {"metadata": {"id": job_id, "create_time": self.create_ms},
                 "status": {"phase": self.phase, "start_time": self.start_ms}}
 
-    def fetch_trials(self, job_id: str) -> pd.DataFrame:
+    def fetch_trials(self, job_id: str, *, details: dict[str, Any] | None = None) -> pd.DataFrame:
         rows = [(t, st, st == "TERMINATED", len(v) or None, v[-1] if v else None, secs)
                 for t, (st, v, secs) in self.trials.items()]
         return pd.DataFrame(rows, columns=["trial_id", "status", "done", "training_iteration", "acc",

@@ -60,3 +60,24 @@ def test_first_cycle_records_every_report_of_every_trial(tmp_path: Path) -> None
     assert got["trial_id"].astype(str).tolist() == expected["trial_id"].astype(str).tolist()
     assert got["training_iteration"].astype(int).tolist() == expected["training_iteration"].astype(int).tolist()
     np.testing.assert_array_equal(got["value"].to_numpy(dtype=float), expected["acc"].to_numpy(dtype=float))
+
+
+def test_a_cycle_reads_the_job_details_once_for_the_phase_and_the_metric(tmp_path) -> None:
+    from hpo_analytics.client import ModelArtsClient
+    from hpo_analytics.simulator import Simulator
+    from hpo_analytics.stopping import MedianStoppingRule
+    from hpo_analytics.stopping._watch import Watcher
+
+    with Simulator(seed=2, n_trials=10, max_concurrent=4, elapsed=60.0, auth="token") as sim, \
+            ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token) as client:
+        job = sim.job_ids[0]
+        watcher = Watcher(client, job, MedianStoppingRule(), state_dir=tmp_path)
+        try:
+            for _ in range(2):
+                sim.clear_requests()
+                report = watcher.cycle()
+                details = [r for r in sim.requests if r.method == "GET" and r.path.endswith(f"/training-jobs/{job}")]
+                assert len(details) == 1 and report.phase == "Running"
+            assert (watcher.metric, watcher.mode) == ("acc", "max")  # from the details fetch_trials was given
+        finally:
+            watcher.close()

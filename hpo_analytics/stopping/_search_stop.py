@@ -280,7 +280,7 @@ class SearchStopper:
         """The job's start (epoch seconds), read from its details until it is known."""
         if self._start_s is not None:
             return self._start_s
-        details = self.w.client.get_training_job(self.w.job_id)
+        details = self.w.details if self.w.details is not None else self.w.client.get_training_job(self.w.job_id)
         status = details.get("status") if isinstance(details, dict) else None
         meta = details.get("metadata") if isinstance(details, dict) else None
         start = _epoch_ms(status.get("start_time") if isinstance(status, dict) else None)

@@ -187,6 +187,8 @@ class Watcher:
         self.notify = notify
         self.clock = clock
         self.cycles_run = 0
+        #: the job's details as this cycle read them (``None`` for a client that cannot read them)
+        self.details: dict[str, Any] | None = None
         #: this run's outcomes: trial ids by ``stopped``/``already_stopped``/``failed``/``would_stop``
         self.outcomes: dict[str, list[str]] = {"stopped": [], "already_stopped": [], "failed": [], "would_stop": []}
         self.state_dir = Path(state_dir)
@@ -233,12 +235,18 @@ class Watcher:
         self.cycles_run += 1
         c = self.cycle_no
         phase: str | None = None
-        if hasattr(self.client, "job_phase"):
-            try:
+        self.details = None
+        try:
+            if hasattr(self.client, "get_training_job"):
+                # one read of the job's details per cycle: its phase, and the metric that fetch_trials records
+                self.details = self.client.get_training_job(self.job_id)
+                phase = _phase(self.details)
+            elif hasattr(self.client, "job_phase"):
                 phase = self.client.job_phase(self.job_id)
-            except NotFoundError as exc:
-                return self._ended(c, JOB_NOT_FOUND, f"the job no longer exists ({exc})", phase=None)
-        table = self.client.fetch_trials(self.job_id)
+        except NotFoundError as exc:
+            return self._ended(c, JOB_NOT_FOUND, f"the job no longer exists ({exc})", phase=None)
+        table = (self.client.fetch_trials(self.job_id) if self.details is None
+                 else self.client.fetch_trials(self.job_id, details=self.details))
         metric, mode = resolve_metric(table, self.metric, self.mode)
         check_metric(table, metric, require_finite=False)  # no value yet is no error at the start
         self.metric, self.mode = metric, mode
@@ -336,7 +344,8 @@ class Watcher:
             else:
                 fetch.append(t)
         if fetch:
-            curves = as_frame(self.client.fetch_curves(self.job_id, fetch))
+            curves = as_frame(self.client.fetch_curves(self.job_id, fetch) if self.details is None
+                              else self.client.fetch_curves(self.job_id, fetch, details=self.details))
             if len(curves):
                 steps = floats(curves[STEP])
                 values = floats(curves[self.metric]) if self.metric in curves else np.full(len(curves), np.nan)
@@ -514,6 +523,13 @@ def _finite(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+def _phase(details: Any) -> str | None:
+    """``status.phase`` of a job's details, ``None`` when not given."""
+    status = details.get("status") if isinstance(details, dict) else None
+    phase = status.get("phase") if isinstance(status, dict) else None
+    return phase if isinstance(phase, str) and phase else None
 
 
 def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execute: bool = False,
