@@ -40,12 +40,12 @@ def test_main_command_is_the_demo() -> None:
 
 
 def _offline_command_lines() -> list[str]:
-    """The README's ``hpo-analytics ...`` lines that need no service (no JOB_ID, no fetched jobs)."""
+    """The README's ``hpo-analytics ...`` lines that need no service (no JOB_ID, no fetched jobs, no sync)."""
     lines = []
     for block in _blocks("bash"):
         for line in block.splitlines():
             line = line.split("  #", 1)[0].strip()
-            if line.startswith("hpo-analytics ") and not re.search(r"JOB_ID|jobs/|--port|touch", line):
+            if line.startswith("hpo-analytics ") and not re.search(r"JOB_ID|jobs/|--port|touch|^hpo-analytics sync ", line):
                 lines.append(line)
     return lines
 
