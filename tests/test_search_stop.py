@@ -56,7 +56,7 @@ class JobClient:
         return pd.DataFrame(rows, columns=["trial_id", "status", "done", "training_iteration", "acc",
                                            "time_total_s"])
 
-    def fetch_curves(self, job_id: str, ids) -> pd.DataFrame:
+    def fetch_curves(self, job_id: str, ids, *, details: dict[str, Any] | None = None) -> pd.DataFrame:
         rows = [(t, i + 1, x) for t in ids for i, x in enumerate(self.trials[t][1])]
         return pd.DataFrame(rows, columns=["trial_id", "training_iteration", "acc"])
 

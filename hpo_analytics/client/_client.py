@@ -328,6 +328,9 @@ class ModelArtsClient:
         """
         from ..normalize import trials_to_arrow
 
+        if details is not None:  # nothing to read beside the pages: no side thread
+            table = trials_to_arrow(self._trial_pages_for_table(job_id, page_size, progress))
+            return self._with_metadata(table, self._reward_metadata(job_id, details))
         metadata: list[Future[dict[bytes, bytes]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-analytics-details") as side:
 

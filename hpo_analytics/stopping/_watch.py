@@ -427,6 +427,8 @@ class Watcher:
         wanted["_key"] = np.where(wanted["value"].isna(), -np.inf, gap.fillna(0.0))
         wanted = wanted.sort_values("_key", kind="stable")
         actions: dict[str, str] = {tid: "continue" for tid in dec.loc[~dec["stop"], "trial_id"].astype(str)}
+        # holds and dry-run lines send nothing: they are committed together, before any stop request and at the end
+        quiet: list[dict[str, Any]] = []
         done_now = 0
         n_running = len(running)
         for row in wanted.itertuples(index=False):
@@ -450,16 +452,15 @@ class Watcher:
                 hold = f"keeping at least {sf.min_running} trials running"
             if hold is not None:
                 actions[t] = f"held: {hold}"
-                self.ledger.record(self.job_id, "held", time=self.clock(), cycle=c, trial_id=t, rule=rule,
-                                   reason=hold)
+                quiet.append({"kind": "held", "cycle": c, "trial_id": t, "rule": rule, "reason": hold})
                 self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "held",
                             "reason": f"{row.reason}; held: {hold}"})
                 continue
             done_now += 1
             if not self.execute:
                 actions[t] = "would_stop"
-                self.ledger.record(self.job_id, "dry_run", time=self.clock(), cycle=c, trial_id=t, rule=rule,
-                                   reason="dry run: would stop")
+                quiet.append({"kind": "dry_run", "cycle": c, "trial_id": t, "rule": rule,
+                              "reason": "dry run: would stop"})
                 self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "would_stop",
                             "reason": row.reason})
                 if t not in self.outcomes["would_stop"]:
@@ -467,7 +468,10 @@ class Watcher:
                 self._notify("would_stop", cycle=c, trial_id=t, rule=rule, step=_int(row.step),
                              value=_finite(row.value), reference=_finite(row.reference), reason=row.reason)
                 continue
+            self.ledger.record_many(self.job_id, quiet, time=self.clock())
+            quiet = []
             actions[t] = self._stop(c, t, row, rule)
+        self.ledger.record_many(self.job_id, quiet, time=self.clock())
         for row in dec[~dec["stop"]].itertuples(index=False):
             self._line({"cycle": c, "trial_id": str(row.trial_id), "step": _int(row.step), "action": "continue",
                         "reason": row.reason})
@@ -544,7 +548,9 @@ def watch(client: Any, job_id: str, rule: Rule, *, state_dir: str | Path, execut
 
     ``client`` is a :class:`~hpo_analytics.client.ModelArtsClient` (or anything
     with ``fetch_trials``, ``fetch_curves`` and ``early_stop``, and optionally
-    ``job_phase``). ``emit`` gets one dict per decision line (and one with
+    ``job_phase``; one with ``get_training_job`` reads the details once a
+    cycle and hands them on as ``fetch_trials(job_id, details=...)`` and
+    ``fetch_curves(job_id, ids, details=...)``). ``emit`` gets one dict per decision line (and one with
     ``trial_id`` ``None`` and ``action`` ``"skipped"`` for a cycle that decided
     nothing because the metric has no finite value yet, or ``"job_ended"``).
     ``notify`` gets the events of :data:`NOTIFY_EVENTS` (a queueing
