@@ -182,3 +182,26 @@ def test_an_expired_token_is_read_again_from_its_file(tmp_path: Path, renewed: b
     else:
         assert proc.returncode == EXIT_AUTH, err
         assert "token expires" in err and new not in err
+
+
+def test_stop_and_terminate_claims_reach_the_disk_before_their_request(tmp_path: Path) -> None:
+    # a claim is the row that keeps a request from being sent twice: its transaction runs with
+    # synchronous=FULL (the WAL is fsynced at commit); other writes are committed with NORMAL
+    with Ledger(tmp_path) as ledger:
+        statements: list[str] = []
+        ledger._db.set_trace_callback(statements.append)
+        assert ledger.claim_stop("job", "t1", 1.0) and not ledger.claim_stop("job", "t1", 2.0)
+        assert ledger.claim_terminate("job", 3.0)
+        ledger.record("job", "cycle", time=4.0, cycle=1, reason="x")
+        ledger._db.set_trace_callback(None)
+        assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+    claims = [i for i, s in enumerate(statements) if s.startswith("INSERT OR IGNORE")]
+    assert len(claims) == 3
+    for i in claims:
+        before = [s for s in statements[:i] if s.startswith("PRAGMA synchronous")][-1]
+        after = next(s for s in statements[i:] if s.startswith("PRAGMA synchronous"))
+        commit = next(j for j in range(i, len(statements)) if statements[j] == "COMMIT")
+        assert before == "PRAGMA synchronous=FULL" and after == "PRAGMA synchronous=NORMAL"
+        assert commit < statements.index(after, i)
+    plain = statements.index(next(s for s in statements if s.startswith("INSERT INTO events")))
+    assert [s for s in statements[:plain] if s.startswith("PRAGMA")][-1] == "PRAGMA synchronous=NORMAL"

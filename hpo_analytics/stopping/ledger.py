@@ -32,7 +32,12 @@ Tables (all keyed by ``job_id``):
   ``"terminate_unresolved"``). Nothing is ever updated or deleted.
 
 Every write is its own committed transaction, so a ``kill -9`` loses at most
-the write in progress, never an earlier one.
+the write in progress, never an earlier one. The claims of a stop or a
+terminate (the rows that keep a request from being sent twice) are also
+flushed to disk before the request goes out (``synchronous=FULL`` for that
+transaction), so not even a power loss can forget a request that was sent;
+other writes are committed without waiting for the disk
+(``synchronous=NORMAL`` in WAL mode: safe against a killed process).
 
 :func:`read_ledger` reads the whole audit trail of one job's directory, or of
 every job under a ``--state-dir`` root, without writing anything (so it can
@@ -43,11 +48,12 @@ recorded decisions back as a decision table (what the report's decisions section
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,12 +114,21 @@ class Ledger:
         self.path = self.state_dir / LEDGER_FILE
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         """Close the database."""
         self._db.close()
+
+    @contextlib.contextmanager
+    def _on_disk(self) -> Iterator[None]:
+        """The transaction inside is flushed to disk when it commits (and every earlier one with it)."""
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            yield
+        finally:
+            self._db.execute("PRAGMA synchronous=NORMAL")
 
     def __enter__(self) -> Ledger:
         return self
@@ -148,8 +163,8 @@ class Ledger:
         return dict(self._db.execute("SELECT trial_id, state FROM stops WHERE job_id = ?", (job_id,)).fetchall())
 
     def claim_stop(self, job_id: str, trial_id: str, time: float) -> bool:
-        """Record the intent to stop; ``False`` (and nothing written) when the trial already has a row."""
-        with self._db:
+        """Record the intent to stop, on disk; ``False`` (and nothing written) when the trial already has a row."""
+        with self._on_disk(), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cur = self._db.execute("INSERT OR IGNORE INTO stops VALUES (?, ?, 'intent', ?)", (job_id, trial_id, time))
             return cur.rowcount == 1
@@ -167,8 +182,8 @@ class Ledger:
         return None if row is None else str(row[0])
 
     def claim_terminate(self, job_id: str, time: float) -> bool:
-        """Record the intent to terminate the job; ``False`` (and nothing written) when it already has a row."""
-        with self._db:
+        """Record the intent to terminate the job, on disk; ``False`` (and nothing written) when it has a row."""
+        with self._on_disk(), self._db:
             self._db.execute("BEGIN IMMEDIATE")
             cur = self._db.execute("INSERT OR IGNORE INTO terminations VALUES (?, 'intent', ?)", (job_id, time))
             return cur.rowcount == 1
