@@ -107,7 +107,8 @@ ALLOWED = {
     "hpo_analytics._validation": {"hpo_analytics.errors"},
     "hpo_analytics.signing": LEAF,
     "hpo_analytics.normalize": LEAF,
-    "hpo_analytics.io": LEAF | {"hpo_analytics.normalize", "hpo_analytics.dataset"},
+    # io reads a job directory's job.json as the client reads job details
+    "hpo_analytics.io": LEAF | {"hpo_analytics.normalize", "hpo_analytics.dataset", "hpo_analytics.client"},
     "hpo_analytics._frames": LEAF,
     "hpo_analytics.client": LEAF | {"hpo_analytics.normalize", "hpo_analytics.signing"},
     # the dataset writer syncs through the client; io.py reads datasets back, so it sits above both
