@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ._space import METADATA_SPACE, SearchParam, SearchSpace
+from ._space import METADATA_ALGORITHM, METADATA_SPACE, AlgorithmConfig, SearchParam, SearchSpace
 from ._table import METADATA_METRIC, METADATA_MODE, PARAM_PREFIX, STEP, schema_metadata, to_pandas
 from ._validation import check_int, floats
 from .errors import ConfigurationError, SpaceWarning
@@ -50,6 +50,7 @@ __all__ = [
     "Mode",
     "ParamScale",
     "Trials",
+    "algorithm_of",
     "as_frame",
     "check_metric",
     "declared_metrics",
@@ -450,6 +451,23 @@ def space_of(table: Any) -> SearchSpace | None:
         return SearchSpace.from_json(raw)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         warnings.warn(f"the table's recorded search space does not parse ({exc}); it is ignored",
+                      SpaceWarning, stacklevel=2)
+        return None
+
+
+def algorithm_of(table: Any) -> AlgorithmConfig | None:
+    """The search algorithm a table's metadata records (``hpo_analytics.algorithm``), else ``None``.
+
+    As :func:`space_of`: a record that does not parse is ignored with a
+    :class:`~hpo_analytics.errors.SpaceWarning`.
+    """
+    raw = metadata_of(table).get(METADATA_ALGORITHM.decode().removeprefix("hpo_analytics."))
+    if not raw:
+        return None
+    try:
+        return AlgorithmConfig.from_metadata({METADATA_ALGORITHM: raw.encode("utf-8")})
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        warnings.warn(f"the table's recorded search algorithm does not parse ({exc}); it is ignored",
                       SpaceWarning, stacklevel=2)
         return None
 
