@@ -629,7 +629,9 @@ def _declared_discrete(series: pd.Series, column: str, spec: SearchParam) -> Par
         labels = declared
         levels = list(declared)
         lookup = {v: i for i, v in enumerate(declared)}
-        folded = {v.lower(): i for i, v in reversed(list(enumerate(declared)))}  # "True" matches "true"
+        # A boolean column's True matches a declared "true" as well as "True"; text must match exactly.
+        boolean = pd.api.types.is_bool_dtype(series.dtype)
+        folded = {v.lower(): i for i, v in reversed(list(enumerate(declared)))} if boolean else {}
         values = series.astype(object).to_numpy()
         codes = np.full(len(values), -1, dtype=np.int64)
         for row in np.flatnonzero(present):
