@@ -626,6 +626,8 @@ def _declared_discrete(series: pd.Series, column: str, spec: SearchParam) -> Par
         integral = pd.api.types.is_integer_dtype(series.dtype) and all(float(v).is_integer() for v in grid)
         levels: list[Any] = [int(v) for v in grid] if integral else [float(v) for v in grid]
     else:
+        if numbers is not None:  # numbers held as text: still in numeric order
+            declared = [declared[i] for i in np.argsort(np.asarray(numbers), kind="stable")]
         labels = declared
         levels = list(declared)
         lookup = {v: i for i, v in enumerate(declared)}

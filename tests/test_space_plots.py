@@ -223,3 +223,20 @@ def test_a_missing_value_is_not_outside_and_strings_match_declared_text() -> Non
         scale = param_scale(frame, "param/optimizer")
     assert scale.labels == ("sgd", "adam", "rmsprop", "<NA>")
     assert scale.codes[:4].tolist() == [1, -1, 3, 2] and int(scale.outside.sum()) == 5
+
+
+def test_booleans_floats_and_numbers_as_text_match_their_declared_values() -> None:
+    space = SearchSpace.from_json(json.dumps([
+        {"name": "flag", "kind": "discrete", "values": ["true", "false"]},
+        {"name": "rate", "kind": "discrete", "values": ["1e-2", "1e-3", "0.1"]},
+        {"name": "width", "kind": "discrete", "values": ["64", "8", "16"]},
+    ]))
+    frame = as_frame(pa.table({"trial_id": ["a", "b", "c"], "param/flag": [True, False, True],
+                               "param/rate": [0.001, 0.1, 0.01], "param/width": ["8", "64", "16"]}))
+    flag = param_scale(frame, "param/flag", space=space)
+    assert flag.labels == ("true", "false") and flag.codes.tolist() == [0, 1, 0] and not flag.outside.any()
+    rate = param_scale(frame, "param/rate", space=space)
+    assert rate.labels == ("1e-3", "1e-2", "0.1") and rate.levels == (0.001, 0.01, 0.1)  # as written, in order
+    assert rate.codes.tolist() == [0, 2, 1]
+    width = param_scale(frame, "param/width", space=space)
+    assert width.labels == ("8", "16", "64") and width.codes.tolist() == [0, 2, 1]
