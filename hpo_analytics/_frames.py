@@ -587,7 +587,8 @@ def _declared_continuous(series: pd.Series, column: str, spec: SearchParam) -> P
     x = floats(series)
     low, high = spec.low, spec.high
     known = [b for b in (low, high) if b is not None]
-    tol = 1e-9 * max([abs(b) for b in known] + [abs(high - low) if len(known) == 2 else 0.0, 1e-300])  # type: ignore[operator]
+    span = high - low if low is not None and high is not None else 0.0
+    tol = 1e-9 * max([abs(b) for b in known] + [span, 1e-300])  # bounds written as text round-trip inexactly
     finite = np.isfinite(x)
     outside = np.zeros(len(x), dtype=bool)
     if low is not None:

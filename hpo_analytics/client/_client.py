@@ -483,7 +483,7 @@ class ModelArtsClient:
         return SearchSpace.from_details(details if details is not None else self.get_training_job(job_id))
 
     def get_algorithm(self, job_id: str, *, details: Mapping[str, Any] | None = None) -> AlgorithmConfig | None:
-        """The search algorithm and its settings the job declares (the first ``algo_configs`` entry), or ``None``.
+        """The search algorithm and settings the job declares (its first ``algo_configs`` entry), or ``None``.
 
         Settings are kept as the service wrote them (strings).  ``details``
         as for :meth:`get_search_space`.

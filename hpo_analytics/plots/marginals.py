@@ -10,8 +10,9 @@ discrete parameter's groups are its declared values in order (one tick
 each) and a continuous one's axis spans its declared bounds, as
 :func:`~hpo_analytics.analysis.marginals` groups them; trials outside the
 declared space are left out (with a
-:class:`~hpo_analytics.errors.SpaceWarning`). Trials without a finite metric are left out; a parameter with no
-such trial shows a "no trials" note in its panel. A metric that is not
+:class:`~hpo_analytics.errors.SpaceWarning`). Trials without a finite
+metric are left out; a parameter with no such trial shows a "no trials"
+note in its panel. A metric that is not
 numeric or has no finite value raises
 :class:`~hpo_analytics.errors.ConfigurationError`.
 """
