@@ -33,6 +33,7 @@ from .errors import (
     ResponseFormatError,
     ServerError,
     SigningError,
+    SpaceWarning,
     StateError,
     TransportError,
 )
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
         rank_trials,
         summarize,
     )
+    from ._space import AlgorithmConfig, SearchParam, SearchSpace
     from .client import EarlyStopResult, ModelArtsClient, RetryPolicy
     from .dataset import SyncSummary, sync
     from .io import read_curves, read_trials, write_parquet
@@ -76,12 +78,15 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
 # package) that defines it.  tests/test_lazy_imports.py checks that these and
 # the names imported above are exactly __all__.
 _LAZY: dict[str, str] = {
+    "AlgorithmConfig": "_space",
     "EarlyStopResult": "client",
     "MedianStoppingRule": "stopping",
     "ModelArtsClient": "client",
     "PatienceRule": "stopping",
     "PercentileRule": "stopping",
     "RetryPolicy": "client",
+    "SearchParam": "_space",
+    "SearchSpace": "_space",
     "SignificanceRule": "stopping",
     "SuccessiveHalvingRule": "stopping",
     "SyncSummary": "dataset",
@@ -137,6 +142,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "APIError",
+    "AlgorithmConfig",
     "AuthenticationError",
     "BadRequestError",
     "CellParseError",
@@ -158,9 +164,12 @@ __all__ = [
     "RequestTimeoutError",
     "ResponseFormatError",
     "RetryPolicy",
+    "SearchParam",
+    "SearchSpace",
     "ServerError",
     "SignificanceRule",
     "SigningError",
+    "SpaceWarning",
     "StateError",
     "SuccessiveHalvingRule",
     "SyncSummary",

@@ -11,7 +11,12 @@ Shared input handling for analysis, stopping, plots and the report:
 - the parameter columns (:func:`param_columns`) and how a parameter reads:
   ordered or a category (:func:`is_numeric_param`), on a log scale or not
   (:func:`is_log_scale`), mapped into [0, 1] (:func:`encode_param`), so
-  analysis and plots scale and bin a parameter the same way.
+  analysis and plots scale and bin a parameter the same way;
+- the one place that decides each parameter's scale (:func:`param_scale`):
+  from the job's declared search space when the table records one
+  (:func:`space_of`), else inferred from the values as above, with the
+  trials outside the declared space flagged (a
+  :class:`~hpo_analytics.errors.SpaceWarning`) and left out.
 
 Internal: not part of the public API (which re-exports what users need
 from :mod:`hpo_analytics.analysis`).
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from numbers import Real
@@ -30,17 +36,21 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ._space import METADATA_ALGORITHM, METADATA_SPACE, AlgorithmConfig, SearchParam, SearchSpace
 from ._table import METADATA_METRIC, METADATA_MODE, PARAM_PREFIX, STEP, schema_metadata, to_pandas
 from ._validation import check_int, floats
-from .errors import ConfigurationError
+from .errors import ConfigurationError, SpaceWarning
 
 Mode = Literal["max", "min"]
 
 __all__ = [
     "Encoded",
     "LOG_RATIO",
+    "MISSING_LEVEL",
     "Mode",
+    "ParamScale",
     "Trials",
+    "algorithm_of",
     "as_frame",
     "check_metric",
     "declared_metrics",
@@ -51,9 +61,11 @@ __all__ = [
     "load",
     "metadata_of",
     "param_columns",
+    "param_scale",
     "per_trial_last",
     "refuse_unscored",
     "resolve_metric",
+    "space_of",
 ]
 
 
@@ -386,8 +398,18 @@ class Encoded:
     codes: np.ndarray | None = None
 
 
-def encode_param(series: pd.Series) -> Encoded:
-    """Encode one parameter column (see :class:`Encoded`)."""
+def encode_param(series: pd.Series, *, scale: ParamScale | None = None) -> Encoded:
+    """Encode one parameter column (see :class:`Encoded`).
+
+    With a declared ``scale`` (:func:`param_scale` of the same column),
+    numbers are scaled min-max over the declared bounds (in log10 when the
+    scale is log) and discrete values take the declared levels in their
+    order; a value outside the declared space counts as missing (the
+    median, or the ``<NA>`` level). ``constant`` then means a single value
+    observed.
+    """
+    if scale is not None and scale.declared:
+        return _encode_declared(scale)
     if is_numeric_param(series):
         raw = floats(series)
         log = is_log_scale(raw)
@@ -409,3 +431,271 @@ def encode_param(series: pd.Series) -> Encoded:
     values = (codes + 0.5) / max(n_levels, 1)
     return Encoded(values, categorical=True, log=False, constant=n_levels <= 1,
                    levels=np.asarray(levels, dtype=object), codes=codes)
+
+
+# --------------------------------------------------------------------------- the declared search space
+
+
+def space_of(table: Any) -> SearchSpace | None:
+    """The search space a table's metadata records (``hpo_analytics.search_space``), else ``None``.
+
+    Recorded by the client, a job directory's ``job.json`` or the CLI (see
+    :data:`~hpo_analytics._space.METADATA_SPACE`); a pandas frame carries it
+    in ``attrs`` as :func:`as_frame` converts it. A record that does not
+    parse is ignored with a :class:`~hpo_analytics.errors.SpaceWarning`.
+    """
+    raw = metadata_of(table).get(METADATA_SPACE.decode().removeprefix("hpo_analytics."))
+    if not raw:
+        return None
+    try:
+        return SearchSpace.from_json(raw)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        warnings.warn(f"the table's recorded search space does not parse ({exc}); it is ignored",
+                      SpaceWarning, stacklevel=2)
+        return None
+
+
+def algorithm_of(table: Any) -> AlgorithmConfig | None:
+    """The search algorithm a table's metadata records (``hpo_analytics.algorithm``), else ``None``.
+
+    As :func:`space_of`: a record that does not parse is ignored with a
+    :class:`~hpo_analytics.errors.SpaceWarning`.
+    """
+    raw = metadata_of(table).get(METADATA_ALGORITHM.decode().removeprefix("hpo_analytics."))
+    if not raw:
+        return None
+    try:
+        return AlgorithmConfig.from_metadata({METADATA_ALGORITHM: raw.encode("utf-8")})
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        warnings.warn(f"the table's recorded search algorithm does not parse ({exc}); it is ignored",
+                      SpaceWarning, stacklevel=2)
+        return None
+
+
+#: The level of trials without a value (a conditional parameter, a pending trial) on a category axis.
+MISSING_LEVEL = "<NA>"
+
+
+@dataclass(frozen=True)
+class ParamScale:
+    """How one parameter column reads on an axis and in the analysis, and where each row sits on it.
+
+    ``kind`` is ``"linear"``, ``"log"`` or ``"categorical"``; ``declared``
+    says the job's declared space decided it (else it is inferred from the
+    values, as :func:`is_numeric_param` and :func:`is_log_scale` do).
+
+    Numbers: ``x`` is each row's value (NaN when missing or outside the
+    declared space); ``low``/``high`` are the declared bounds (the axis
+    limits), ``None`` when not declared. Categories: ``levels`` are the
+    categories in order (declared: the declared values, in numeric order when
+    they are all numbers, else in the order declared; inferred: sorted),
+    with :data:`MISSING_LEVEL` last when some row has no value; ``labels``
+    are their tick texts (a declared value as the job wrote it); ``codes``
+    each row's level index (-1 outside the declared values) and ``x`` the
+    code as a float (NaN for -1). ``outside`` marks the rows whose value
+    lies outside the declared bounds or values.
+    """
+
+    column: str
+    kind: str
+    declared: bool
+    x: np.ndarray
+    outside: np.ndarray
+    codes: np.ndarray | None = None
+    levels: tuple[Any, ...] = ()
+    labels: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+    @property
+    def name(self) -> str:
+        """The parameter's name (the column without ``param/``)."""
+        return self.column.removeprefix(PARAM_PREFIX)
+
+    @property
+    def log(self) -> bool:
+        """Whether the axis is logarithmic."""
+        return self.kind == "log"
+
+    @property
+    def categorical(self) -> bool:
+        """Whether the parameter is drawn as categories at ``0..len(levels)-1``."""
+        return self.kind == "categorical"
+
+    @property
+    def limits(self) -> tuple[float, float] | None:
+        """The declared bounds as axis limits (numbers with both bounds declared), else ``None``."""
+        if self.categorical or self.low is None or self.high is None or self.high <= self.low:
+            return None
+        return (self.low, self.high)
+
+
+def param_scale(frame: pd.DataFrame, column: str, *, space: SearchSpace | None | str = "auto",
+                warn: bool = True) -> ParamScale:
+    """Decide how ``frame[column]`` reads: the one place plots and analysis take scales from.
+
+    ``space`` is the declared search space (default ``"auto"``: the frame's
+    own, :func:`space_of`); ``None`` infers. When the parameter is declared:
+
+    * discrete values are ordered categories: the declared values, in
+      numeric order when every one is a number (and the column holds
+      numbers), else in the order the job lists them, every declared value a
+      level whether or not a trial took it;
+    * a continuous parameter is a number with its bounds as limits, on a log
+      scale when declared so (``log`` in the space), or when both bounds are
+      positive and ``high / low >=`` :data:`LOG_RATIO` (two decades or more),
+      else linear. With a bound missing, the scale is inferred from the values
+      and only the declared bound is checked.
+
+    Otherwise (no space, the parameter not in it, or a continuous declaration
+    over a column of text) the scale is inferred from the values as before.
+    A row whose value lies outside the declared bounds (with a relative
+    tolerance of 1e-9 of the range) or values is marked in ``outside`` and
+    has no position (NaN); with ``warn``, a
+    :class:`~hpo_analytics.errors.SpaceWarning` names the parameter, how many
+    rows, and the first trial (``trial_id``) with its value.
+    """
+    series = frame[column]
+    if isinstance(space, str):
+        space = space_of(frame)
+    spec = space.get(column) if space is not None else None
+    scale = None
+    if spec is not None:
+        if spec.is_discrete and spec.values:
+            scale = _declared_discrete(series, column, spec)
+        elif not spec.is_discrete and is_numeric_param(series):
+            scale = _declared_continuous(series, column, spec)
+    if scale is None:
+        return _inferred_scale(series, column)
+    if warn and scale.outside.any():
+        _warn_outside(frame, scale, spec)  # type: ignore[arg-type]
+    return scale
+
+
+def _inferred_scale(series: pd.Series, column: str) -> ParamScale:
+    n = len(series)
+    if is_numeric_param(series):
+        x = floats(series)
+        return ParamScale(column, "log" if is_log_scale(x) else "linear", False, x, np.zeros(n, dtype=bool))
+    enc = encode_param(series)
+    assert enc.codes is not None and enc.levels is not None
+    return ParamScale(column, "categorical", False, enc.codes.astype(float), np.zeros(n, dtype=bool),
+                      codes=enc.codes, levels=tuple(enc.levels), labels=tuple(str(v) for v in enc.levels))
+
+
+def _declared_continuous(series: pd.Series, column: str, spec: SearchParam) -> ParamScale:
+    x = floats(series)
+    low, high = spec.low, spec.high
+    known = [b for b in (low, high) if b is not None]
+    span = high - low if low is not None and high is not None else 0.0
+    tol = 1e-9 * max([abs(b) for b in known] + [span, 1e-300])  # bounds written as text round-trip inexactly
+    finite = np.isfinite(x)
+    outside = np.zeros(len(x), dtype=bool)
+    if low is not None:
+        outside |= finite & (x < low - tol)
+    if high is not None:
+        outside |= finite & (x > high + tol)
+    inside = np.where(outside, np.nan, x)
+    if spec.log is not None:
+        log = spec.log
+    elif low is not None and high is not None:
+        log = low > 0 and high / low >= LOG_RATIO
+    else:
+        log = is_log_scale(inside)
+    positive = inside[np.isfinite(inside)]
+    if log and ((low is not None and low <= 0) or (positive.size and positive.min() <= 0)):
+        log = False  # a log axis cannot hold zero or negative values, whatever was declared
+    return ParamScale(column, "log" if log else "linear", True, inside, outside, low=low, high=high)
+
+
+def _declared_discrete(series: pd.Series, column: str, spec: SearchParam) -> ParamScale:
+    declared = list(dict.fromkeys(spec.values or ()))  # a value declared twice is one level
+    present = series.notna().to_numpy(dtype=bool).copy()
+    numbers = SearchParam(spec.name, "discrete", values=tuple(declared)).numeric_values()
+    if numbers is not None and is_numeric_param(series):
+        order = np.argsort(np.asarray(numbers), kind="stable")
+        grid = np.asarray(numbers, dtype=float)[order]
+        labels = [declared[i] for i in order]
+        x = floats(series)
+        present = present & np.isfinite(x)
+        nearest = np.clip(np.searchsorted(grid, x), 0, len(grid) - 1)
+        below = np.clip(nearest - 1, 0, len(grid) - 1)
+        nearest = np.where(np.abs(grid[below] - x) < np.abs(grid[nearest] - x), below, nearest)
+        with np.errstate(invalid="ignore"):
+            match = present & np.isclose(x, grid[nearest], rtol=1e-9, atol=1e-12)
+        codes = np.where(match, nearest, -1).astype(np.int64)
+        integral = pd.api.types.is_integer_dtype(series.dtype) and all(float(v).is_integer() for v in grid)
+        levels: list[Any] = [int(v) for v in grid] if integral else [float(v) for v in grid]
+    else:
+        if numbers is not None:  # numbers held as text: still in numeric order
+            declared = [declared[i] for i in np.argsort(np.asarray(numbers), kind="stable")]
+        labels = declared
+        levels = list(declared)
+        lookup = {v: i for i, v in enumerate(declared)}
+        # A boolean column's True matches a declared "true" as well as "True"; text must match exactly.
+        boolean = pd.api.types.is_bool_dtype(series.dtype)
+        folded = {v.lower(): i for i, v in reversed(list(enumerate(declared)))} if boolean else {}
+        values = series.astype(object).to_numpy()
+        codes = np.full(len(values), -1, dtype=np.int64)
+        for row in np.flatnonzero(present):
+            text = str(values[row])
+            codes[row] = lookup.get(text, folded.get(text.lower(), -1))
+    outside = present & (codes < 0)
+    if (~present).any():
+        levels.append(MISSING_LEVEL)
+        labels = [*labels, MISSING_LEVEL]
+        codes = np.where(present, codes, len(levels) - 1)
+    x = np.where(codes >= 0, codes, np.nan).astype(float)
+    return ParamScale(column, "categorical", True, x, outside, codes=codes, levels=tuple(levels),
+                      labels=tuple(labels))
+
+
+def _warn_outside(frame: pd.DataFrame, scale: ParamScale, spec: SearchParam) -> None:
+    rows = np.flatnonzero(scale.outside)
+    first = int(rows[0])
+    trial = frame["trial_id"].iloc[first] if "trial_id" in frame.columns else f"row {first}"
+    value = frame[scale.column].iloc[first]
+    value = value.item() if isinstance(value, np.generic) else value
+    if spec.is_discrete:
+        declared = "values " + ", ".join(spec.values or ())
+    else:
+        declared = f"range [{_bound(spec.low)}, {_bound(spec.high)}]"
+    warnings.warn(
+        f"parameter {scale.name!r}: {len(rows)} trial(s) outside the declared {declared} (first: trial "
+        f"{str(trial)!r} with {value!r}); they are not plotted and count as missing in the analysis",
+        SpaceWarning, stacklevel=3)
+
+
+def _bound(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def _encode_declared(scale: ParamScale) -> Encoded:
+    if scale.categorical:
+        assert scale.codes is not None
+        codes = scale.codes.copy()
+        levels = list(scale.levels)
+        if (codes < 0).any():  # outside the declared values: counted as missing
+            if MISSING_LEVEL not in levels:
+                levels.append(MISSING_LEVEL)
+            codes = np.where(codes < 0, levels.index(MISSING_LEVEL), codes)
+        k = len(levels)
+        return Encoded((codes + 0.5) / max(k, 1), categorical=True, log=False,
+                       constant=len(np.unique(codes)) <= 1, levels=np.asarray(levels, dtype=object), codes=codes)
+    raw = scale.x
+    log = scale.log
+    x = np.log10(np.where(raw > 0, raw, np.nan)) if log else raw
+    finite = np.isfinite(x)
+    if not finite.any():
+        return Encoded(np.zeros(len(x)), categorical=False, log=log, constant=True)
+    observed = x[finite]
+    constant = bool(observed.max() <= observed.min())
+    x = np.where(finite, x, np.median(observed))
+    if scale.limits is not None:
+        low, high = scale.limits
+        low, high = (math.log10(low), math.log10(high)) if log else (low, high)
+    else:
+        low, high = float(x.min()), float(x.max())
+    if high <= low:
+        return Encoded(np.zeros(len(x)), categorical=False, log=log, constant=True)
+    return Encoded(np.clip((x - low) / (high - low), 0.0, 1.0), categorical=False, log=log, constant=constant)

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import is_log_scale, is_numeric_param, load, param_columns
+from .._frames import MISSING_LEVEL, load, param_columns, param_scale
 from .._table import PARAM_PREFIX
-from .._validation import check_int, floats
+from .._validation import check_int
 from ..errors import ConfigurationError
 
 __all__ = ["MARGINAL_COLUMNS", "marginals"]
@@ -57,6 +57,16 @@ def marginals(
     empty bins are kept with count 0 so a plot shows the gap. Trials with a
     NaN/missing metric or parameter are left out.
 
+    When the table records the job's declared search space (see
+    :func:`~hpo_analytics._frames.param_scale`): a discrete parameter has
+    one row per declared value, in numeric order when the values are
+    numbers (else as declared), every declared value whether tried or not
+    (count 0); a continuous one is binned between its declared bounds, on a
+    log scale when declared or when the bounds span two decades or more
+    (``log`` given still decides). A trial whose value lies outside the
+    declared bounds or values is left out, with a
+    :class:`~hpo_analytics.errors.SpaceWarning` naming it.
+
     Returns one row per value or bin, in order: ``param``; ``value`` (the
     category or number; a bin's centre, geometric for log bins); ``low`` and
     ``high`` (the bin's edges, both ``value`` for exact values; NaN for
@@ -76,12 +86,38 @@ def marginals(
     rng = np.random.default_rng(seed)
     name = column.removeprefix(PARAM_PREFIX)
 
-    if is_numeric_param(series):
-        x_all = floats(series)
+    scale = param_scale(t.frame, column)
+    labels: tuple[str, ...] | None = None
+    if scale.categorical:
+        # Missing values are left out: the <NA> level (inferred or declared) has no group.
+        levels = [v for v in scale.levels if v != MISSING_LEVEL] if scale.declared else None
+        if scale.declared:
+            assert scale.codes is not None and levels is not None
+            keep = np.isfinite(y_all) & (scale.codes >= 0) & (scale.codes < len(levels))
+            groups, n_groups = scale.codes[keep], len(levels)
+            labels = scale.labels[:n_groups]
+        else:
+            keep = np.isfinite(y_all) & series.notna().to_numpy(dtype=bool)
+            codes, found = pd.factorize(series[keep].astype(object), sort=True)
+            groups, n_groups, levels = codes, len(found), list(found)
+        y = y_all[keep]
+        use_log = False
+        numeric_levels = scale.declared and all(isinstance(v, (int, float)) for v in levels)
+        if numeric_levels:
+            integral = all(isinstance(v, int) for v in levels)
+            value_column = np.asarray(levels, dtype=np.int64 if integral else float)
+        else:
+            value_column = np.asarray(levels, dtype=object)
+        if numeric_levels:
+            low = high = np.asarray(levels, dtype=float)
+        else:
+            low = high = np.full(n_groups, np.nan)
+    else:
+        x_all = scale.x
         keep = np.isfinite(x_all) & np.isfinite(y_all)
         x, y = x_all[keep], y_all[keep]
         distinct = np.unique(x)
-        use_log = is_log_scale(x) if log is None else bool(log)
+        use_log = scale.log if log is None else bool(log)
         if use_log and x.size and distinct.min() <= 0:
             raise ConfigurationError(f"log bins need positive values; {name!r} has {distinct.min()!r}")
         if len(distinct) <= bins:
@@ -89,19 +125,14 @@ def marginals(
             values, low, high = distinct, distinct, distinct
         else:
             lo, hi = float(distinct[0]), float(distinct[-1])
+            if scale.limits is not None and (not use_log or scale.limits[0] > 0):
+                lo, hi = scale.limits  # the declared range: unexplored ends show as empty bins
             edges = np.logspace(np.log10(lo), np.log10(hi), bins + 1) if use_log else np.linspace(lo, hi, bins + 1)
             groups = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
             low, high = edges[:-1], edges[1:]
             values = np.sqrt(low * high) if use_log else (low + high) / 2.0
         n_groups = len(values)
-        value_column: Any = values
-    else:
-        keep = np.isfinite(y_all) & series.notna().to_numpy(dtype=bool)
-        codes, levels = pd.factorize(series[keep].astype(object), sort=True)
-        y, groups, n_groups = y_all[keep], codes, len(levels)
-        use_log = False
-        value_column = np.asarray(levels, dtype=object)
-        low = high = np.full(n_groups, np.nan)
+        value_column = values
 
     count = np.bincount(groups, minlength=n_groups)
     sums = np.bincount(groups, weights=y, minlength=n_groups)
@@ -115,5 +146,8 @@ def marginals(
         "mean": mean, "median": median, "ci_low": ci_low, "ci_high": ci_high,
     }, columns=list(MARGINAL_COLUMNS))
     out.attrs["hpo_analytics.analysis"] = {"metric": t.metric, "mode": t.mode, "param": name, "log": use_log,
-                                           "categorical": not is_numeric_param(series)}
+                                           "categorical": scale.categorical, "declared": scale.declared,
+                                           "limits": scale.limits,
+                                           "labels": labels if labels is not None else
+                                           tuple(str(v) for v in value_column) if scale.categorical else None}
     return out

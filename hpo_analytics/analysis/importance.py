@@ -3,7 +3,13 @@
 :func:`param_importance` scores each ``param/<name>`` column by one of three
 methods, all on parameters mapped into [0, 1] (log10 first for positive
 ranges spanning 100x or more; categories as equal slices, see
-:func:`~hpo_analytics._frames.encode_param`):
+:func:`~hpo_analytics._frames.encode_param`). When the table records the
+job's declared search space, the declared types decide instead
+(:func:`~hpo_analytics._frames.param_scale`): numbers are mapped over their
+declared bounds (log10 when declared so or when the bounds span two decades
+or more), discrete values take their declared order, and a value outside the
+declared space counts as missing (with a
+:class:`~hpo_analytics.errors.SpaceWarning`). The methods:
 
 ``"fanova"`` (what the default ``"auto"`` uses when there are enough trials)
     Variance decomposition over a tree ensemble, as fANOVA (Hutter et al.,
@@ -76,7 +82,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import Encoded, encode_param, load, param_columns
+from .._frames import Encoded, encode_param, load, param_columns, param_scale
 from .._table import PARAM_PREFIX
 from .._validation import check_int
 from ..errors import ConfigurationError, InsufficientDataWarning
@@ -377,7 +383,7 @@ def param_importance(
                         "(monotone effects only) instead, and its intervals are wide because the trials are few")
     n_boot = _DEFAULT_BOOTSTRAP[method] if n_bootstrap is None else n_bootstrap
     need = min_trials(method, min_leaf=min_leaf)
-    encoded = [encode_param(frame[c]) for c in columns]
+    encoded = [encode_param(frame[c], scale=param_scale(frame, c)) for c in columns]
     kinds = ["constant" if e.constant else "categorical" if e.categorical else "log" if e.log else "numeric"
              for e in encoded]
     active = [j for j, e in enumerate(encoded) if not e.constant]

@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
+from .._space import AlgorithmConfig, SearchSpace
 from ..errors import BadRequestError, ConfigurationError, NotFoundError, NotPicklableError, PermissionDeniedError
 from . import _responses
 from ._auth import make_auth
@@ -321,7 +322,14 @@ class ModelArtsClient:
         ``b"hpo_analytics.mode"``, and every declared metric under
         ``b"hpo_analytics.metrics"``, a JSON list of ``{"name", "mode"}``
         (``mode`` ``null`` when not ``max``/``min``; entries without a name
-        are skipped with a warning).  If the details cannot be read (not
+        are skipped with a warning); the declared search space and algorithm
+        (``search_params``, ``algo_configs``) as the JSON of
+        :class:`~hpo_analytics.SearchSpace` and
+        :class:`~hpo_analytics.AlgorithmConfig` under
+        ``b"hpo_analytics.search_space"`` and ``b"hpo_analytics.algorithm"``
+        (what :meth:`get_search_space` and :meth:`get_algorithm` return; read
+        back with ``SearchSpace.from_metadata(table.schema.metadata)``).  The
+        details are read once for all of it.  If the details cannot be read (not
         found, no permission) the table is returned without them.  ``details``
         given (the job as a job search or :meth:`get_training_job` answered)
         are used instead of reading them again.
@@ -460,6 +468,30 @@ class ModelArtsClient:
         """The job's details (``GET /v2/{project_id}/training-jobs/{job_id}``) as a dict."""
         body = self._engine.call("GET", self._path("training-jobs", path_arg("job_id", job_id)))
         return _responses.job_details(body, job_id=job_id)
+
+    def get_search_space(self, job_id: str, *, details: Mapping[str, Any] | None = None) -> SearchSpace | None:
+        """The search space the job declares (``algorithm.policies.auto_search.search_params``), or ``None``.
+
+        Each parameter's type, bounds and discrete values, as a
+        :class:`~hpo_analytics.SearchSpace` (``.to_frame()`` gives one row per
+        parameter). Bounds are the service's strings read as numbers, never
+        evaluated; one that is not a number is ``None`` and named in the
+        parameter's ``problems``.  ``details`` (the job as
+        :meth:`get_training_job` answered) are used instead of reading them,
+        so one request serves this, :meth:`get_algorithm` and
+        :meth:`fetch_trials`; otherwise this reads the job's details (one
+        request).  :meth:`fetch_trials` records the same space in its
+        table's schema metadata.
+        """
+        return SearchSpace.from_details(details if details is not None else self.get_training_job(job_id))
+
+    def get_algorithm(self, job_id: str, *, details: Mapping[str, Any] | None = None) -> AlgorithmConfig | None:
+        """The search algorithm and settings the job declares (its first ``algo_configs`` entry), or ``None``.
+
+        Settings are kept as the service wrote them (strings).  ``details``
+        as for :meth:`get_search_space`.
+        """
+        return AlgorithmConfig.from_details(details if details is not None else self.get_training_job(job_id))
 
     def job_phase(self, job_id: str) -> str | None:
         """The job's ``status.phase`` (``Running``, ``Completed``, ``Terminated``...), ``None`` when not given.

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _jsonutil
+from .._space import METADATA_ALGORITHM, METADATA_SPACE, AlgorithmConfig, SearchSpace
 from .._table import FINISHED_STATUSES, METADATA_METRIC, METADATA_METRICS, METADATA_MODE
 from ..errors import ResponseFormatError
 from ._paging import FetchedPage
@@ -245,6 +246,11 @@ def reward_metadata(job: Any, *, source: str = "job details") -> dict[bytes, byt
     mode of ``max``/``min``).  ``b"hpo_analytics.metrics"``: every declared
     metric (see :func:`declared_metrics`) as a JSON list of ``{"name",
     "mode"}``, present only when the job declares at least one.
+    ``b"hpo_analytics.search_space"`` and ``b"hpo_analytics.algorithm"``
+    (``METADATA_SPACE``, ``METADATA_ALGORITHM`` of :mod:`hpo_analytics._space`):
+    the declared ``search_params`` and the first ``algo_configs`` entry, as
+    the JSON of :class:`~hpo_analytics._space.SearchSpace` and
+    :class:`~hpo_analytics._space.AlgorithmConfig`, each only when declared.
     """
 
     metric, mode = _reward_attr(job)
@@ -258,6 +264,13 @@ def reward_metadata(job: Any, *, source: str = "job details") -> dict[bytes, byt
         meta[METADATA_MODE] = mode.encode("utf-8")
     if metrics:
         meta[METADATA_METRICS] = json.dumps(metrics, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    details = job if isinstance(job, Mapping) else None
+    space = SearchSpace.from_details(details)
+    if space is not None:
+        meta[METADATA_SPACE] = space.to_json().encode("utf-8")
+    algorithm = AlgorithmConfig.from_details(details)
+    if algorithm is not None:
+        meta[METADATA_ALGORITHM] = algorithm.to_json().encode("utf-8")
     return meta
 
 

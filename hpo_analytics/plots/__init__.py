@@ -5,6 +5,13 @@ takes ``ax=`` (or makes its own figure), returns the Axes (the Figure for
 multi-panel plots), never calls ``plt.show()`` and never changes global
 matplotlib state. Each first computes its data in a small function, then draws.
 
+Parameter axes follow the job's declared search space when the table records
+it (discrete values as ordered categories, bounds as axis limits, log when
+declared or when the bounds span two decades or more), else the values
+(:func:`hpo_analytics._frames.param_scale` decides for every plot); a trial
+outside the declared space is not drawn, with a
+:class:`~hpo_analytics.errors.SpaceWarning`.
+
 An empty table gives an empty plot with a "no trials" note; unusable input
 (an unknown metric or parameter, a metric that is not numeric or has no
 finite value, no parameter columns where parameters are plotted, bad

@@ -122,18 +122,22 @@ def best_mask(key: np.ndarray) -> np.ndarray:
     return finite_key & (key == key[finite_key].max())
 
 
-def param_xaxis(ax: Any, *, log: bool, levels: Sequence[str]) -> None:
+def param_xaxis(ax: Any, *, log: bool, levels: Sequence[str],
+                limits: tuple[float, float] | None = None) -> None:
     """Set up ``ax``'s x axis for a parameter (shared by the slice and marginal panels).
 
     A log scale when ``log``; for a category, whose ``levels`` sit at
     ``0..k-1``, one named tick per level and half a step of room either side.
-    Numbers (no levels) keep matplotlib's ticks and limits.
+    Numbers (no levels) keep matplotlib's ticks, and its limits unless
+    ``limits`` (a declared range) are given.
     """
     if log:
         ax.set_xscale("log")
     if len(levels):
         ax.set_xticks(range(len(levels)), levels)
         ax.set_xlim(-0.5, len(levels) - 0.5)
+    elif limits is not None:
+        ax.set_xlim(*limits)
 
 
 def marker_size(n: int) -> float:

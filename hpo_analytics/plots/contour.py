@@ -10,7 +10,13 @@ trials in each cell (empty cells stay blank: no invented values);
 axis's range, none across categories) and blanks cells with no trial within
 about two bandwidths. Both numeric axes draw filled contours; with a
 category (or an axis with one value) the cells are drawn as a mesh, since
-contours between categories mean nothing. Trials without a finite metric
+contours between categories mean nothing. With the job's declared search
+space recorded in the table (:func:`~hpo_analytics._frames.param_scale`), a
+discrete parameter is a category axis of its declared values in order, and
+a continuous one is binned between its declared bounds (the axis limits),
+log when declared or when they span two decades or more; a trial outside the
+declared space has no cell and is not drawn (with a
+:class:`~hpo_analytics.errors.SpaceWarning`). Trials without a finite metric
 are left out; an empty table draws a "no trials" note, and a metric that is
 not numeric or has no finite value raises
 :class:`~hpo_analytics.errors.ConfigurationError`.
@@ -23,11 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from .._frames import encode_param, is_log_scale, is_numeric_param, load, param_columns
+from .._frames import ParamScale, is_log_scale, load, param_columns, param_scale
 from .._table import PARAM_PREFIX
-from .._validation import check_int, floats
+from .._validation import check_int
 from ..errors import ConfigurationError, InsufficientDataWarning
 from ._common import BEST_COLOR, METRIC_CMAP, best_mask, label_of, marker_size, new_axes, no_data
 from ._raster import RASTERIZE_FROM
@@ -47,7 +52,9 @@ class ContourAxis:
     geometric means of the edges on log axes; ``0..k-1`` for categories, whose
     names are ``levels``); ``edges`` their ``len(centers) + 1`` boundaries;
     ``points`` each plotted trial's position (NaN when its value is missing)
-    and ``cell`` its cell index (-1 when missing).
+    and ``cell`` its cell index (-1 when missing or outside the declared
+    space). ``limits`` are the declared bounds of a number (``None`` when not
+    declared): the axis spans them.
     """
 
     param: str
@@ -58,6 +65,7 @@ class ContourAxis:
     log: bool
     categorical: bool
     levels: tuple[str, ...]
+    limits: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +88,10 @@ class ContourData:
     best: np.ndarray
 
 
-def _numeric_axis(name: str, values: np.ndarray, bins: int) -> ContourAxis:
+def _numeric_axis(name: str, values: np.ndarray, bins: int, *, log: bool | None = None,
+                  limits: tuple[float, float] | None = None) -> ContourAxis:
     finite = values[np.isfinite(values)]
-    log = is_log_scale(finite)
+    log = is_log_scale(finite) if log is None else log
     distinct = np.unique(finite)
     cell = np.full(len(values), -1, dtype=np.int64)
     ok = np.isfinite(values)
@@ -101,22 +110,23 @@ def _numeric_axis(name: str, values: np.ndarray, bins: int) -> ContourAxis:
             edges = np.concatenate([[2 * distinct[0] - inner[0]], inner, [2 * distinct[-1] - inner[-1]]])
     else:
         lo, hi = float(distinct[0]), float(distinct[-1])
+        if limits is not None and (not log or limits[0] > 0):
+            lo, hi = limits  # cells over the declared range: the unexplored part stays blank
         edges = np.logspace(np.log10(lo), np.log10(hi), bins + 1) if log else np.linspace(lo, hi, bins + 1)
         centers = np.sqrt(edges[:-1] * edges[1:]) if log else (edges[:-1] + edges[1:]) / 2.0
         cell[ok] = np.clip(np.searchsorted(edges, values[ok], side="right") - 1, 0, bins - 1)
-    return ContourAxis(name, centers, edges, values, cell, log=log, categorical=False, levels=())
+    return ContourAxis(name, centers, edges, values, cell, log=log, categorical=False, levels=(), limits=limits)
 
 
-def _grid_axis(series: pd.Series, name: str, bins: int) -> ContourAxis:
-    if is_numeric_param(series):
-        values = floats(series)
-        return _numeric_axis(name, values, bins)
-    enc = encode_param(series)
-    assert enc.codes is not None and enc.levels is not None
-    k = len(enc.levels)
+def _grid_axis(scale: ParamScale, name: str, bins: int) -> ContourAxis:
+    if not scale.categorical:
+        if not scale.declared:
+            return _numeric_axis(name, scale.x, bins)
+        return _numeric_axis(name, scale.x, bins, log=scale.log, limits=scale.limits)
+    assert scale.codes is not None
+    k = len(scale.levels)
     return ContourAxis(name, np.arange(k, dtype=float), np.arange(k + 1, dtype=float) - 0.5,
-                       enc.codes.astype(float), enc.codes.astype(np.int64), log=False, categorical=True,
-                       levels=tuple(str(v) for v in enc.levels))
+                       scale.x, scale.codes.astype(np.int64), log=False, categorical=True, levels=scale.labels)
 
 
 def _kernel(axis: ContourAxis, bandwidth: float) -> np.ndarray:
@@ -187,8 +197,8 @@ def _contour_data(
     if bins is None:
         bins = int(np.clip(np.sqrt(max(n, 1) / 3.0), 4, 30))
     bins = check_int("bins", bins, low=1)
-    ax_x = _grid_axis(frame[x_col], label_of(x_col), bins)
-    ax_y = _grid_axis(frame[y_col], label_of(y_col), bins)
+    ax_x = _grid_axis(param_scale(frame, x_col), label_of(x_col), bins)
+    ax_y = _grid_axis(param_scale(frame, y_col), label_of(y_col), bins)
     nx, ny = len(ax_x.centers), len(ax_y.centers)
     both = (ax_x.cell >= 0) & (ax_y.cell >= 0)
     flat = ax_y.cell[both] * nx + ax_x.cell[both]
@@ -248,7 +258,9 @@ def plot_contour(
             set_scale("log")
         if axis.categorical:
             set_ticks(range(len(axis.levels)), axis.levels)
-        if len(axis.edges) >= 2:
+        if axis.limits is not None:
+            set_lim(*axis.limits)
+        elif len(axis.edges) >= 2:
             set_lim(axis.edges[0], axis.edges[-1])
     finite_z = np.isfinite(data.z)
     if len(data.score) == 0 or not finite_z.any():

@@ -5,8 +5,14 @@ equal-width bins, log10 bins for log-like ranges; a percentile bootstrap
 interval of each group's mean). Numbers draw a line through the group means
 with the interval as a band (empty bins break the line); categories draw a
 point with an error bar per level. The trials themselves can be drawn faintly
-behind. Trials without a finite metric are left out; a parameter with no
-such trial shows a "no trials" note in its panel. A metric that is not
+behind. With the job's declared search space recorded in the table, a
+discrete parameter's groups are its declared values in order (one tick
+each) and a continuous one's axis spans its declared bounds, as
+:func:`~hpo_analytics.analysis.marginals` groups them; trials outside the
+declared space are left out (with a
+:class:`~hpo_analytics.errors.SpaceWarning`). Trials without a finite
+metric are left out; a parameter with no such trial shows a "no trials"
+note in its panel. A metric that is not
 numeric or has no finite value raises
 :class:`~hpo_analytics.errors.ConfigurationError`.
 """
@@ -20,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import load, param_columns
+from .._frames import load, param_columns, param_scale
 from .._validation import check_int, floats
 from ..errors import ConfigurationError
 from ._common import BEST_COLOR, MASS_COLOR, label_of, marker_size, no_data, panel_axes, param_xaxis
@@ -38,7 +44,8 @@ class MarginalPanel:
     ``x`` is the group's position: its value or bin centre for numbers, its
     index ``0..k-1`` for categories (named by ``levels``). ``points_x`` /
     ``points_y`` are the trials behind (positions as for ``x``; NaN when the
-    parameter is missing).
+    parameter is missing or outside the declared space). ``limits`` are
+    the declared bounds (``None`` when not declared).
     """
 
     param: str
@@ -52,6 +59,7 @@ class MarginalPanel:
     levels: tuple[str, ...]
     points_x: np.ndarray
     points_y: np.ndarray
+    limits: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,20 +100,27 @@ def _marginals_data(
                         confidence=confidence, seed=seed)
         info = out.attrs["hpo_analytics.analysis"]
         series = t.frame[column][keep]
-        if info["categorical"]:
+        if info["categorical"] and info.get("declared"):
+            levels = tuple(info["labels"])
+            # the marginals warned about values outside the space already
+            codes = param_scale(t.frame, column, warn=False).codes[keep]  # type: ignore[index]
+            points_x = np.where((codes >= 0) & (codes < len(levels)), codes, np.nan).astype(float)
+            x = np.arange(len(out), dtype=float)
+        elif info["categorical"]:
             levels = tuple(str(v) for v in out["value"])
             codes = pd.Categorical(series.astype(object), categories=list(out["value"])).codes
             points_x = np.where(codes >= 0, codes, np.nan).astype(float)
             x = np.arange(len(out), dtype=float)
         else:
             levels = ()
-            points_x = floats(series)
+            points_x = param_scale(t.frame, column, warn=False).x[keep] if info.get("declared") else floats(series)
             x = out["value"].to_numpy(dtype=float)
         panels.append(MarginalPanel(
             param=label_of(column), x=x, mean=out["mean"].to_numpy(dtype=float),
             ci_low=out["ci_low"].to_numpy(dtype=float), ci_high=out["ci_high"].to_numpy(dtype=float),
             count=out["count"].to_numpy(dtype=np.int64), log=bool(info["log"]),
-            categorical=bool(info["categorical"]), levels=levels, points_x=points_x, points_y=y))
+            categorical=bool(info["categorical"]), levels=levels, points_x=points_x, points_y=y,
+            limits=info.get("limits")))
     return MarginalsData(metric=t.metric, mode=t.mode, confidence=confidence, panels=tuple(panels))
 
 
@@ -142,7 +157,7 @@ def plot_marginals(
         panel_ax.set_xlabel(panel.param)
         if ax is not None or i % ncols == 0:
             panel_ax.set_ylabel(data.metric)
-        param_xaxis(panel_ax, log=panel.log, levels=panel.levels)
+        param_xaxis(panel_ax, log=panel.log, levels=panel.levels, limits=panel.limits)
         if not (panel.count > 0).any():
             no_data(panel_ax)
             continue

@@ -5,6 +5,14 @@ Up to ``density_threshold`` trials every trial is a line of one
 cross each pixel column, coloured by their mean metric) and only the best
 ``top_lines`` trials are lines. Either way the best trials are drawn last, on
 top.
+
+With the job's declared search space recorded in the table
+(:func:`~hpo_analytics._frames.param_scale`), a discrete parameter's axis
+has a tick per declared value, in order, and a continuous one spans its
+declared bounds (log when declared or when they span two decades or more),
+however much of it the trials explored; a trial with a value outside the
+declared space is not drawn (the title counts it, and a
+:class:`~hpo_analytics.errors.SpaceWarning` names it).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from .._frames import encode_param, load, param_columns
+from .._frames import encode_param, load, param_columns, param_scale
 from .._validation import check_int, floats
 from ..errors import ConfigurationError
 from ._common import BEST_COLOR, METRIC_CMAP, best_mask, label_of, new_axes, no_data
@@ -47,7 +55,8 @@ class ParallelData:
     metric is the last axis); rows are sorted worst first, so drawing in row
     order puts the best on top. ``score`` is each row's metric value,
     ``is_best`` marks the trials tied for best. Trials without a finite score
-    are left out and counted in ``n_unscored``.
+    are left out and counted in ``n_unscored``; those with a value outside the
+    declared space, in ``n_outside``.
     """
 
     trial_ids: np.ndarray
@@ -58,12 +67,18 @@ class ParallelData:
     metric: str
     mode: str
     n_unscored: int
+    n_outside: int = 0
 
 
-def _numeric_ticks(raw: np.ndarray, *, log: bool) -> tuple[tuple[float, ...], tuple[str, ...]]:
-    """Ticks of a numeric axis scaled as :func:`encode_param` scales it: decades (log) or min/mid/max."""
-    finite = raw[np.isfinite(raw) & ((raw > 0) if log else True)]
-    low, high = float(finite.min()), float(finite.max())
+def _numeric_ticks(raw: np.ndarray, *, log: bool,
+                   limits: tuple[float, float] | None = None) -> tuple[tuple[float, ...], tuple[str, ...]]:
+    """Ticks of a numeric axis scaled as :func:`encode_param` scales it: decades (log) or min/mid/max
+    (of the declared ``limits`` when given)."""
+    if limits is not None:
+        low, high = limits
+    else:
+        finite = raw[np.isfinite(raw) & ((raw > 0) if log else True)]
+        low, high = float(finite.min()), float(finite.max())
     if log:
         a, b = math.log10(low), math.log10(high)
         decades = range(math.ceil(a - 1e-12), math.floor(b + 1e-12) + 1)
@@ -80,20 +95,36 @@ def _parallel_coordinates_data(trials: Any, *, params: Sequence[str] | None = No
     columns = param_columns(frame, params)
     if not columns:
         raise ConfigurationError("the table has no parameter columns (param/<name>) to draw axes for")
-    scored = np.isfinite(t.score)
+    scales = [param_scale(frame, column) for column in columns]
+    outside = np.zeros(len(frame), dtype=bool)
+    for scale in scales:
+        outside |= scale.outside
+    n_outside = int((outside & np.isfinite(t.score)).sum())
+    scored = np.isfinite(t.score) & ~outside
     if not scored.any():
         return ParallelData(trial_ids=np.zeros(0, dtype=object), values=np.zeros((0, len(columns) + 1)),
                             score=np.zeros(0), is_best=np.zeros(0, dtype=bool), axes=(), metric=t.metric,
-                            mode=t.mode, n_unscored=len(frame))
+                            mode=t.mode, n_unscored=int((~np.isfinite(t.score)).sum()), n_outside=n_outside)
     key = t.key[scored]
     order = np.argsort(key, kind="stable")  # worst first: the best are drawn last, on top
     rows = np.flatnonzero(scored)[order]
     axes: list[AxisInfo] = []
     block = np.empty((len(rows), len(columns) + 1))
-    for j, column in enumerate(columns):
-        enc = encode_param(frame[column])
+    for j, (column, scale) in enumerate(zip(columns, scales)):
+        enc = encode_param(frame[column], scale=scale)
         values = enc.values[rows]
-        if enc.constant:
+        if scale.declared and scale.categorical:
+            # Every declared value keeps its tick, even when the trials took only one; the rows drawn
+            # are inside the space, so each has its level.
+            assert scale.codes is not None
+            n = len(scale.levels)
+            values = (scale.codes[rows] + 0.5) / n
+            info = AxisInfo(column, label_of(column), "categorical", tuple((i + 0.5) / n for i in range(n)),
+                            scale.labels)
+        elif scale.declared and scale.limits is not None:
+            positions, labels = _numeric_ticks(scale.x, log=enc.log, limits=scale.limits)
+            info = AxisInfo(column, label_of(column), "log" if enc.log else "linear", positions, labels)
+        elif enc.constant:
             values = np.full(len(rows), 0.5)
             level = enc.levels[0] if enc.categorical and enc.levels is not None and len(enc.levels) else \
                 frame[column].dropna().iloc[0] if frame[column].notna().any() else "<NA>"
@@ -120,7 +151,8 @@ def _parallel_coordinates_data(trials: Any, *, params: Sequence[str] | None = No
     ids = frame["trial_id"].astype(str).to_numpy(dtype=object)[rows] if "trial_id" in frame.columns \
         else rows.astype(str).astype(object)
     return ParallelData(trial_ids=ids, values=block, score=score, is_best=best_mask(t.key[rows]),
-                        axes=tuple(axes), metric=t.metric, mode=t.mode, n_unscored=int((~scored).sum()))
+                        axes=tuple(axes), metric=t.metric, mode=t.mode,
+                        n_unscored=int((~np.isfinite(t.score)).sum()), n_outside=n_outside)
 
 
 def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = None, metric: str | None = None,
@@ -189,6 +221,8 @@ def plot_parallel_coordinates(trials: Any, *, params: Sequence[str] | None = Non
     if colorbar:
         ax.figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=data.metric, pad=0.02)
     note = f"; {data.n_unscored} without a score not shown" if data.n_unscored else ""
+    if data.n_outside:
+        note += f"; {data.n_outside} outside the declared space not shown"
     how = f"density of {lines_from} + top {shown} as lines" if use_density and lines_from else f"{n} trials"
     ax.set_title(f"Parallel coordinates ({how}{note})")
     if len(best):

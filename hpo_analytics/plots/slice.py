@@ -3,7 +3,13 @@
 Numbers go on a linear axis, or a log axis when their range is log-like
 (:func:`~hpo_analytics._frames.is_log_scale`); categories (strings,
 booleans, missing values as ``<NA>``) sit at integer positions with a small
-seeded jitter and their labels as ticks. Points are coloured by trial order
+seeded jitter and their labels as ticks. When the table records the job's
+declared search space, the declared types decide instead
+(:func:`~hpo_analytics._frames.param_scale`): discrete values are ordered
+categories (every declared value a tick), a continuous parameter's bounds
+are the axis limits, and the axis is logarithmic when declared so or when
+the bounds span two decades or more; a trial outside the declared space is
+not drawn in that panel, with a :class:`~hpo_analytics.errors.SpaceWarning`. Points are coloured by trial order
 (``trial_index``) or by the metric, with a perceptually uniform colormap; the
 trials tied for best are ringed. Trials without a finite metric are left
 out; an empty table draws a "no trials" note in each panel, and a metric
@@ -22,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._frames import encode_param, is_log_scale, is_numeric_param, load, param_columns
+from .._frames import load, param_columns, param_scale
 from .._validation import check_int, floats
 from ..errors import ConfigurationError
 from ._common import BEST_COLOR, METRIC_CMAP, best_mask, label_of, marker_size, no_data, panel_axes, param_xaxis
@@ -40,7 +46,10 @@ class SlicePanel:
 
     ``x`` holds the parameter value per plotted trial (numbers), or the
     category's position ``0..len(levels)-1`` (categories; ``jitter`` is added
-    when drawing). ``log`` asks for a log x axis.
+    when drawing; NaN when the trial is not drawn: outside the declared
+    space). ``log`` asks for a log x axis; ``limits`` are the declared
+    bounds (``None`` when not declared); ``declared`` says the job's space
+    chose the scale.
     """
 
     param: str
@@ -49,6 +58,8 @@ class SlicePanel:
     log: bool
     categorical: bool
     levels: tuple[str, ...]
+    limits: tuple[float, float] | None = None
+    declared: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,17 +117,14 @@ def _slice_data(
     rng = np.random.default_rng(seed)
     panels = []
     for column in columns:
-        series = frame[column]
-        if is_numeric_param(series):
-            x = floats(series)
-            panels.append(SlicePanel(label_of(column), x, np.zeros(len(x)), log=is_log_scale(x), categorical=False,
-                                     levels=()))
+        scale = param_scale(frame, column)
+        if scale.categorical:
+            jitter = rng.uniform(-JITTER, JITTER, len(frame))
+            panels.append(SlicePanel(label_of(column), scale.x, jitter, log=False, categorical=True,
+                                     levels=scale.labels, declared=scale.declared))
         else:
-            enc = encode_param(series)
-            assert enc.codes is not None and enc.levels is not None
-            jitter = rng.uniform(-JITTER, JITTER, len(series))
-            panels.append(SlicePanel(label_of(column), enc.codes.astype(float), jitter, log=False, categorical=True,
-                                     levels=tuple(str(v) for v in enc.levels)))
+            panels.append(SlicePanel(label_of(column), scale.x, np.zeros(len(frame)), log=scale.log,
+                                     categorical=False, levels=(), limits=scale.limits, declared=scale.declared))
     if color_by == "order":
         color, color_label = order.astype(float), "trial order"
     else:
@@ -197,7 +205,7 @@ def plot_slice(
         if data.best.any():
             panel_ax.scatter(x[data.best], data.y[data.best], s=max(4 * size, 40), facecolors="none",
                              edgecolors=BEST_COLOR, linewidths=1.5, label="best", zorder=3)
-        param_xaxis(panel_ax, log=panel.log, levels=panel.levels)
+        param_xaxis(panel_ax, log=panel.log, levels=panel.levels, limits=panel.limits)
     if n and data.best.any():
         # loc="best" scans every point: fine for hundreds, slow for 100,000.
         axes[0].legend(loc="best" if n < RASTERIZE_FROM else "lower right", fontsize="small")

@@ -4,6 +4,8 @@
 (:func:`~hpo_analytics.analysis.summarize`), the top trials
 (:func:`~hpo_analytics.analysis.rank_trials`), parameter importance with
 bootstrap intervals (:func:`~hpo_analytics.analysis.param_importance`), the
+search algorithm and declared search space against what the trials explored
+(when the table records them, :mod:`._space`), the
 plots of :mod:`hpo_analytics.plots` and, when given, the early-stop decisions
 and a back-test of stop rules. :func:`build_reports` writes one report per job
 and an ``index.html`` comparing the jobs.

@@ -21,6 +21,7 @@ from ..errors import ConfigurationError
 from ._html import page, text
 from ._job import Job, prepare
 from ._registry import index_figure, plots_html
+from ._space import space_section
 from ._sections import (
     backtest_section,
     decisions_section,
@@ -47,6 +48,9 @@ def _job_body(job: Job, *, title: str, back: str | None, top: int) -> str:
         ("top-trials", "Top trials", top_trials_section(job, top)),
         ("parameters", "Parameters", importance_section(job) + plots_html(job, "parameters")),
     ]
+    space = space_section(job)
+    if space:
+        sections.insert(2, ("search-space", "Search space", space))
     if job.curves is not None:
         sections.append(("curves", "Learning curves", plots_html(job, "curves")))
     if job.decisions is not None:
@@ -113,7 +117,12 @@ def build_report(
     ``reward_attr``/``"max"``; ``top`` rows go in the top-trials table.
     Under the title the page says which metric it ranks by and lists the
     other metrics the job declares (``hpo_analytics.metrics`` in the table's
-    metadata, recorded from the job's ``reward_attrs``), if any.
+    metadata, recorded from the job's ``reward_attrs``), if any. When the
+    table records the job's declared search space or algorithm, a "Search
+    space" section shows the algorithm with its settings and each declared
+    parameter's type, bounds or values and explored range, with a sentence
+    where the search never came near a bound or piled up against one
+    (thresholds in :mod:`hpo_analytics.report._space`).
 
     The page holds the summary, the top trials, the importance table with
     intervals and the plots, as inline PNG images; it loads nothing from the
