@@ -412,27 +412,22 @@ class Watcher:
         used_total = len(states)
         paused = self.paused
         now = self.clock()
-        events: list[dict[str, Any]] = []
         params = json.dumps(self.rule.params(), sort_keys=True)
         rule = self.rule.describe()
-        for row in dec.itertuples(index=False):
-            events.append({"kind": "decision", "cycle": c, "trial_id": row.trial_id, "rule": rule,
-                           "params": params, "step": None if pd.isna(row.step) else int(row.step),
-                           "value": row.value, "reference": row.reference,
-                           "reason": f"{'stop' if row.stop else 'continue'}: {row.reason}"})
-        self.ledger.record_many(self.job_id, events, time=now)
-        # Most hopeless first: diverged, then furthest below the reference.
-        wanted = dec[dec["stop"]].copy()
-        gap = sign * (wanted["value"] - wanted["reference"])
-        wanted["_key"] = np.where(wanted["value"].isna(), -np.inf, gap.fillna(0.0))
-        wanted = wanted.sort_values("_key", kind="stable")
-        actions: dict[str, str] = {tid: "continue" for tid in dec.loc[~dec["stop"], "trial_id"].astype(str)}
+        rows = _Decisions.of(dec)  # the frame's columns once, as plain lists (iterating the frame is slow)
+        self.ledger.record_many(self.job_id, [
+            {"kind": "decision", "cycle": c, "trial_id": r.trial_id, "rule": rule, "params": params, "step": r.step,
+             "value": r.value, "reference": r.reference, "reason": f"{'stop' if r.stop else 'continue'}: {r.reason}"}
+            for r in rows], time=now)
+        # Most hopeless first: diverged, then furthest below the reference (a stable order).
+        wanted = sorted((r for r in rows if r.stop), key=lambda r: _hopeless(r, sign))
+        actions: dict[str, str] = {r.trial_id: "continue" for r in rows if not r.stop}
         # holds and dry-run lines send nothing: they are committed together, before any stop request and at the end
         quiet: list[dict[str, Any]] = []
         done_now = 0
         n_running = len(running)
-        for row in wanted.itertuples(index=False):
-            t = str(row.trial_id)
+        for row in wanted:
+            t = row.trial_id
             hold = None
             if t in states:
                 hold = f"a stop request was already made for this trial ({states[t]}); never twice"
@@ -453,7 +448,7 @@ class Watcher:
             if hold is not None:
                 actions[t] = f"held: {hold}"
                 quiet.append({"kind": "held", "cycle": c, "trial_id": t, "rule": rule, "reason": hold})
-                self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "held",
+                self._line({"cycle": c, "trial_id": t, "step": row.step, "action": "held",
                             "reason": f"{row.reason}; held: {hold}"})
                 continue
             done_now += 1
@@ -461,20 +456,21 @@ class Watcher:
                 actions[t] = "would_stop"
                 quiet.append({"kind": "dry_run", "cycle": c, "trial_id": t, "rule": rule,
                               "reason": "dry run: would stop"})
-                self._line({"cycle": c, "trial_id": t, "step": _int(row.step), "action": "would_stop",
+                self._line({"cycle": c, "trial_id": t, "step": row.step, "action": "would_stop",
                             "reason": row.reason})
                 if t not in self.outcomes["would_stop"]:
                     self.outcomes["would_stop"].append(t)
-                self._notify("would_stop", cycle=c, trial_id=t, rule=rule, step=_int(row.step),
+                self._notify("would_stop", cycle=c, trial_id=t, rule=rule, step=row.step,
                              value=_finite(row.value), reference=_finite(row.reference), reason=row.reason)
                 continue
             self.ledger.record_many(self.job_id, quiet, time=self.clock())
             quiet = []
             actions[t] = self._stop(c, t, row, rule)
         self.ledger.record_many(self.job_id, quiet, time=self.clock())
-        for row in dec[~dec["stop"]].itertuples(index=False):
-            self._line({"cycle": c, "trial_id": str(row.trial_id), "step": _int(row.step), "action": "continue",
-                        "reason": row.reason})
+        for row in rows:
+            if not row.stop:
+                self._line({"cycle": c, "trial_id": row.trial_id, "step": row.step, "action": "continue",
+                            "reason": row.reason})
         report.actions = actions
 
     def _stop(self, c: int, t: str, row: Any, rule: str) -> str:
@@ -514,6 +510,43 @@ class Watcher:
     def _line(self, event: dict[str, Any]) -> None:
         if self.emit is not None:
             self.emit({"job_id": self.job_id, **event})
+
+
+@dataclass(frozen=True)
+class _Decision:
+    """One row of a decision table, as plain Python values (``None`` for missing)."""
+
+    trial_id: str
+    stop: bool
+    step: int | None
+    value: float | None
+    reference: float | None
+    reason: str
+
+
+class _Decisions(list):
+    """The rows of a decision table (:data:`DECISION_COLUMNS`), read column by column."""
+
+    @classmethod
+    def of(cls, dec: pd.DataFrame) -> _Decisions:
+        n = len(dec)
+        if not n:
+            return cls()
+        ids = dec["trial_id"].astype(str).tolist()
+        stop = dec["stop"].to_numpy(dtype=bool, na_value=False).tolist()
+        steps, values, refs = (floats(dec[col]).tolist() for col in ("step", "value", "reference"))
+        reasons = ["" if r is None or r != r else str(r) for r in dec["reason"].astype(object).tolist()]
+        return cls(_Decision(ids[i], stop[i], None if steps[i] != steps[i] else int(steps[i]),
+                             None if values[i] != values[i] else values[i],
+                             None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
+
+
+def _hopeless(row: _Decision, sign: float) -> float:
+    """How far below its reference a trial is (lowest first); a trial with no value comes first of all."""
+    if row.value is None:
+        return -math.inf
+    gap = sign * (row.value - row.reference) if row.reference is not None else 0.0
+    return gap if gap == gap else 0.0
 
 
 def _int(x: Any) -> int | None:
