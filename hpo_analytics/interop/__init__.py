@@ -20,6 +20,6 @@ ledger) and imports nothing above them.
 from __future__ import annotations
 
 from ._optuna import ExportSummary, from_optuna, load_study, to_optuna
-from ._ray import read_ray_results
+from ._ray import is_ray_experiment, read_ray_results
 
-__all__ = ["ExportSummary", "from_optuna", "load_study", "read_ray_results", "to_optuna"]
+__all__ = ["ExportSummary", "from_optuna", "is_ray_experiment", "load_study", "read_ray_results", "to_optuna"]
