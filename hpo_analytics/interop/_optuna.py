@@ -279,7 +279,10 @@ def to_optuna(
     added = updated = steps = unchanged = 0
     conflicts: list[str] = []
     counts: dict[str, int] = {}
-    columns = {c: frame[c].tolist() for c in frame.columns if c in (*_TRIAL_ATTRS, metric, *others)}
+    wanted = [c for c in frame.columns if c in (*_TRIAL_ATTRS, metric, *others)]
+    # From Arrow where we can: there a null cell and a "nan" cell differ (in pandas both are NaN)
+    columns = ({c: trials.column(c).to_pylist() for c in wanted} if hasattr(trials, "column") and
+               hasattr(trials, "schema") else {c: frame[c].tolist() for c in wanted})
     for row, trial_id in enumerate(str(t) for t in frame["trial_id"].tolist()):
         state, value = states[row]
         counts[state] = counts.get(state, 0) + 1
@@ -379,14 +382,29 @@ def _trial_attrs(columns: Mapping[str, list[Any]], row: int, trial_id: str, metr
             v = python_value(columns[key][row])
             if v is not None:
                 attrs[key] = v
-    for name in others:
-        v = _finite(columns[name][row])
+    for name, key in ((metric, "reported_value"), *((n, n) for n in others)):
+        v = _attr_number(columns[name][row])
         if v is not None:
-            attrs[name] = v
-    v = _finite(columns[metric][row])
-    if v is not None:
-        attrs["reported_value"] = v
+            attrs[key] = v
     return attrs
+
+
+def _attr_number(value: Any) -> float | str | None:
+    """A metric value as a user attribute: a float, or ``"nan"``/``"inf"``/``"-inf"`` (JSON has no such numbers,
+    and optuna-dashboard parses the attributes as JSON); missing → ``None``."""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"  # pandas reads a null float cell as NaN too: both come back as NaN
+    value = python_value(value)
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+
+
+def _attr_float(value: Any) -> float | None:
+    """The inverse of :func:`_attr_number` (other text → ``None``)."""
+    if isinstance(value, str):
+        return float(value) if value in ("nan", "inf", "-inf") else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 # ---------------------------------------------------------------------- import
@@ -420,7 +438,9 @@ def from_optuna(study: Any, *, study_name: str | None = None) -> tuple[pa.Table,
     ``WAITING`` → ``PENDING``), ``done``, ``training_iteration``,
     ``time_total_s``, the metric (named by the study's ``metric`` user
     attribute, else its metric names, else ``value``; a multi-objective
-    study has one column per objective), the other exported metrics,
+    study has one column per objective; a trial without an Optuna value takes
+    its exported ``reported_value``, or in a study hpo_analytics did not
+    write its last intermediate value), the other exported metrics,
     ``param/<name>`` typed by the distribution and ``user_attr/<key>`` for the
     remaining scalar user attributes. The curves table has one row per
     intermediate value. Both record the metric, mode, metrics and the search
@@ -453,7 +473,8 @@ def from_optuna(study: Any, *, study_name: str | None = None) -> tuple[pa.Table,
         last_step = max(t.intermediate_values) if t.intermediate_values else None
         iteration = ua.get(STEP, last_step)
         duration = ua.get("time_total_s")
-        if duration is None and t.datetime_start is not None and t.datetime_complete is not None:
+        exported = "trial_id" in ua  # then its datetimes are when it was exported, not when it ran
+        if duration is None and not exported and t.datetime_start is not None and t.datetime_complete is not None:
             duration = (t.datetime_complete - t.datetime_start).total_seconds()
         row: dict[str, Any] = {"trial_id": trial_id, "trial_index": ua.get("trial_index", t.number),
                                "status": status, "done": status == "TERMINATED", STEP: iteration,
@@ -462,12 +483,12 @@ def from_optuna(study: Any, *, study_name: str | None = None) -> tuple[pa.Table,
         for i, n in enumerate(names):
             v = values[i]
             if v is None and i == 0:
-                v = ua.get("reported_value")
-                if v is None and last_step is not None:
+                v = _attr_float(ua.get("reported_value"))
+                if v is None and not exported and last_step is not None:  # a study of Optuna's own
                     v = t.intermediate_values[last_step]
             row[n] = v
         for n in other_names:
-            row[n] = ua.get(n)
+            row[n] = _attr_float(ua.get(n))
         for pname, dist in t.distributions.items():
             distributions.setdefault(pname, dist)
             row[f"param/{pname}"] = t.params[pname]
