@@ -264,6 +264,10 @@ def test_values_outside_the_declared_space_are_flagged_and_widened_or_refused(tm
     assert trial.distributions["opt"].choices == ("adam", "sgd", "lamb")
     with pytest.raises(ConfigurationError, match="'lr'.*t1"):
         to_optuna(table, storage=storage, study_name="r", out_of_space="raise")
+    assert optuna.get_all_study_names(storage) == ["w"]  # refused before anything was written
+    doubled = pa.concat_tables([_small(lr=[0.1]), _small(lr=[0.2])])
+    with pytest.raises(ConfigurationError, match="trial ids repeat in the table \\(t0\\)"):
+        to_optuna(doubled, storage=storage, study_name="d")
 
 
 def test_undeclared_parameters_are_inferred(tmp_path: Path) -> None:

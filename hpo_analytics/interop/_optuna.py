@@ -73,7 +73,6 @@ from ..errors import ConfigurationError
 from ._distributions import plan_params, python_value
 
 if TYPE_CHECKING:  # pragma: no cover
-    import optuna
     import pyarrow as pa
 
 __all__ = ["EXTRA_HINT", "MARKER", "ExportSummary", "from_optuna", "load_study", "require_optuna", "to_optuna"]
@@ -225,6 +224,8 @@ def to_optuna(
     (naming the extra), for a study of that name not written by hpo_analytics
     for this job, and for bad options.
     """
+    import pyarrow as pa
+
     from .._frames import as_frame, declared_metrics, metadata_of, resolve_metric
 
     optuna = require_optuna()
@@ -245,8 +246,26 @@ def to_optuna(
     direction = "maximize" if mode == "max" else "minimize"
     others = [m for m, _ in declared_metrics(trials) if m != metric and m in frame.columns]
 
+    if frame["trial_id"].duplicated().any():
+        repeated = sorted(set(frame.loc[frame["trial_id"].duplicated(), "trial_id"].astype(str)))
+        raise ConfigurationError(f"trial ids repeat in the table ({', '.join(repeated[:5])}); one row per trial")
+
     store = _open_storage(optuna, storage)
-    study = _study_for(optuna, store, name, direction=direction, job_id=job_id)
+    study = _existing_study(optuna, store, name, direction=direction, job_id=job_id)  # refused before any write
+    before_trials = study.get_trials(deepcopy=False) if study is not None else []
+    existing = {str(t.user_attrs["trial_id"]): t for t in before_trials if "trial_id" in t.user_attrs}
+    known: dict[str, Any] = {}
+    for t in before_trials:
+        for pname, dist in t.distributions.items():
+            known.setdefault(pname, dist)
+    # Everything that may refuse the input runs before the first write
+    plans, param_values = plan_params(frame, space, existing=known, out_of_space=out_of_space)
+    points = _curve_points(curves, metric)
+    stopped = _ledger_stops(state_dir, job_id)
+    states = _states(frame, metric, stopped, infer_pruned=infer_pruned)
+
+    if study is None:
+        study = optuna.create_study(storage=store, study_name=name, direction=direction)
     attrs = {MARKER: {"format": _FORMAT, "version": __version__}, "metric": metric, "mode": mode,
              "metrics": [{"name": m, "mode": md} for m, md in declared_metrics(trials)] or
              [{"name": metric, "mode": mode}]}
@@ -263,17 +282,6 @@ def to_optuna(
         if current.get(key) != value:
             study.set_user_attr(key, value)
 
-    existing = {str(t.user_attrs["trial_id"]): t for t in study.get_trials(deepcopy=False)
-                if "trial_id" in t.user_attrs}
-    known: dict[str, Any] = {}
-    for t in study.get_trials(deepcopy=False):
-        for pname, dist in t.distributions.items():
-            known.setdefault(pname, dist)
-    plans, param_values = plan_params(frame, space, existing=known, out_of_space=out_of_space)
-    points = _curve_points(curves, metric)
-    stopped = _ledger_stops(state_dir, job_id)
-    states = _states(frame, metric, stopped, infer_pruned=infer_pruned)
-
     TrialState = optuna.trial.TrialState
     study_id = store.get_study_id_from_name(name)
     added = updated = steps = unchanged = 0
@@ -281,8 +289,8 @@ def to_optuna(
     counts: dict[str, int] = {}
     wanted = [c for c in frame.columns if c in (*_TRIAL_ATTRS, metric, *others)]
     # From Arrow where we can: there a null cell and a "nan" cell differ (in pandas both are NaN)
-    columns = ({c: trials.column(c).to_pylist() for c in wanted} if hasattr(trials, "column") and
-               hasattr(trials, "schema") else {c: frame[c].tolist() for c in wanted})
+    columns = ({c: trials.column(c).to_pylist() for c in wanted} if isinstance(trials, pa.Table)
+               else {c: frame[c].tolist() for c in wanted})
     for row, trial_id in enumerate(str(t) for t in frame["trial_id"].tolist()):
         state, value = states[row]
         counts[state] = counts.get(state, 0) + 1
@@ -327,12 +335,12 @@ def to_optuna(
     return ExportSummary(name, len(frame), added, updated, steps, unchanged, tuple(conflicts), counts)
 
 
-def _study_for(optuna: Any, store: Any, name: str, *, direction: str, job_id: str | None) -> Any:
-    """The study to write: created when new; refused when it exists and is not ours for this job."""
+def _existing_study(optuna: Any, store: Any, name: str, *, direction: str, job_id: str | None) -> Any:
+    """The study of that name when it exists and is ours for this job, ``None`` when there is none; else refused."""
     try:
         store.get_study_id_from_name(name)
     except KeyError:
-        return optuna.create_study(storage=store, study_name=name, direction=direction)
+        return None
     study = optuna.load_study(study_name=name, storage=store)
     attrs = study.user_attrs
     if MARKER not in attrs:
