@@ -270,6 +270,17 @@ def test_values_outside_the_declared_space_are_flagged_and_widened_or_refused(tm
         to_optuna(doubled, storage=storage, study_name="d")
 
 
+def test_a_value_a_log_scale_cannot_hold_is_left_out_of_its_trial(tmp_path: Path) -> None:
+    table = _declared(_small(lr=[0.001, 0.0, 0.01]),
+                      {"name": "lr", "param_type": "continuous", "lower_bound": "1e-4", "upper_bound": "0.1"})
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    with pytest.warns(SpaceWarning, match="'lr': trial\\(s\\) t1 hold values a log scale cannot"):
+        to_optuna(table, storage=storage, study_name="z")
+    trials = optuna.load_study(study_name="z", storage=storage).trials
+    assert [t.params for t in trials] == [{"lr": 0.001}, {}, {"lr": 0.01}]
+    assert trials[0].distributions["lr"] == optuna.distributions.FloatDistribution(1e-4, 0.1, log=True)
+
+
 def test_undeclared_parameters_are_inferred(tmp_path: Path) -> None:
     lrs = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
     table = _small(lr=lrs, depth=[2, 3, 4, 5, 6, 7, 8, 9], act=["relu", "gelu"] * 4, frac=[0.1 * i for i in range(8)])

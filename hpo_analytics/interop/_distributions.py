@@ -138,6 +138,8 @@ def plan_params(
         cells = {i: v for i, v in cells.items() if v is not None}
         declared = space.get(name) if space is not None else None
         before = existing.get(name)
+        if not cells:  # no trial has a value: Optuna records a distribution only with a value
+            continue
         if isinstance(before, CategoricalDistribution):
             dist: BaseDistribution = before
             kept, outside = _categorical_values(cells, before.choices)
@@ -164,42 +166,52 @@ def plan_params(
         numeric = bool(cells) and all(_is_number(v) for v in cells.values())
         if not numeric:
             choices = list(dict.fromkeys(cells.values()))
-            plans.append(ParamPlan(name, column, CategoricalDistribution(choices or [None]), declared is not None))
+            plans.append(ParamPlan(name, column, CategoricalDistribution(choices), declared is not None))
             values[name] = cells
             continue
         integer = all(_is_int(v) for v in cells.values())
-        observed = [float(v) for v in cells.values()]
-        if declared is not None and declared.low is not None and declared.high is not None:
+        kept = dict(cells)
+        bounded = declared is not None and declared.low is not None and declared.high is not None
+        if bounded:
+            assert declared is not None and declared.low is not None and declared.high is not None
             low, high = declared.low, declared.high
             log = declared.log if declared.log is not None else (low > 0 and high / low >= LOG_RATIO)
             integer = integer and declared.integer
-            outside = [i for i, v in cells.items() if not low <= float(v) <= high]
-            if outside:
-                _flag(name, [trial_ids[i] for i in outside],
-                      f"hold values outside the declared bounds [{low:g}, {high:g}]; the exported distribution "
-                      "is widened to hold them", out_of_space)
-                low, high = min(low, *observed), max(high, *observed)
         else:
             import numpy as np
 
+            observed = [float(v) for v in cells.values()]
             low, high = min(observed), max(observed)
             log = is_log_scale(np.asarray(observed, dtype=float))
         if isinstance(before, (FloatDistribution, IntDistribution)):
-            log = before.log  # Optuna refuses another log setting for the same name
+            log = before.log  # Optuna refuses another log setting (or kind) for the same name
             integer = isinstance(before, IntDistribution)
             low, high = min(low, before.low), max(high, before.high)
-        kept = dict(cells)
+            fractional = [i for i, v in kept.items() if integer and not float(v).is_integer()]
+            if fractional:
+                _flag(name, [trial_ids[i] for i in fractional],
+                      "hold values that are not integers, and the study records an integer parameter; they are "
+                      "left out of those trials", out_of_space)
+                kept = {i: v for i, v in kept.items() if i not in fractional}
         if log:
-            bad = [i for i, v in cells.items() if float(v) <= 0 or (integer and float(v) < 1)]
+            bad = [i for i, v in kept.items() if float(v) <= 0 or (integer and float(v) < 1)]
             if bad:
                 _flag(name, [trial_ids[i] for i in bad],
                       "hold values a log scale cannot (zero or negative); they are left out of those trials",
                       out_of_space)
-                kept = {i: v for i, v in cells.items() if i not in bad}
-                positive = [float(v) for v in kept.values()] or [high]
-                low = max(low, min(positive)) if low <= 0 else low
-                if integer:
-                    low = max(low, 1)
+                kept = {i: v for i, v in kept.items() if i not in bad}
+        if bounded:
+            outside = [i for i, v in kept.items() if not low <= float(v) <= high]
+            if outside:
+                _flag(name, [trial_ids[i] for i in outside],
+                      f"hold values outside the declared bounds [{low:g}, {high:g}]; the exported distribution "
+                      "is widened to hold them", out_of_space)
+        if kept:
+            low = min(low, *(float(v) for v in kept.values()))
+            high = max(high, *(float(v) for v in kept.values()))
+        if log and low <= 0:  # bounds (as declared) that a log scale cannot hold: start at the least value held
+            low = min((float(v) for v in kept.values()), default=high)
+            log = low > 0
         if integer:
             dist = IntDistribution(int(math.floor(low)), int(math.ceil(high)), log=log)
             kept = {i: int(v) for i, v in kept.items()}
