@@ -100,6 +100,8 @@ def test_refusals_are_one_line(tmp_path: Path, job_dir: Path, monkeypatch: pytes
     assert code == 1 and err.count("\n") == 1 and "not written by hpo_analytics" in err
     code, _, err = here(monkeypatch, capsys, "export-optuna", str(job_dir), "--storage", storage, "--interval", "5")
     assert code == 1 and "--interval applies to --follow" in err
+    code, _, err = here(monkeypatch, capsys, "backtest", str(job_dir), "--study", "theirs")
+    assert code == 1 and "--study applies to an Optuna storage INPUT" in err
     assert optuna.load_study(study_name="theirs", storage=storage).trials == []
 
 

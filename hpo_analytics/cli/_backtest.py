@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..errors import ConfigurationError
 from ._common import (
     EXIT_OK,
     add_command,
@@ -58,7 +59,10 @@ def run_backtest(args: argparse.Namespace) -> int:
     from ..stopping import backtest
 
     rules = {name: build_rule(name, args) for name in dict.fromkeys(args.rule or ["median"])}
-    curves = read_curves_input(resolve_input(args.input, study=args.study))
+    job = resolve_input(args.input, study=args.study)
+    if args.study is not None and job.kind != "optuna":
+        raise ConfigurationError("--study applies to an Optuna storage INPUT (sqlite:///..., postgresql://...)")
+    curves = read_curves_input(job)
     result = backtest(curves, rules, metric=args.metric, mode=args.mode, concurrency=args.concurrency,
                       top_fraction=args.top_fraction)
     result.insert(1, "description", [rules[name].describe() for name in result["rule"]])

@@ -89,6 +89,8 @@ def run_report(args: argparse.Namespace) -> int:
             raise ConfigurationError("--study applies to an Optuna storage INPUT, not to a dataset directory")
         return run_dataset_report(args)
     jobs = [resolve_input(p, study=args.study) for p in args.inputs]
+    if args.study is not None and not any(job.kind == "optuna" for job in jobs):
+        raise ConfigurationError("--study applies to an Optuna storage INPUT (sqlite:///..., postgresql://...)")
     if len(jobs) > 1:
         for option in ("curves", "decisions", "title"):
             if getattr(args, option) is not None:
