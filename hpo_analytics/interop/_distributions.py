@@ -22,6 +22,12 @@ naming the trials and the parameter; ``"raise"`` raises
 :class:`~hpo_analytics.errors.ConfigurationError` instead. A value a log-scale
 distribution cannot hold (zero or negative) cannot be widened to: that trial
 gets no value for the parameter, with a warning (or the error).
+
+On a re-export the study's recorded distributions win where Optuna insists
+(it refuses another kind, another log setting, or other categories for a
+parameter name it has seen): a categorical parameter keeps its choices, and a
+new value outside them is left out of its trial with a warning; a numeric
+one keeps its kind and scale, its bounds may widen.
 """
 
 from __future__ import annotations
