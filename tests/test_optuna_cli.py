@@ -139,3 +139,25 @@ def test_follow_exports_a_running_job_until_it_ends(monkeypatch: pytest.MonkeyPa
     study = optuna.load_study(study_name="autosearch-sim-00", storage=storage)
     assert len(study.trials) == 10 and all(t.state.is_finished() and len(t.intermediate_values) == 4
                                            for t in study.trials)
+
+
+def test_follow_stops_when_the_job_was_terminated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import hpo_analytics.cli._optuna as command
+    from hpo_analytics.cli import main
+
+    storage = f"sqlite:///{tmp_path / 'ended.db'}"
+    with Simulator(seed=7, n_trials=8, n_iterations=6, elapsed=60, max_concurrent=2, error_rate=0.0) as sim:
+        job_id = sim.job_ids[0]
+        monkeypatch.setattr(command, "_sleep", lambda seconds: sim.end_job(job_id, "Terminated"))
+        for key in list(os.environ):
+            if key.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_")):
+                monkeypatch.delenv(key)
+        for key, value in {"HPO_ANALYTICS_ENDPOINT": sim.url, "HUAWEICLOUD_SDK_PROJECT_ID": sim.project_id,
+                           "HPO_ANALYTICS_TOKEN": sim.token}.items():
+            monkeypatch.setenv(key, value)
+        capsys.readouterr()
+        code = main(["export-optuna", job_id, "--follow", "--storage", storage, "--json"])
+        lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    # the second cycle saw the job ended and stopped, although the service still lists unfinished trials
+    assert code == 0 and len(lines) == 2 and lines[1]["states"].get("RUNNING", 0) > 0
