@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
     from ._space import AlgorithmConfig, SearchParam, SearchSpace
     from .client import EarlyStopResult, ModelArtsClient, RetryPolicy
     from .dataset import SyncSummary, sync
+    from .interop import from_optuna, read_ray_results, to_optuna
     from .io import read_curves, read_trials, write_parquet
     from .normalize import (
         algorithms_to_pandas,
@@ -100,15 +101,18 @@ _LAZY: dict[str, str] = {
     "compare_top": "analysis",
     "curves_to_arrow": "normalize",
     "curves_to_pandas": "normalize",
+    "from_optuna": "interop",
     "marginals": "analysis",
     "open_dataset": "query",
     "param_importance": "analysis",
     "pareto_front": "analysis",
     "rank_trials": "analysis",
     "read_curves": "io",
+    "read_ray_results": "interop",
     "read_trials": "io",
     "summarize": "analysis",
     "sync": "dataset",
+    "to_optuna": "interop",
     "to_pandas": "normalize",
     "trials_to_arrow": "normalize",
     "trials_to_pandas": "normalize",
@@ -120,8 +124,8 @@ _LAZY: dict[str, str] = {
 # The public modules, which ``import hpo_analytics`` used to bring along:
 # ``hpo_analytics.plots.curves(...)`` after a bare ``import hpo_analytics``
 # still works, importing the module on first use.
-_SUBMODULES = frozenset({"analysis", "cli", "client", "dataset", "demo", "io", "normalize", "plots", "query",
-                         "report", "signing", "simulator", "stopping"})
+_SUBMODULES = frozenset({"analysis", "cli", "client", "dataset", "demo", "interop", "io", "normalize", "plots",
+                         "query", "report", "signing", "simulator", "stopping"})
 
 
 def __getattr__(name: str) -> Any:
@@ -185,15 +189,18 @@ __all__ = [
     "compare_top",
     "curves_to_arrow",
     "curves_to_pandas",
+    "from_optuna",
     "marginals",
     "open_dataset",
     "param_importance",
     "pareto_front",
     "rank_trials",
     "read_curves",
+    "read_ray_results",
     "read_trials",
     "summarize",
     "sync",
+    "to_optuna",
     "to_pandas",
     "trials_to_arrow",
     "trials_to_pandas",

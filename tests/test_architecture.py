@@ -115,6 +115,8 @@ ALLOWED = {
     "hpo_analytics.dataset": LEAF | {"hpo_analytics.normalize", "hpo_analytics.client"},
     "hpo_analytics.analysis": LEAF | {"hpo_analytics._frames"},
     "hpo_analytics.stopping": LEAF | {"hpo_analytics._frames"},
+    # Optuna and Ray Tune formats (#17): reads tables and the watch ledger, beside analysis and stopping
+    "hpo_analytics.interop": LEAF | {"hpo_analytics._frames", "hpo_analytics.stopping"},
     "hpo_analytics.plots": LEAF | {"hpo_analytics._frames", "hpo_analytics.analysis", "hpo_analytics.stopping"},
     "hpo_analytics.report": LEAF | {"hpo_analytics._frames", "hpo_analytics.analysis", "hpo_analytics.stopping",
                                     "hpo_analytics.plots"},
@@ -227,6 +229,6 @@ def test_public_api_is_unchanged() -> None:
         "pareto_front", "rank_trials", "read_curves", "read_trials", "summarize", "to_pandas", "trials_to_arrow",
         "trials_to_pandas", "watch", "write_parquet",
     }
-    added = {"NotPicklableError", "SigningError", "StateError", "SyncSummary", "open_dataset", "sync",
-             "AlgorithmConfig", "SearchParam", "SearchSpace", "SpaceWarning"}
+    added = {"AlgorithmConfig", "NotPicklableError", "SearchParam", "SearchSpace", "SigningError", "SpaceWarning",
+             "StateError", "SyncSummary", "from_optuna", "open_dataset", "read_ray_results", "sync", "to_optuna"}
     assert set(hpo_analytics.__all__) == before | added

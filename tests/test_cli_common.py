@@ -28,8 +28,8 @@ from hpo_analytics.errors import ConfigurationError
 ROOT = Path(__file__).resolve().parent.parent
 JOB_DIR = ROOT / "data" / "synthetic_job"
 
-ALL = {"algorithms", "backtest", "cost", "demo", "effects", "fetch", "importance", "jobs", "leaderboard", "ledger",
-       "normalize", "query", "rank", "report", "simulate", "sync", "watch"}
+ALL = {"algorithms", "backtest", "cost", "demo", "effects", "export-optuna", "fetch", "importance", "jobs",
+       "leaderboard", "ledger", "normalize", "query", "rank", "report", "simulate", "sync", "watch"}
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -28,6 +28,7 @@ from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, PROG, Parser, one_line
 from ._demo import add_demo
 from ._ledger import add_ledger
 from ._normalize import add_normalize
+from ._optuna import add_export_optuna
 from ._query import add_cost, add_effects, add_leaderboard, add_query
 from ._report import add_report
 from ._service import add_algorithms, add_fetch, add_jobs
@@ -54,6 +55,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_effects,
     add_cost,
     add_backtest,
+    add_export_optuna,
     add_watch,
     add_ledger,
     add_simulate,

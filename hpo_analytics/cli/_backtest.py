@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigurationError
 from ._common import (
     EXIT_OK,
     add_command,
@@ -14,6 +14,7 @@ from ._common import (
     frame_records,
     print_json,
     read_curves_input,
+    resolve_input,
     text_table,
 )
 from ._rules import RULES, add_rule_options, build_rule
@@ -33,11 +34,15 @@ def add_backtest(sub: Any) -> None:
         examples=[
             "hpo-analytics backtest data/synthetic_job --rule median --rule significance",
             "hpo-analytics backtest out/curves.parquet --rule asha --json",
+            "hpo-analytics backtest sqlite:///study.db --study my-job --rule median   # an Optuna study",
         ],
     )
-    parser.add_argument("input", type=Path, metavar="INPUT",
+    parser.add_argument("input", metavar="INPUT",
                         help="learning curves: per-trial history pages (a directory), a curves Parquet file, "
-                             "or a job directory with histories/ or curves.parquet")
+                             "a job directory with histories/ or curves.parquet, an Optuna storage URL "
+                             "(intermediate values) or a Ray Tune experiment directory")
+    parser.add_argument("--study", metavar="NAME",
+                        help="the study of an Optuna storage INPUT (default: the storage's only study)")
     parser.add_argument("--rule", action="append", choices=RULES, default=None,
                         help="a rule to replay; repeatable (default median)")
     add_metric_args(parser)
@@ -54,7 +59,10 @@ def run_backtest(args: argparse.Namespace) -> int:
     from ..stopping import backtest
 
     rules = {name: build_rule(name, args) for name in dict.fromkeys(args.rule or ["median"])}
-    curves = read_curves_input(args.input)
+    job = resolve_input(args.input, study=args.study)
+    if args.study is not None and job.kind != "optuna":
+        raise ConfigurationError("--study applies to an Optuna storage INPUT (sqlite:///..., postgresql://...)")
+    curves = read_curves_input(job)
     result = backtest(curves, rules, metric=args.metric, mode=args.mode, concurrency=args.concurrency,
                       top_fraction=args.top_fraction)
     result.insert(1, "description", [rules[name].describe() for name in result["rule"]])

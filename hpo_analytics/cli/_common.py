@@ -174,20 +174,38 @@ def text_table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class JobInput:
-    """Where one INPUT's trials (and curves and job details, when known) come from, and a name for it."""
+    """Where one INPUT's trials (and curves and job details, when known) come from, and a name for it.
+
+    ``kind`` is ``"files"`` (pages, Parquet, a job directory), ``"optuna"``
+    (``source`` is a storage URL, ``study`` the study's name or ``None`` for
+    the storage's only study) or ``"ray"`` (``source`` is a Ray Tune
+    experiment directory); for the last two ``trials`` and ``curves`` only
+    say that both tables exist.
+    """
 
     name: str
     trials: Path
     curves: Path | None = None
     details: Path | None = None
+    kind: str = "files"
+    source: str | None = None
+    study: str | None = None
 
 
 _PARQUET = (".parquet", ".pq")
 _JOB_LAYOUTS = (("trials", "histories"), ("trials.parquet", "curves.parquet"))
+#: An Optuna (SQLAlchemy) storage URL: ``sqlite:///study.db``, ``postgresql://…``, ``mysql+pymysql://…``.
+_STORAGE_URL = re.compile(r"^(sqlite|postgresql|postgres|mysql|oracle|mssql)(\+\w+)?://", re.IGNORECASE)
 
 
-def resolve_input(path: str | os.PathLike[str]) -> JobInput:
-    """Classify an INPUT: a JSON page file, a directory of pages, a Parquet file, or a job directory.
+def is_storage_url(text: str | os.PathLike[str]) -> bool:
+    """Whether an INPUT names an Optuna storage (a database URL) rather than a file."""
+    return isinstance(text, str) and bool(_STORAGE_URL.match(text))
+
+
+def resolve_input(path: str | os.PathLike[str], *, study: str | None = None) -> JobInput:
+    """Classify an INPUT: a JSON page file, a directory of pages, a Parquet file, a job directory, an Optuna
+    storage URL or a Ray Tune experiment directory.
 
     A job directory holds ``trials/`` (pages) and optionally ``histories/``
     (per-trial histories), as ``data/synthetic_job`` does, or
@@ -196,7 +214,16 @@ def resolve_input(path: str | os.PathLike[str]) -> JobInput:
     and a ``job.json`` (the job's details) names the job and the metrics it
     declares (``reward_attrs``: the first is the default metric), recorded in
     the tables' metadata as ``fetch`` records them.
+
+    An Optuna storage URL (``sqlite:///study.db``, ``postgresql://…``) reads the
+    study ``study`` (without it, the storage's only study) with
+    :func:`~hpo_analytics.from_optuna`; a directory of Ray Tune trial
+    directories is read with :func:`~hpo_analytics.read_ray_results`. Both
+    bring their curves.
     """
+    if is_storage_url(path):
+        url = str(path)
+        return JobInput(study or "optuna-study", Path("."), Path("."), kind="optuna", source=url, study=study)
     p = Path(path)
     if not p.exists():
         raise ConfigurationError(f"no such file or directory: {str(p)!r}")
@@ -210,6 +237,10 @@ def resolve_input(path: str | os.PathLike[str]) -> JobInput:
             if details is not None:
                 name = _job_name(details) or name
             return JobInput(name, p / trials, p / curves if (p / curves).exists() else None, details)
+    from ..interop import is_ray_experiment
+
+    if is_ray_experiment(p):
+        return JobInput(name, p, p, kind="ray", source=str(p))
     return JobInput(name, p)
 
 
@@ -274,15 +305,30 @@ def _read(path: Path, kind: str, details: Path | None = None) -> pa.Table:
     return table
 
 
+def _foreign_tables(kind: str, source: str, study: str | None) -> tuple[pa.Table, pa.Table]:
+    """``(trials, curves)`` of an Optuna study or a Ray Tune directory (read again each time: a study may grow)."""
+    if kind == "optuna":
+        from ..interop import from_optuna
+
+        return from_optuna(source, study_name=study)
+    from ..interop import read_ray_results
+
+    return read_ray_results(source)
+
+
 def read_trials_input(source: JobInput | str | os.PathLike[str]) -> pa.Table:
     """The trial table of an INPUT (see :func:`resolve_input`)."""
     job = source if isinstance(source, JobInput) else resolve_input(source)
+    if job.kind != "files" and job.source is not None:
+        return _foreign_tables(job.kind, job.source, job.study)[0]
     return _read(job.trials, "trials", job.details)
 
 
 def read_curves_input(source: JobInput | str | os.PathLike[str]) -> pa.Table:
     """The curve table (one row per trial and iteration) of a curve INPUT or a job directory."""
     job = source if isinstance(source, JobInput) else resolve_input(source)
+    if job.kind != "files" and job.source is not None:
+        return _foreign_tables(job.kind, job.source, job.study)[1]
     return _read(job.curves if job.curves is not None else job.trials, "curves", job.details)
 
 

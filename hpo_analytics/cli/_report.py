@@ -49,10 +49,15 @@ def add_report(sub: Any) -> None:
              "--decisions .hpo-analytics/watch/JOB_ID -o out/report.html"),
             "hpo-analytics report out/job-a out/job-b -o out/reports/   # writes out/reports/index.html",
             "hpo-analytics report fleet/ -o reports/   # a synced dataset: every job, redrawing only changed ones",
+            "hpo-analytics report sqlite:///study.db --study my-job -o out/report.html   # an Optuna study",
+            "hpo-analytics report ~/ray_results/train_fn --metric mean_accuracy --mode max -o out/ray.html",
         ],
     )
-    parser.add_argument("inputs", type=Path, nargs="+", metavar="INPUT",
-                        help="trials: JSON page file, directory of pages, Parquet, or job directory")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="trials: JSON page file, directory of pages, Parquet, job directory, an Optuna "
+                             "storage URL (sqlite:///study.db, postgresql://...) or a Ray Tune experiment directory")
+    parser.add_argument("--study", metavar="NAME",
+                        help="the study of an Optuna storage INPUT (default: the storage's only study)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="PATH",
                         help="the report file (one INPUT) or the directory of reports (several)")
     parser.add_argument("--curves", type=Path, help="learning curves of the (single) INPUT")
@@ -80,8 +85,12 @@ def run_report(args: argparse.Namespace) -> int:
     from ..report import build_report, build_reports
 
     if len(args.inputs) == 1 and is_dataset_dir(args.inputs[0]):
+        if args.study is not None:
+            raise ConfigurationError("--study applies to an Optuna storage INPUT, not to a dataset directory")
         return run_dataset_report(args)
-    jobs = [resolve_input(p) for p in args.inputs]
+    jobs = [resolve_input(p, study=args.study) for p in args.inputs]
+    if args.study is not None and not any(job.kind == "optuna" for job in jobs):
+        raise ConfigurationError("--study applies to an Optuna storage INPUT (sqlite:///..., postgresql://...)")
     if len(jobs) > 1:
         for option in ("curves", "decisions", "title"):
             if getattr(args, option) is not None:
@@ -169,7 +178,7 @@ def run_dataset_report(args: argparse.Namespace) -> int:
     for option in ("curves", "decisions", "title"):
         if getattr(args, option) is not None:
             raise ConfigurationError(f"--{option} applies to a single job INPUT, not to a dataset directory")
-    root: Path = args.inputs[0]
+    root = Path(args.inputs[0])
     out: Path = args.output
     if out.exists() and not out.is_dir():
         raise ConfigurationError(f"-o must be a directory for a dataset INPUT, and {out} is a file")
