@@ -60,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
     )
     from .report import build_report, build_reports
     from .stopping import (
+        ForecastRule,
         MedianStoppingRule,
         PatienceRule,
         PercentileRule,
@@ -75,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
 # the names imported above are exactly __all__.
 _LAZY: dict[str, str] = {
     "EarlyStopResult": "client",
+    "ForecastRule": "stopping",
     "MedianStoppingRule": "stopping",
     "ModelArtsClient": "client",
     "PatienceRule": "stopping",
@@ -138,6 +140,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "EarlyStopResult",
+    "ForecastRule",
     "HpoAnalyticsError",
     "InsufficientDataWarning",
     "MatrixError",

@@ -220,5 +220,5 @@ def test_public_api_is_unchanged() -> None:
         "pareto_front", "rank_trials", "read_curves", "read_trials", "summarize", "to_pandas", "trials_to_arrow",
         "trials_to_pandas", "watch", "write_parquet",
     }
-    added = {"NotPicklableError", "SigningError", "StateError"}
+    added = {"ForecastRule", "NotPicklableError", "SigningError", "StateError"}
     assert set(hpo_analytics.__all__) == before | added
