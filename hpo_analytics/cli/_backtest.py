@@ -85,7 +85,7 @@ def calibration_lines(name: str, c: dict[str, Any]) -> str:
         below = (f"{c['below_beat']} of {c['below']} forecasts with P(beat) < {c['threshold']:g} went on to "
                  f"beat the value ({c['below_beat_rate']:.1%}; mean stated P {c['below_mean_p']:.2%}; "
                  f"binomial p = {c['binomial_p']:.2g}: "
-                 f"{'within' if c['calibrated'] else 'ABOVE'} the threshold within sampling error)")
+                 f"{'at or below' if c['calibrated'] else 'ABOVE'} the threshold within sampling error)")
     cover = ", ".join(f"{k:.0%} interval held {v:.1%}" for k, v in c["coverage"].items())
     return (f"{name} calibration: {below}\n"
             f"{name} reliability: {cover or 'no forecast'} of {c['forecasts']} forecasts "

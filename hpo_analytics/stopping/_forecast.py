@@ -28,8 +28,16 @@ __all__ = ["ForecastDecisions", "ForecastRule"]
 
 #: The central intervals every forecast states (their coverage is what the back-test checks).
 INTERVALS = (0.80, 0.95)
-#: At most this many points of a column's residual distribution are kept (its quantiles).
-_MAX_RESIDUALS = 256
+#: The median's and each interval's bounds' quantile levels.
+_LEVELS = [0.5] + [p for c in INTERVALS for p in ((1 - c) / 2, (1 + c) / 2)]
+#: The standard normal's octile midpoints (Phi^-1((j + 0.5) / 8)): a Gaussian kernel in eight points.
+_OCTILES = np.array([-1.5341, -0.8871, -0.4888, -0.1573, 0.1573, 0.4888, 0.8871, 1.5341])
+#: The share of the references (at least ``min_samples``) whose residuals make a trial's forecast spread.
+_NEIGHBOURS = 1.0
+#: ... and at most this many: with thousands of references, the nearest 200 describe a prefix best.
+_MAX_NEIGHBOURS = 200
+#: The smallest error scale a forecast gets, as a share of the references' mean absolute error.
+_SCALE_FLOOR = 0.1
 #: Ridge penalty on the standardised slopes (not the intercept): keeps a fit on few trials sane.
 _RIDGE = 1.0
 
@@ -262,12 +270,18 @@ class ForecastRule(Rule):
             rise = lvl[mine] - prev[mine]
             most = float(np.max(rl[ok] - rp[ok]))
             unlike = rise > most
-            draws = gain[:, None] + fit.residuals[None, :]
+            # the spread: the leave-one-out residuals of the references nearest to each trial's prefix
+            res = fit.local_residuals(x0, max(self.min_samples, min(_MAX_NEIGHBOURS, math.ceil(_NEIGHBOURS * n_ref))))
+            res = res * fit.error_scale(x0)[:, None]
+            draws = gain[:, None] + res
             # the score is never below the best so far: a negative gain draw is a zero gain
-            q = np.quantile(np.maximum(draws, 0.0), [0.5] + [p for c in INTERVALS for p in ((1 - c) / 2,
-                                                                                           (1 + c) / 2)], axis=1)
+            bw = _bandwidth(res)
             need = beat - best_c[mine]
-            p = normal_cdf((gain[:, None] + fit.residuals[None, :] - need[:, None]) / fit.bandwidth).mean(axis=1)
+            p = normal_cdf((draws - need[:, None]) / bw[:, None]).mean(axis=1)
+            # the same smoothed distribution's quantiles: each draw spread over its kernel's octiles
+            spread = (draws[:, :, None] + bw[:, None, None] * _OCTILES[None, None, :]).reshape(len(mine), -1)
+            # the score is never below the best so far: a negative gain is a zero gain
+            q = np.quantile(np.maximum(spread, 0.0), _LEVELS, axis=1)
             for j, i in enumerate(mine):
                 k = ks[i]
                 b0 = best_c[i]
@@ -322,6 +336,15 @@ def _kth(top: int | float, k: int, n: int) -> str:
     return nth if isinstance(top, int) else f"top {100 * top:g}% ({nth} of {n})"
 
 
+def _bandwidth(res: np.ndarray) -> np.ndarray:
+    """Silverman's rule of thumb, per row of sorted residuals: the kernel that smooths each distribution."""
+    k = res.shape[1]
+    sd = res.std(axis=1)
+    iqr = (res[:, (3 * k) // 4] - res[:, k // 4]) / 1.349
+    spread = np.where(iqr > 0, np.minimum(sd, iqr), sd)
+    return np.maximum(0.9 * spread * k ** -0.2, 1e-9)
+
+
 def _pct(p: float) -> str:
     return f"{100 * p:.2g}%" if p < 0.01 else f"{100 * p:.1f}%"
 
@@ -374,17 +397,34 @@ class _Fit:
             self.inv = np.linalg.pinv(a)
         self.coef = self.inv @ (z.T @ y)
         h = ((z @ self.inv) * z).sum(axis=1)
+        self.z = z[:, 1:]
         loo = (y - z @ self.coef) / np.maximum(1.0 - h, 1e-6)
-        ordered = np.sort(loo)
-        if len(ordered) > _MAX_RESIDUALS:  # the distribution's quantiles stand for it
-            ordered = ordered[((np.arange(_MAX_RESIDUALS) + 0.5) * len(ordered) / _MAX_RESIDUALS).astype(np.intp)]
-        self.residuals = ordered
-        # Silverman's rule of thumb for the kernel that smooths the residuals' distribution
-        q1, q3 = ordered[len(ordered) // 4], ordered[(3 * len(ordered)) // 4]
-        spread = min(float(np.std(loo)), float(q3 - q1) / 1.349)
-        if not spread > 0:
-            spread = float(np.std(loo))
-        self.bandwidth = max(0.9 * spread * len(y) ** -0.2, 1e-9)
+        # How far off a forecast is depends on the prefix (a curve still climbing has more to go wrong
+        # than a flat one): a second ridge fit, of the residuals' size on the same numbers, gives each
+        # forecast its own scale; the residuals are kept in units of it (normalised, as in conformal
+        # prediction with a difficulty model).
+        size = np.abs(loo)
+        self.floor = max(float(size.mean()) * _SCALE_FLOOR, 1e-12)
+        self.scale_coef = self.inv @ (z.T @ size)
+        self.loo = loo / self.spread_of(z)
+
+    def local_residuals(self, x: np.ndarray, k: int) -> np.ndarray:
+        """For each row of ``x``: the leave-one-out residuals of the ``k`` references nearest to it
+        (standardised features, Euclidean), sorted (a ``len(x) x k`` array)."""
+        k = min(k, len(self.loo))
+        z0 = (x - self.mean) / self.scale
+        d2 = ((z0[:, None, :] - self.z[None, :, :]) ** 2).sum(axis=2)
+        near = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < len(self.loo) else \
+            np.broadcast_to(np.arange(len(self.loo)), (len(x), k))
+        return np.sort(self.loo[near], axis=1)
+
+    def spread_of(self, z: np.ndarray) -> np.ndarray:
+        """The modelled size of a forecast's error for design rows ``z`` (never below the floor)."""
+        return np.maximum(z @ self.scale_coef, self.floor)
+
+    def error_scale(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`spread_of` the rows of ``x``."""
+        return self.spread_of(self._design(x))
 
     def _design(self, x: np.ndarray) -> np.ndarray:
         return np.column_stack([np.ones(len(x)), (x - self.mean) / self.scale])
