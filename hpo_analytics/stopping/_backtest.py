@@ -55,7 +55,8 @@ BACKTEST_COLUMNS = ("rule", "trials", "stopped", "saved", "best_stopped", "top_s
 
 #: What :func:`calibration` reports (``result.attrs["calibration"][label]`` of :func:`backtest`).
 CALIBRATION_KEYS = ("threshold", "below", "below_beat", "below_beat_rate", "below_mean_p", "binomial_p",
-                    "calibrated", "forecasts", "forecast_trials", "coverage")
+                    "calibrated", "forecasts", "forecast_trials", "coverage", "trial_coverage",
+                    "trial_coverage_se")
 
 
 def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, metric: str | None = None,
@@ -145,8 +146,12 @@ def calibration(cm: CurveMatrix, log: Sequence[Decisions], *, sign: float, thres
       threshold within sampling error;
     * ``coverage``: ``{0.8: share, 0.95: share}`` of forecasts whose interval
       held the actual score, over ``forecasts`` forecasts of
-      ``forecast_trials`` trials (a trial is forecast at every step it is
-      asked, so the trials, not the forecasts, are the independent units).
+      ``forecast_trials`` trials; ``trial_coverage``: the same, each trial's
+      share first, then averaged over trials, with ``trial_coverage_se`` its
+      standard error (the spread of the trials' shares over the square root
+      of their number). A trial is forecast at every step it is asked, so
+      its forecasts are not independent: the trials are the units to judge a
+      coverage's sampling error by.
     """
     p_all, beat_all, actual_all, low_all, high_all, rows_all = [], [], [], [], [], []
     for d in log:
@@ -169,7 +174,7 @@ def calibration(cm: CurveMatrix, log: Sequence[Decisions], *, sign: float, thres
     if not p_all:
         return {"threshold": threshold, "below": 0, "below_beat": 0, "below_beat_rate": float("nan"),
                 "below_mean_p": float("nan"), "binomial_p": 1.0, "calibrated": True, "forecasts": 0,
-                "forecast_trials": 0, "coverage": {}}
+                "forecast_trials": 0, "coverage": {}, "trial_coverage": {}, "trial_coverage_se": {}}
     p, beat, actual = np.concatenate(p_all), np.concatenate(beat_all), np.concatenate(actual_all)
     low, high, rows = np.concatenate(low_all), np.concatenate(high_all), np.concatenate(rows_all)
     below = p < threshold
@@ -179,15 +184,24 @@ def calibration(cm: CurveMatrix, log: Sequence[Decisions], *, sign: float, thres
     # low/high are in the metric's units: in "higher is better" space the interval is (min, max) of sign * both
     lo_s, hi_s = np.minimum(sign * low, sign * high), np.maximum(sign * low, sign * high)
     forecast = np.isfinite(lo_s).all(axis=1) & np.isfinite(actual) if lo_s.ndim == 2 else np.zeros(0, bool)
-    coverage = {}
+    coverage, by_trial, by_trial_se = {}, {}, {}
+    trial_codes = np.unique(rows[forecast], return_inverse=True)[1]
+    counts = np.bincount(trial_codes) if forecast.any() else None
     for j, level in enumerate(INTERVALS):
         inside = (actual >= lo_s[:, j] - 1e-12) & (actual <= hi_s[:, j] + 1e-12)
-        coverage[level] = float(inside[forecast].mean()) if forecast.any() else float("nan")
+        if counts is None:
+            coverage[level] = by_trial[level] = by_trial_se[level] = float("nan")
+            continue
+        coverage[level] = float(inside[forecast].mean())
+        shares = np.bincount(trial_codes, weights=inside[forecast].astype(float)) / counts
+        by_trial[level] = float(shares.mean())
+        by_trial_se[level] = float(shares.std(ddof=1) / math.sqrt(len(shares))) if len(shares) > 1 else float("nan")
     return {"threshold": threshold, "below": n_below, "below_beat": n_went,
             "below_beat_rate": n_went / n_below if n_below else float("nan"),
             "below_mean_p": float(p[below].mean()) if n_below else float("nan"),
             "binomial_p": binom, "calibrated": binom >= 0.05, "forecasts": int(forecast.sum()),
-            "forecast_trials": int(len(np.unique(rows[forecast]))), "coverage": coverage}
+            "forecast_trials": int(len(np.unique(rows[forecast]))), "coverage": coverage,
+            "trial_coverage": by_trial, "trial_coverage_se": by_trial_se}
 
 
 def _binomial_tail(k: int, n: int, p: float) -> float:

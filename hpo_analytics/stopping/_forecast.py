@@ -32,10 +32,8 @@ INTERVALS = (0.80, 0.95)
 _LEVELS = [0.5] + [p for c in INTERVALS for p in ((1 - c) / 2, (1 + c) / 2)]
 #: The standard normal's octile midpoints (Phi^-1((j + 0.5) / 8)): a Gaussian kernel in eight points.
 _OCTILES = np.array([-1.5341, -0.8871, -0.4888, -0.1573, 0.1573, 0.4888, 0.8871, 1.5341])
-#: The share of the references (at least ``min_samples``) whose residuals make a trial's forecast spread.
-_NEIGHBOURS = 1.0
-#: ... and at most this many: with thousands of references, the nearest 200 describe a prefix best.
-_MAX_NEIGHBOURS = 200
+#: At most this many points of the references' error distribution are kept (its quantiles).
+_MAX_RESIDUALS = 200
 #: The smallest error scale a forecast gets, as a share of the references' mean absolute error.
 _SCALE_FLOOR = 0.1
 #: Ridge penalty on the standardised slopes (not the intercept): keeps a fit on few trials sane.
@@ -44,12 +42,13 @@ _RIDGE = 1.0
 
 @dataclass
 class ForecastDecisions(Decisions):
-    """:class:`Decisions` plus each forecast, in the metric's units (NaN where no forecast was made).
+    """:class:`Decisions` plus what each forecast said (NaN where no forecast was made).
 
-    ``p_beat``: the probability that the trial's score at the horizon beats
-    ``to_beat`` (the ``reference`` column); ``forecast``: the median forecast
-    (the ``value`` column); ``low``/``high``: ``len(INTERVALS)`` columns,
-    the bounds of the central 80% and 95% intervals.
+    ``value`` holds the median forecast of the trial's score and ``reference``
+    the value to beat, as for any rule; ``p_beat`` is the probability that
+    the score beats it; ``low``/``high`` (one column per :data:`INTERVALS`
+    level, in the metric's units, ``low <= high``) bound the central
+    intervals; ``horizon`` is the step forecast to (-1: none).
     """
 
     p_beat: np.ndarray | None = None
@@ -64,71 +63,95 @@ class ForecastRule(Rule):
     **What is forecast.** A trial's *score* at the horizon: its best value up to
     ``max_t`` (default: the last step of the longest finished curve), the
     number the back-test and the ranking judge a trial by. A score can only
-    grow along a curve, so the forecast is "current best + the gain still to
+    grow along a curve, so the forecast is "best so far + the gain still to
     come", and the gain is never negative.
 
-    **How (and why this way).** At each decision step ``s`` the rule learns,
+    **How, and why this way.** At each decision step ``s`` the rule learns,
     from the finished trials that ran to the horizon (the *references*), how
     the gain still to come after ``s`` depended on what the curve looked like
-    at ``s``: a ridge regression of ``score(horizon) - best(s)`` on three
-    numbers of the prefix -- the best so far, the mean of the last ``window``
-    reports (where the curve is now, noise smoothed) and the mean of the
-    ``window`` reports before them (so how it is bending). One small fit per
+    at ``s``: a ridge regression of ``score(horizon) - best(s)`` on four
+    numbers of the prefix -- the best so far; the mean of the last ``window``
+    reports (where the curve is now, noise smoothed); the mean of the
+    ``window`` reports before them (how it is bending); and the mean
+    report-to-report change over the whole prefix (how noisy it is: the best
+    of a noisy curve keeps creeping up on lucky reports). One small fit per
     step column, so early steps (where curves still cross) get wide forecasts
-    and late steps narrow ones without a hand-set schedule; the search's own
-    curves are the reference, so no curve family (power law, exponential) is
-    assumed, and a learning-rate schedule or a plateau-then-jump that this
-    search shows is learned. It is fast: a few matrix products per distinct
-    step, vectorised over every trial (10,000 trials x 100 steps decide in a
-    fraction of a second), where fitting a parametric curve per trial would
-    need an optimiser per trial. Per-trial parametric fits also tend to be
-    over-confident on noisy prefixes; here the uncertainty is measured.
+    and late ones narrow forecasts without a hand-set schedule; the search's
+    own curves are the reference, so no curve family (power law, exponential)
+    is assumed, and what this search's curves do (a learning-rate schedule, a
+    plateau, a late jump) is learned. The alternatives were weighed: a
+    parametric curve fitted per trial needs an optimiser per trial (too slow
+    for 10,000 trials, and over-confident on short noisy prefixes);
+    nearest-neighbour prefixes give coarse, unsmoothed probabilities with the
+    few references a search has early on. Here a decision over 10,000 trials
+    x 100 steps is a few small matrix products per distinct step
+    (``benchmarks/stopping.py``).
 
-    **Predictive distribution.** The forecast's spread is the references'
-    *leave-one-out* residuals at that step (each reference predicted by the
-    fit without it: the honest out-of-sample error, computed from the hat
-    matrix in closed form), smoothed by a Gaussian kernel (Silverman's
-    bandwidth) so a probability can be small without being zero. The
-    forecast is the median of that distribution; the reason states the
-    median and its 80% interval; the 95% interval is kept for the back-test's
-    reliability table. ``P(beat)`` is the probability mass above the value to
-    beat: the ``top_k``-th best score among the finished trials (``top_k=1``:
-    the best). A trial is stopped when ``P(beat) < threshold``.
+    **Predictive distribution.** The spread comes from the references'
+    *leave-one-out* errors at that step (each reference forecast by the fit
+    without it, in closed form from the hat matrix: honest out-of-sample
+    errors). How large an error to expect depends on the prefix (a curve
+    still climbing has more to go wrong than a flat one), so a second ridge
+    fit, of the errors' size on the same numbers, gives each forecast its own
+    scale, and the errors are used in units of it (normalised residuals, as
+    in conformal prediction with a difficulty model). The resulting
+    distribution of the gain is smoothed by a Gaussian kernel (Silverman's
+    bandwidth), so a probability can be small without being zero, and cut at
+    zero gain. ``P(beat)`` is its mass above the value to beat; the forecast
+    is its median; the reason states both, with the 80% interval (the 95%
+    one is kept for the back-test's reliability table,
+    :func:`~hpo_analytics.stopping._backtest.calibration`).
+
+    **The value to beat** is the ``top``-th best score reached so far by the
+    trials not being decided (finished, stopped or still running: each one's
+    best up to the horizon): ``top=1`` the best, an int ``k`` the k-th best,
+    a fraction (default ``0.1``) the score of the best tenth of those trials.
+    Stopping what cannot reach the top tenth keeps the eventual best (it is
+    in the top tenth) without stopping every trial that merely will not be
+    *the* best; and counting stopped trials keeps the bar where it is as the
+    rule stops trials, where the best tenth of the survivors would rise. A
+    trial is stopped when ``P(beat) < threshold``.
 
     **Conservative where it knows little** (each says so in ``reason``):
 
     * *too few finished trials*: fewer than ``min_samples`` references with a
-      usable prefix at the step, or fewer than ``top_k`` finished scores;
-    * *too short a prefix*: the trial has reported less than ``min_prefix``
-      of the horizon (a fraction), or its latest step is within
-      ``grace_period`` (default 0: the rule's own uncertainty does what the
-      other rules' auto grace period does; ``None``/``"auto"`` is half the
-      longest finished curve, as for them), or it has no report in the
-      earlier window;
+      usable prefix at the step, or fewer other trials than the rank to beat;
+    * *too short a prefix*: the trial has no report in the ``window`` steps
+      before its last ``window`` (how it bends is not seen yet), or its
+      latest step is within ``grace_period``. The grace period's auto default
+      (``None``/``"auto"``) is, for this rule, a tenth of the longest finished
+      curve, not half as for the other rules: their grace period guards
+      against slow starters that overtake, which this rule's step-by-step
+      forecasts and their width already account for;
     * *a curve unlike the references*: it rose more over its last ``window``
       steps (the mean of those reports minus the mean of the ``window``
       before) than any reference did at the same step -- no finished curve
       shows where such a climb ends. (A curve merely *lower* than every
       reference is not unlike them: the references that flattened say what
-      flat curves do, and the back-test's references are the survivors, so
-      the hopeless trials a rule exists to stop are always below them.)
+      flat curves do; and in a running search the references are the
+      survivors, so the hopeless trials a rule exists to stop are below them.)
+
+    Assumptions: the finished trials are a fair sample of how this search's
+    curves continue (early stopping biases them toward survivors; the
+    back-test's calibration report shows what that costs), and the horizon is
+    the same for every trial.
 
     Cases, as tested:
 
-    1. **NaN.** NaN reports are left out of bests, means and fits; a trial
-       whose every report so far is NaN, or whose last ``window`` reports are
-       all NaN, is stopped as diverged (as the other rules do). A reference
-       with a NaN score is not a reference.
+    1. **NaN.** NaN reports are left out of bests, means, changes and fits; a
+       trial whose every report so far is NaN, or whose last ``window``
+       reports are all NaN, is stopped as diverged (as the other rules do). A
+       reference with no finite score is not a reference.
     2. **Too few trials.** See above: no stop, and the reason says how many
-       references there were. With ``grace_period="auto"`` and no finished
+       references there were. With the auto grace period and no finished
        trial, nothing is decided.
-    3. **Ragged steps.** The features are means over the step grid's
-       columns, of whatever the trial reported in them; a reference counts
-       at a step when it has both means there. A trial is decided at its
-       latest report.
+    3. **Ragged steps.** The window means are over the step grid's columns,
+       of whatever the trial reported in them, and the changes are from
+       report to report; a reference counts at a step when it has every
+       number there. A trial is decided at its latest report.
     4. **Ties.** A trial whose best already equals or beats the value to
-       beat has ``P(beat) = 1`` and continues; equal forecasts get equal
-       probabilities.
+       beat has ``P(beat) = 1`` and continues; a trial at the horizon below
+       it has ``P(beat) = 0`` and is stopped.
     """
 
     name: ClassVar[str] = "forecast"
@@ -193,6 +216,7 @@ class ForecastRule(Rule):
         with np.errstate(invalid="ignore"):
             best_c = np.fmax.accumulate(v[rows], axis=1)[np.arange(len(rows)), cols]
         lvl, prev = _window_means(v[rows], cols, self.window)
+        wiggle = _wiggle(v[rows], cols)
         # reports in the last window, and finite ones among them (all NaN: diverged)
         lo = np.maximum(cols + 1 - self.window, 0)
         rep_c = np.concatenate([np.zeros((len(rows), 1)), np.cumsum(cm.reported[rows], axis=1)], axis=1)
@@ -251,11 +275,13 @@ class ForecastRule(Rule):
         pool_v = v[pool]
         ref_best = np.fmax.accumulate(pool_v, axis=1) if len(pool) else np.zeros((0, v.shape[1]))
         sums = _cumulative(pool_v)
+        wiggle_sums = _cumulative(_steps_apart(pool_v))
         for col in np.unique(cols[todo_a]):
             mine = todo_a[cols[todo_a] == col]
             rb = ref_best[:, col]
             rl, rp = _window_means(pool_v, np.full(len(pool), col), self.window, sums)
-            ok = np.isfinite(rb) & np.isfinite(rl) & np.isfinite(rp)
+            rw = _wiggle(pool_v, np.full(len(pool), col), wiggle_sums)
+            ok = np.isfinite(rb) & np.isfinite(rl) & np.isfinite(rp) & np.isfinite(rw)
             n_ref = int(ok.sum())
             if n_ref < self.min_samples:
                 for i in mine:
@@ -263,16 +289,15 @@ class ForecastRule(Rule):
                                       f"{n_ref} ran to step {horizon} with a usable prefix, "
                                       f"{self.min_samples} needed")
                 continue
-            fit = _Fit(np.column_stack([rb[ok], rl[ok], rp[ok]]), pool_scores[ok] - rb[ok])
-            x0 = np.column_stack([best_c[mine], lvl[mine], prev[mine]])
+            fit = _Fit(np.column_stack([rb[ok], rl[ok], rp[ok], rw[ok]]), pool_scores[ok] - rb[ok])
+            x0 = np.column_stack([best_c[mine], lvl[mine], prev[mine], np.nan_to_num(wiggle[mine])])
             gain = fit.predict(x0)
             # rising faster than any finished trial was at this step: nothing shows where that ends
             rise = lvl[mine] - prev[mine]
             most = float(np.max(rl[ok] - rp[ok]))
             unlike = rise > most
-            # the spread: the leave-one-out residuals of the references nearest to each trial's prefix
-            res = fit.local_residuals(x0, max(self.min_samples, min(_MAX_NEIGHBOURS, math.ceil(_NEIGHBOURS * n_ref))))
-            res = res * fit.error_scale(x0)[:, None]
+            # the spread: the references' normalised leave-one-out errors, in this prefix's error scale
+            res = fit.residuals[None, :] * fit.error_scale(x0)[:, None]
             draws = gain[:, None] + res
             # the score is never below the best so far: a negative gain draw is a zero gain
             bw = _bandwidth(res)
@@ -372,6 +397,30 @@ def _window_means(v: np.ndarray, cols: np.ndarray, w: int, sums: tuple[np.ndarra
     return last, prev
 
 
+def _steps_apart(v: np.ndarray) -> np.ndarray:
+    """``|v[t] - v[s]|`` along each row, ``s`` the row's previous finite number before ``t`` (NaN where
+    ``v[t]`` is not finite or there is none): ragged curves change from report to report."""
+    fin = np.isfinite(v)
+    m = v.shape[1]
+    last = np.maximum.accumulate(np.where(fin, np.arange(m)[None, :], -1), axis=1)
+    before = np.full(v.shape, -1, dtype=np.int64)
+    before[:, 1:] = last[:, :-1]
+    rows = np.arange(len(v))[:, None]
+    with np.errstate(invalid="ignore"):
+        return np.where(fin & (before >= 0), np.abs(v - v[rows, np.maximum(before, 0)]), np.nan)
+
+
+def _wiggle(v: np.ndarray, cols: np.ndarray, sums: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Per row: the mean ``|step-to-step change|`` of its prefix up to ``cols[i]`` (its noise, roughly;
+    NaN when it has no two consecutive numbers). ``sums``: :func:`_cumulative` of :func:`_steps_apart`."""
+    if len(cols) == 0:
+        return np.zeros(0)
+    s, c = _cumulative(_steps_apart(v)) if sums is None else sums
+    r = np.arange(len(cols))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return s[r, cols + 1] / c[r, cols + 1]
+
+
 def _cumulative(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Running sums of the finite values of each row, and their counts (a leading column of zeros)."""
     fin = np.isfinite(v)
@@ -397,7 +446,6 @@ class _Fit:
             self.inv = np.linalg.pinv(a)
         self.coef = self.inv @ (z.T @ y)
         h = ((z @ self.inv) * z).sum(axis=1)
-        self.z = z[:, 1:]
         loo = (y - z @ self.coef) / np.maximum(1.0 - h, 1e-6)
         # How far off a forecast is depends on the prefix (a curve still climbing has more to go wrong
         # than a flat one): a second ridge fit, of the residuals' size on the same numbers, gives each
@@ -406,17 +454,10 @@ class _Fit:
         size = np.abs(loo)
         self.floor = max(float(size.mean()) * _SCALE_FLOOR, 1e-12)
         self.scale_coef = self.inv @ (z.T @ size)
-        self.loo = loo / self.spread_of(z)
-
-    def local_residuals(self, x: np.ndarray, k: int) -> np.ndarray:
-        """For each row of ``x``: the leave-one-out residuals of the ``k`` references nearest to it
-        (standardised features, Euclidean), sorted (a ``len(x) x k`` array)."""
-        k = min(k, len(self.loo))
-        z0 = (x - self.mean) / self.scale
-        d2 = ((z0[:, None, :] - self.z[None, :, :]) ** 2).sum(axis=2)
-        near = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < len(self.loo) else \
-            np.broadcast_to(np.arange(len(self.loo)), (len(x), k))
-        return np.sort(self.loo[near], axis=1)
+        ordered = np.sort(loo / self.spread_of(z))
+        if len(ordered) > _MAX_RESIDUALS:  # evenly spaced quantiles stand for a long distribution
+            ordered = ordered[((np.arange(_MAX_RESIDUALS) + 0.5) * len(ordered) / _MAX_RESIDUALS).astype(np.intp)]
+        self.residuals = ordered
 
     def spread_of(self, z: np.ndarray) -> np.ndarray:
         """The modelled size of a forecast's error for design rows ``z`` (never below the floor)."""
