@@ -335,3 +335,9 @@ def json_loads(text: str) -> dict:
     import json
 
     return json.loads(text)
+
+
+def test_a_metric_that_is_not_numeric_is_refused() -> None:
+    text = frame({**family(12), "c": hopeless()}).astype({"acc": str})
+    with pytest.raises(ConfigurationError):
+        rule().decide(text)
