@@ -44,7 +44,8 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
                       help="median/percentile: whose semantics (default optuna)")
     rule.add_argument("--grace-period", type=grace_period, default=None, metavar="STEP|auto",
                       help="first step a decision may be made at (default auto: half the longest finished "
-                           "curve, the library's default; 0 decides from the first report)")
+                           "curve, the library's default; a tenth of it for forecast; 0 decides from the "
+                           "first report)")
     rule.add_argument("--min-samples", type=int, default=None,
                       help="reference trials needed (default: the rule's, 5; forecast 10)")
     rule.add_argument("--interval", type=int, default=1, help="steps between decisions (default 1)")
