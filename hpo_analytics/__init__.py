@@ -65,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
     from .query import open_dataset
     from .report import build_report, build_reports
     from .stopping import (
+        ForecastRule,
         MedianStoppingRule,
         PatienceRule,
         PercentileRule,
@@ -81,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names below resolve to, fo
 _LAZY: dict[str, str] = {
     "AlgorithmConfig": "_space",
     "EarlyStopResult": "client",
+    "ForecastRule": "stopping",
     "MedianStoppingRule": "stopping",
     "ModelArtsClient": "client",
     "PatienceRule": "stopping",
@@ -153,6 +155,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "EarlyStopResult",
+    "ForecastRule",
     "HpoAnalyticsError",
     "InsufficientDataWarning",
     "MatrixError",

@@ -229,6 +229,7 @@ def test_public_api_is_unchanged() -> None:
         "pareto_front", "rank_trials", "read_curves", "read_trials", "summarize", "to_pandas", "trials_to_arrow",
         "trials_to_pandas", "watch", "write_parquet",
     }
-    added = {"AlgorithmConfig", "NotPicklableError", "SearchParam", "SearchSpace", "SigningError", "SpaceWarning",
-             "StateError", "SyncSummary", "from_optuna", "open_dataset", "read_ray_results", "sync", "to_optuna"}
+    added = {"AlgorithmConfig", "ForecastRule", "NotPicklableError", "SearchParam", "SearchSpace", "SigningError",
+             "SpaceWarning", "StateError", "SyncSummary", "from_optuna", "open_dataset", "read_ray_results", "sync",
+             "to_optuna"}
     assert set(hpo_analytics.__all__) == before | added

@@ -20,6 +20,7 @@ import pytest
 
 from hpo_analytics.simulator.synthetic import generate_trials
 from hpo_analytics.stopping import (
+    ForecastRule,
     MedianStoppingRule,
     PatienceRule,
     PercentileRule,
@@ -54,6 +55,8 @@ RULES: list[Rule] = [
     ThresholdRule(0.7),
     PatienceRule(patience=1),
     SignificanceRule(alpha=0.5, min_samples=2),
+    ForecastRule(threshold=0.3, min_samples=3, window=2, grace_period=0),
+    ForecastRule(top=1, threshold=0.2, min_samples=4, interval=2),
 ]
 IDS = [repr(r) for r in RULES]
 

@@ -66,8 +66,14 @@ def run_backtest(args: argparse.Namespace) -> int:
     result = backtest(curves, rules, metric=args.metric, mode=args.mode, concurrency=args.concurrency,
                       top_fraction=args.top_fraction)
     result.insert(1, "description", [rules[name].describe() for name in result["rule"]])
+    calibration = result.attrs.get("calibration", {})
     if args.json:
-        print_json({"rules": frame_records(result)})
+        out: dict[str, Any] = {"rules": frame_records(result)}
+        if calibration:
+            out["calibration"] = {label: {**c, **{key: {f"{k:g}": v for k, v in c[key].items()} for key in
+                                                  ("coverage", "trial_coverage", "trial_coverage_se")}}
+                                  for label, c in calibration.items()}
+        print_json(out)
         return EXIT_OK
     rows = [[r.rule, r.trials, r.stopped, f"{r.saved:.1%}", r.best_stopped, f"{r.top_stopped:.1%}", r.regret]
             for r in result.itertuples(index=False)]
@@ -75,4 +81,22 @@ def run_backtest(args: argparse.Namespace) -> int:
     print("saved: share of trial-iterations not run; regret: how much worse the best surviving trial is")
     for name, rule in rules.items():
         print(f"{name}: {rule.describe()}")
+    for name, c in calibration.items():
+        print(calibration_lines(name, c))
     return EXIT_OK
+
+
+def calibration_lines(name: str, c: dict[str, Any]) -> str:
+    """A forecast rule's calibration (see :func:`hpo_analytics.stopping.calibration`) as a few lines."""
+    if not c["below"]:
+        below = f"no forecast gave P(beat) < {c['threshold']:g}"
+    else:
+        below = (f"{c['below_beat']} of {c['below']} forecasts with P(beat) < {c['threshold']:g} went on to "
+                 f"beat the value ({c['below_beat_rate']:.1%}; mean stated P {c['below_mean_p']:.2%}; "
+                 f"binomial p = {c['binomial_p']:.2g}: "
+                 f"{'at or below' if c['calibrated'] else 'ABOVE'} the threshold within sampling error)")
+    cover = ", ".join(f"{k:.0%} interval held {v:.1%} (per trial {c['trial_coverage'][k]:.1%} "
+                      f"+- {c['trial_coverage_se'][k]:.1%})" for k, v in c["coverage"].items())
+    return (f"{name} calibration: {below}\n"
+            f"{name} reliability: {cover or 'no forecast'} of {c['forecasts']} forecasts "
+            f"({c['forecast_trials']} trials)")

@@ -2,7 +2,8 @@
 
 * Rules decide (:class:`Rule`, one module each): :class:`MedianStoppingRule`,
   :class:`PercentileRule`, :class:`SuccessiveHalvingRule`,
-  :class:`ThresholdRule`, :class:`PatienceRule`, :class:`SignificanceRule`.
+  :class:`ThresholdRule`, :class:`PatienceRule`, :class:`SignificanceRule`,
+  :class:`ForecastRule`.
 * :func:`backtest` replays a finished search as if the rules had run;
   :func:`replay_log` lists every decision of such a replay (what plots draw).
 * :func:`watch` acts: it polls a job, records every decision and action in a
@@ -20,6 +21,7 @@ from __future__ import annotations
 from ._backtest import BACKTEST_COLUMNS, backtest, replay_log
 from ._base import DECISION_COLUMNS, CurveMatrix, Rule
 from ._fleet import RUNNING_AUTOSEARCH_FILTERS, Fleet, FleetResult, job_state_dir, watch_jobs
+from ._forecast import ForecastRule
 from ._halving import SuccessiveHalvingRule
 from ._median import MedianStoppingRule
 from ._notify import CommandSink, Notifier, WebhookSink
@@ -39,6 +41,7 @@ __all__ = [
     "ENDED_PHASES",
     "Fleet",
     "FleetResult",
+    "ForecastRule",
     "JOB_NOT_FOUND",
     "LEDGER_COLUMNS",
     "Ledger",

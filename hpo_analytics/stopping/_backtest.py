@@ -25,12 +25,20 @@ Per rule the result says:
 * ``top_stopped``: the fraction of the top ``top_fraction`` trials stopped;
 * ``regret``: how much worse the best *surviving* trial's best value is than
   the eventual best (0 when the best survives; NaN when nothing survives).
+
+A rule that states probabilities (:class:`~hpo_analytics.stopping.ForecastRule`)
+is also checked for calibration, in ``result.attrs["calibration"]``: every
+forecast it made in the replay is compared with what the trial went on to
+reach (its whole curve is in the table, stopped or not). See
+:func:`calibration` for the numbers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -39,10 +47,16 @@ from .._frames import as_frame, check_metric, resolve_metric
 from .._validation import check_float, check_int, floats
 from ..errors import ConfigurationError
 from ._base import CurveMatrix, Decisions, Rule
+from ._forecast import INTERVALS, ForecastRule
 
-__all__ = ["BACKTEST_COLUMNS", "backtest", "replay", "replay_log"]
+__all__ = ["BACKTEST_COLUMNS", "CALIBRATION_KEYS", "backtest", "calibration", "replay", "replay_log"]
 
 BACKTEST_COLUMNS = ("rule", "trials", "stopped", "saved", "best_stopped", "top_stopped", "regret")
+
+#: What :func:`calibration` reports (``result.attrs["calibration"][label]`` of :func:`backtest`).
+CALIBRATION_KEYS = ("threshold", "below", "below_beat", "below_beat_rate", "below_mean_p", "binomial_p",
+                    "calibrated", "forecasts", "forecast_trials", "coverage", "trial_coverage",
+                    "trial_coverage_se")
 
 
 def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, metric: str | None = None,
@@ -83,8 +97,14 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
     total = int(cm.reported.sum())
     rows = []
     per_trial: dict[str, dict[str, int | None]] = {}
+    calibrations: dict[str, dict[str, Any]] = {}
     for label, rule in labelled.items():
-        stop_col = replay(cm, rule, mode=mode, order=order, concurrency=concurrency)
+        if isinstance(rule, ForecastRule):
+            log: list[Decisions] = []
+            stop_col = _replay(cm, rule, mode=mode, order=order, concurrency=concurrency, log=log)
+            calibrations[label] = calibration(cm, log, sign=sign, threshold=rule.threshold)
+        else:
+            stop_col = replay(cm, rule, mode=mode, order=order, concurrency=concurrency)
         stopped = stop_col >= 0
         run_cols = np.where(stopped, stop_col + 1, cm.values.shape[1])
         ran = int((cm.reported & (np.arange(cm.values.shape[1])[None, :] < run_cols[:, None])).sum())
@@ -104,7 +124,96 @@ def backtest(curves: Any, rules: Rule | Sequence[Rule] | Mapping[str, Rule], *, 
                             for t, c in zip(cm.trial_ids.astype(str).tolist(), stop_col.tolist())}
     out = pd.DataFrame(rows, columns=list(BACKTEST_COLUMNS))
     out.attrs["stop_step"] = per_trial
+    out.attrs["calibration"] = calibrations
     return out
+
+
+def calibration(cm: CurveMatrix, log: Sequence[Decisions], *, sign: float, threshold: float) -> dict[str, Any]:
+    """How well the forecasts logged in a replay of ``cm`` (the whole curves) held up.
+
+    Each logged decision with a forecast states ``P(beat)`` (the probability
+    that the trial's score at the horizon -- its best value up to it -- beats
+    the decision's ``reference``) and central 80%/95% intervals of that
+    score. Against the trial's actual score (from its whole curve, whether
+    or not the replay stopped it):
+
+    * ``below``: decisions that gave ``P(beat) < threshold``; ``below_beat``:
+      how many of those trials went on to beat the value; ``below_beat_rate``
+      their share, ``below_mean_p`` the mean stated probability;
+    * ``binomial_p``: the chance of ``below_beat`` or more if each beat with
+      probability ``threshold`` (one-sided exact binomial test), and
+      ``calibrated``: ``binomial_p >= 0.05`` -- the rate is at or below the
+      threshold within sampling error;
+    * ``coverage``: ``{0.8: share, 0.95: share}`` of forecasts whose interval
+      held the actual score, over ``forecasts`` forecasts of
+      ``forecast_trials`` trials; ``trial_coverage``: the same, each trial's
+      share first, then averaged over trials, with ``trial_coverage_se`` its
+      standard error (the spread of the trials' shares over the square root
+      of their number). A trial is forecast at every step it is asked, so
+      its forecasts are not independent: the trials are the units to judge a
+      coverage's sampling error by.
+    """
+    p_all, beat_all, actual_all, low_all, high_all, rows_all = [], [], [], [], [], []
+    for d in log:
+        p = getattr(d, "p_beat", None)
+        if p is None or not len(d.rows):
+            continue
+        ok = np.isfinite(p) & np.isfinite(d.reference)
+        if not ok.any():
+            continue
+        rows = np.asarray(d.rows)[ok]
+        hcol = int(np.searchsorted(cm.steps, getattr(d, "horizon", -1), side="right")) - 1
+        with np.errstate(invalid="ignore"):
+            actual = np.fmax.reduce(sign * cm.values[rows, :max(hcol, 0) + 1], axis=1)
+        p_all.append(np.asarray(p)[ok])
+        beat_all.append(sign * np.asarray(d.reference)[ok])
+        actual_all.append(actual)
+        low_all.append(np.asarray(d.low)[ok])
+        high_all.append(np.asarray(d.high)[ok])
+        rows_all.append(rows)
+    if not p_all:
+        return {"threshold": threshold, "below": 0, "below_beat": 0, "below_beat_rate": float("nan"),
+                "below_mean_p": float("nan"), "binomial_p": 1.0, "calibrated": True, "forecasts": 0,
+                "forecast_trials": 0, "coverage": {}, "trial_coverage": {}, "trial_coverage_se": {}}
+    p, beat, actual = np.concatenate(p_all), np.concatenate(beat_all), np.concatenate(actual_all)
+    low, high, rows = np.concatenate(low_all), np.concatenate(high_all), np.concatenate(rows_all)
+    below = p < threshold
+    went = actual > beat
+    n_below, n_went = int(below.sum()), int((below & went).sum())
+    binom = _binomial_tail(n_went, n_below, threshold)
+    # low/high are in the metric's units: in "higher is better" space the interval is (min, max) of sign * both
+    lo_s, hi_s = np.minimum(sign * low, sign * high), np.maximum(sign * low, sign * high)
+    forecast = np.isfinite(lo_s).all(axis=1) & np.isfinite(actual) if lo_s.ndim == 2 else np.zeros(0, bool)
+    coverage, by_trial, by_trial_se = {}, {}, {}
+    trial_codes = np.unique(rows[forecast], return_inverse=True)[1]
+    counts = np.bincount(trial_codes) if forecast.any() else None
+    for j, level in enumerate(INTERVALS):
+        inside = (actual >= lo_s[:, j] - 1e-12) & (actual <= hi_s[:, j] + 1e-12)
+        if counts is None:
+            coverage[level] = by_trial[level] = by_trial_se[level] = float("nan")
+            continue
+        coverage[level] = float(inside[forecast].mean())
+        shares = np.bincount(trial_codes, weights=inside[forecast].astype(float)) / counts
+        by_trial[level] = float(shares.mean())
+        by_trial_se[level] = float(shares.std(ddof=1) / math.sqrt(len(shares))) if len(shares) > 1 else float("nan")
+    return {"threshold": threshold, "below": n_below, "below_beat": n_went,
+            "below_beat_rate": n_went / n_below if n_below else float("nan"),
+            "below_mean_p": float(p[below].mean()) if n_below else float("nan"),
+            "binomial_p": binom, "calibrated": binom >= 0.05, "forecasts": int(forecast.sum()),
+            "forecast_trials": int(len(np.unique(rows[forecast]))), "coverage": coverage,
+            "trial_coverage": by_trial, "trial_coverage_se": by_trial_se}
+
+
+def _binomial_tail(k: int, n: int, p: float) -> float:
+    """``P(X >= k)`` for ``X ~ Binomial(n, p)`` (exact, in log space)."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p)
+            + (n - i) * math.log1p(-p) for i in range(k, n + 1)]
+    top = max(logs)
+    return float(min(1.0, math.exp(top) * sum(math.exp(x - top) for x in logs)))
 
 
 def replay(cm: CurveMatrix, rule: Rule, *, mode: str, order: np.ndarray | None = None,
