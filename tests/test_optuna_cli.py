@@ -79,6 +79,14 @@ def test_export_then_report_and_backtest_from_the_storage(job_dir: Path, tmp_pat
     code, _, err = here(monkeypatch, capsys, "backtest", storage, "--study", "nope", "--rule", "median")
     assert code == 1 and err == "hpo-analytics backtest: error: the Optuna storage has no study 'nope'\n"
 
+    # rank and importance read the same study as the job's own files
+    for command in (("rank", "--top", "5", "--json"), ("rank", "--scope", "best", "--json"), ("importance", "--json")):
+        code, from_storage, err = here(monkeypatch, capsys, command[0], storage, "--study", "autosearch-sim-00",
+                                       *command[1:])
+        _, from_files, _ = here(monkeypatch, capsys, command[0], str(job_dir), *command[1:])
+        assert code == 0, err
+        assert json.loads(from_storage) == json.loads(from_files), command
+
 
 def test_report_and_backtest_read_a_ray_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,8 +24,9 @@ from ._common import (
     text_table,
 )
 
-_INPUT_HELP = ("trials: a JSON page file, a directory of pages, a Parquet file, or a job directory "
-               "(trials/ + histories/, or trials.parquet + curves.parquet)")
+_INPUT_HELP = ("trials: a JSON page file, a directory of pages, a Parquet file, a job directory "
+               "(trials/ + histories/, or trials.parquet + curves.parquet), an Optuna storage URL "
+               "(sqlite:///study.db, with --study) or a Ray Tune experiment directory")
 
 
 def _add_status(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +52,9 @@ def add_rank(sub: Any) -> None:
             "hpo-analytics rank out/trials.parquet --metric loss --mode min --json",
         ],
     )
-    parser.add_argument("input", type=Path, metavar="INPUT", help=_INPUT_HELP)
+    parser.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
+    parser.add_argument("--study", metavar="NAME",
+                        help="the study of an Optuna storage INPUT (default: the storage's only study)")
     add_metric_args(parser)
     parser.add_argument("--top", type=int, default=10, help="show the best N trials (default 10; 0 = all)")
     parser.add_argument("--scope", choices=("last", "best", "mean_last_k"), default="last",
@@ -69,13 +72,13 @@ def run_rank(args: argparse.Namespace) -> int:
 
     if args.top < 0:
         raise ConfigurationError(f"--top must be 0 (all) or positive, not {args.top}")
-    job = resolve_input(args.input)
+    job = resolve_input(args.input, study=args.study)
     trials = read_trials_input(job)
     curves = None
     if args.curves is not None:
         curves = read_curves_input(args.curves)
     elif args.scope != "last":
-        if job.curves is None:
+        if job.curves is None and job.kind == "files":  # an Optuna study or a Ray directory brings its curves
             raise ConfigurationError(f"--scope {args.scope} needs the learning curves: give --curves PATH "
                                      "or a job directory that has them")
         curves = read_curves_input(job)
@@ -131,7 +134,9 @@ def add_importance(sub: Any) -> None:
             "hpo-analytics importance out/trials.parquet --method binned --json",
         ],
     )
-    parser.add_argument("input", type=Path, metavar="INPUT", help=_INPUT_HELP)
+    parser.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
+    parser.add_argument("--study", metavar="NAME",
+                        help="the study of an Optuna storage INPUT (default: the storage's only study)")
     add_metric_args(parser)
     parser.add_argument("--method", choices=("auto", "fanova", "binned", "spearman"), default="auto",
                         help="importance method (default auto: fanova from 20 scored trials, else spearman)")
@@ -148,7 +153,7 @@ def run_importance(args: argparse.Namespace) -> int:
     """Compute and print the importance table."""
     from ..analysis import param_importance
 
-    trials = read_trials_input(args.input)
+    trials = read_trials_input(resolve_input(args.input, study=args.study))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", InsufficientDataWarning)
         table = param_importance(trials, metric=args.metric, mode=args.mode, method=args.method,
