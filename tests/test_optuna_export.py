@@ -187,7 +187,7 @@ def test_optuna_plots_run_on_the_study(exported: Exported) -> None:
     matplotlib.use("Agg")
     from io import BytesIO
 
-    # plotly is not installed here: optuna.visualization.matplotlib draws the same three plots
+    # optuna.visualization.matplotlib: the same three plots without plotly
     from optuna.visualization import matplotlib as ovm
 
     study = exported.study()
@@ -204,6 +204,26 @@ def test_optuna_plots_run_on_the_study(exported: Exported) -> None:
         "learning_rate", "batch_size", "optimizer", "dropout", "weight_decay", "seed_offset"}
     for ax in (history, intermediate, importance):
         ax.figure.savefig(BytesIO(), format="png")
+
+
+def test_optuna_visualization_plotly_figures_run_on_the_study(exported: Exported) -> None:
+    """``optuna.visualization`` itself (plotly, what optuna-dashboard users know) draws the exported study."""
+    from optuna import visualization as ov
+
+    study = exported.study()
+    history = ov.plot_optimization_history(study)
+    intermediate = ov.plot_intermediate_values(study)
+    importance = ov.plot_param_importances(study, evaluator=optuna.importance.PedAnovaImportanceEvaluator())
+    completed = [t for t in study.trials if t.state == State.COMPLETE]
+    assert len(history.data[0].x) == len(completed)
+    assert sorted(history.data[0].y) == sorted(t.value for t in completed)
+    with_steps = [t for t in study.trials if t.intermediate_values
+                  and t.state in (State.COMPLETE, State.PRUNED, State.RUNNING)]
+    assert len(intermediate.data) == len(with_steps)
+    assert set(importance.data[0].y) <= set(study.trials[0].distributions) | {
+        "learning_rate", "batch_size", "optimizer", "dropout", "weight_decay", "seed_offset"}
+    for figure in (history, intermediate, importance):
+        assert figure.to_json()  # a complete figure, serialisable as optuna-dashboard's front end needs
 
 
 # ---------------------------------------------------------------------- refusals, spaces, the extra
