@@ -27,6 +27,8 @@ __all__ = [
     "CONFIG_PREFIX",
     "FINISHED_STATUSES",
     "KNOWN_STATUSES",
+    "METADATA_JOB_ID",
+    "METADATA_JOB_NAME",
     "METADATA_METRIC",
     "METADATA_METRICS",
     "METADATA_MODE",
@@ -47,6 +49,9 @@ METADATA_MODE = b"hpo_analytics.mode"
 #: Every metric the job declares (its ``reward_attrs``), as a JSON list of ``{"name", "mode"}``;
 #: the first is the default metric (``METADATA_METRIC``/``METADATA_MODE``).
 METADATA_METRICS = b"hpo_analytics.metrics"
+#: The job's id and name (its details' ``metadata.id`` and ``metadata.name``), when the table came from a job.
+METADATA_JOB_ID = b"hpo_analytics.job_id"
+METADATA_JOB_NAME = b"hpo_analytics.job_name"
 #: ``trials`` or ``curves``.
 METADATA_TABLE = b"hpo_analytics.table"
 #: The hpo_analytics version that wrote the table.

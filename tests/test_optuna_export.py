@@ -320,3 +320,16 @@ def test_without_optuna_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(ConfigurationError, match=r"hpo-analytics\[optuna\]"):
         ha.from_optuna("sqlite:///never.db")
     assert not Path("never.db").exists()
+
+
+def test_a_fetched_job_names_its_own_study(tmp_path: Path) -> None:
+    """fetch_trials records the job's id and name, so to_optuna needs no study_name for a job from the service."""
+    with Simulator(seed=3, n_trials=6, n_iterations=3) as sim, \
+            ha.ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token) as client:
+        job = sim.job_ids[0]
+        details = client.get_training_job(job)
+        trials = client.fetch_trials(job)
+    storage = f"sqlite:///{tmp_path / 'named.db'}"
+    summary = ha.to_optuna(trials, storage=storage)
+    study = optuna.load_study(study_name=details["metadata"]["name"], storage=storage)
+    assert summary.added == 6 and study.user_attrs["job_id"] == job

@@ -86,6 +86,7 @@ def add_export_optuna(sub: Any) -> None:
 def _with_job_metadata(table: Any, details: Mapping[str, Any] | None, job_id: str | None) -> Any:
     """``table`` with the job's declared space, algorithm, id and name in its metadata (what it lacks)."""
     from .._space import METADATA_ALGORITHM, METADATA_SPACE, AlgorithmConfig, SearchSpace
+    from .._table import METADATA_JOB_ID, METADATA_JOB_NAME
 
     meta = dict(table.schema.metadata or {})
     space = SearchSpace.from_details(details) if details is not None else None
@@ -98,9 +99,9 @@ def _with_job_metadata(table: Any, details: Mapping[str, Any] | None, job_id: st
     name = header.get("name") if isinstance(header, Mapping) else None
     ident = job_id or (header.get("id") if isinstance(header, Mapping) else None)
     if isinstance(ident, str) and ident:
-        meta.setdefault(b"hpo_analytics.job_id", ident.encode())
+        meta.setdefault(METADATA_JOB_ID, ident.encode())
     if isinstance(name, str) and name:
-        meta.setdefault(b"hpo_analytics.job_name", name.encode())
+        meta.setdefault(METADATA_JOB_NAME, name.encode())
     return table.replace_schema_metadata(meta)
 
 

@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _jsonutil
 from .._space import METADATA_ALGORITHM, METADATA_SPACE, AlgorithmConfig, SearchSpace
-from .._table import FINISHED_STATUSES, METADATA_METRIC, METADATA_METRICS, METADATA_MODE
+from .._table import (
+    FINISHED_STATUSES,
+    METADATA_JOB_ID,
+    METADATA_JOB_NAME,
+    METADATA_METRIC,
+    METADATA_METRICS,
+    METADATA_MODE,
+)
 from ..errors import ResponseFormatError
 from ._paging import FetchedPage
 
@@ -251,6 +258,8 @@ def reward_metadata(job: Any, *, source: str = "job details") -> dict[bytes, byt
     the declared ``search_params`` and the first ``algo_configs`` entry, as
     the JSON of :class:`~hpo_analytics._space.SearchSpace` and
     :class:`~hpo_analytics._space.AlgorithmConfig`, each only when declared.
+    ``b"hpo_analytics.job_id"``/``b"hpo_analytics.job_name"``: the job's
+    ``metadata.id`` and ``metadata.name`` (what names its Optuna study).
     """
 
     metric, mode = _reward_attr(job)
@@ -271,6 +280,11 @@ def reward_metadata(job: Any, *, source: str = "job details") -> dict[bytes, byt
     algorithm = AlgorithmConfig.from_details(details)
     if algorithm is not None:
         meta[METADATA_ALGORITHM] = algorithm.to_json().encode("utf-8")
+    header = details.get("metadata") if details is not None else None
+    for key, field in ((METADATA_JOB_ID, "id"), (METADATA_JOB_NAME, "name")):
+        value = header.get(field) if isinstance(header, Mapping) else None
+        if isinstance(value, str) and value:
+            meta[key] = value.encode("utf-8")
     return meta
 
 
