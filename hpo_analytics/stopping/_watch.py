@@ -72,6 +72,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .._frames import as_frame, check_metric, resolve_metric
 from .._table import FINISHED_STATUSES, STEP
@@ -250,7 +251,8 @@ class Watcher:
         metric, mode = resolve_metric(table, self.metric, self.mode)
         check_metric(table, metric, require_finite=False)  # no value yet is no error at the start
         self.metric, self.mode = metric, mode
-        listing = as_frame(table)
+        # only the columns a cycle reads (the parameters and the other metrics are not converted)
+        listing = as_frame(_columns(table, ["trial_id", "status", STEP, metric, "time_total_s"]))
         ids = listing["trial_id"].astype(str).to_numpy()
         status = listing["status"].astype(str).str.upper().to_numpy() if "status" in listing else \
             np.full(len(ids), "RUNNING", dtype=object)
@@ -344,8 +346,9 @@ class Watcher:
             else:
                 fetch.append(t)
         if fetch:
-            curves = as_frame(self.client.fetch_curves(self.job_id, fetch) if self.details is None
-                              else self.client.fetch_curves(self.job_id, fetch, details=self.details))
+            fetched = (self.client.fetch_curves(self.job_id, fetch) if self.details is None
+                       else self.client.fetch_curves(self.job_id, fetch, details=self.details))
+            curves = as_frame(_columns(fetched, ["trial_id", STEP, self.metric]))
             if len(curves):
                 steps = floats(curves[STEP])
                 values = floats(curves[self.metric]) if self.metric in curves else np.full(len(curves), np.nan)
@@ -539,6 +542,13 @@ class _Decisions(list):
         return cls(_Decision(ids[i], stop[i], None if steps[i] != steps[i] else int(steps[i]),
                              None if values[i] != values[i] else values[i],
                              None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
+
+
+def _columns(table: Any, names: list[str]) -> Any:
+    """Those of ``names`` that ``table`` (an Arrow table or a frame) has, in that order; the rest left out."""
+    have = list(table.column_names) if isinstance(table, pa.Table) else list(table.columns)
+    keep = list(dict.fromkeys(n for n in names if n in have))
+    return table.select(keep) if isinstance(table, pa.Table) else table[keep]
 
 
 def _hopeless(row: _Decision, sign: float) -> float:
