@@ -1,10 +1,10 @@
-"""JSON parsing with orjson when it is installed, the stdlib otherwise."""
+"""JSON parsing with orjson when it is installed, the stdlib otherwise; reading nested JSON objects."""
 
 from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,6 +22,15 @@ except ImportError:  # pragma: no cover
         return json.loads(data)
 
     JSONDecodeError = (ValueError,)
+
+
+def dig(obj: Any, *keys: str) -> Any:
+    """``obj[k1][k2]...`` through nested objects; ``None`` as soon as a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(key)
+    return obj
 
 
 def dumps(value: Any) -> str:

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._jsonutil import dig
 from .errors import SpaceWarning
 
 __all__ = [
@@ -254,9 +255,5 @@ class AlgorithmConfig:
 
 
 def _auto_search(details: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    obj: Any = details
-    for key in ("algorithm", "policies", "auto_search"):
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
+    obj = dig(details, "algorithm", "policies", "auto_search")
     return obj if isinstance(obj, Mapping) else None

@@ -102,7 +102,7 @@ ALLOWED = {
     "hpo_analytics._version": set(),
     "hpo_analytics._jsonutil": set(),
     "hpo_analytics._pyrepr": {"hpo_analytics.errors"},
-    "hpo_analytics._space": {"hpo_analytics.errors"},
+    "hpo_analytics._space": {"hpo_analytics.errors", "hpo_analytics._jsonutil"},
     "hpo_analytics.errors": set(),
     "hpo_analytics._validation": {"hpo_analytics.errors"},
     "hpo_analytics.signing": LEAF,

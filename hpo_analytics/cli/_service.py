@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._jsonutil import dig
 from ._common import (
     EXIT_OK,
     add_command,
@@ -150,30 +151,22 @@ def add_jobs(sub: Any) -> None:
     parser.set_defaults(run=run_jobs)
 
 
-def _get(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
-
-
 def job_summary(job: Mapping[str, Any]) -> dict[str, Any]:
     """The fields ``jobs`` shows of one ``JobResponse``."""
-    attrs = _get(job, "algorithm", "policies", "auto_search", "reward_attrs")
+    attrs = dig(job, "algorithm", "policies", "auto_search", "reward_attrs")
     reward = attrs[0] if isinstance(attrs, list) and attrs and isinstance(attrs[0], Mapping) else {}
-    created = _get(job, "metadata", "create_time")
+    created = dig(job, "metadata", "create_time")
     created_iso = None
     if isinstance(created, (int, float)) and not isinstance(created, bool) and created > 0:
         created_iso = datetime.fromtimestamp(created / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
     return {
-        "id": _get(job, "metadata", "id"),
-        "name": _get(job, "metadata", "name"),
+        "id": dig(job, "metadata", "id"),
+        "name": dig(job, "metadata", "name"),
         "kind": job.get("kind"),
-        "phase": _get(job, "status", "phase"),
+        "phase": dig(job, "status", "phase"),
         "create_time": created,
         "created_utc": created_iso,
-        "duration_ms": _get(job, "status", "duration"),
+        "duration_ms": dig(job, "status", "duration"),
         "metric": reward.get("name"),
         "mode": reward.get("mode"),
     }

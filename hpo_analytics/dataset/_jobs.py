@@ -13,6 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from .._jsonutil import dig
+
 
 __all__ = ["JOBS_SCHEMA", "SEARCH_PARAM_TYPE", "job_row", "jobs_table"]
 
@@ -50,14 +52,6 @@ JOBS_SCHEMA = pa.schema([
     ("synced_at", _TS),
 ])
 """The columns of ``jobs/jobs.parquet``."""
-
-
-def _get(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def _text(value: Any) -> str | None:
@@ -105,13 +99,13 @@ def _best(trials: pa.Table | None, metric: str | None, mode: str | None) -> floa
 
 def job_row(details: Mapping[str, Any], trials: pa.Table | None, *, synced_at_ms: int) -> dict[str, Any]:
     """The ``jobs`` row of one job (JSON-able; times in epoch milliseconds)."""
-    auto = _get(details, "algorithm", "policies", "auto_search")
-    algo_configs = _get(auto, "algo_configs")
-    reward_attrs = _get(auto, "reward_attrs")
+    auto = dig(details, "algorithm", "policies", "auto_search")
+    algo_configs = dig(auto, "algo_configs")
+    reward_attrs = dig(auto, "reward_attrs")
     first_algo = algo_configs[0] if isinstance(algo_configs, list) and algo_configs else None
     first_reward = reward_attrs[0] if isinstance(reward_attrs, list) and reward_attrs else None
-    metric = _text(_get(first_reward, "name")) or None
-    mode = _text(_get(first_reward, "mode"))
+    metric = _text(dig(first_reward, "name")) or None
+    mode = _text(dig(first_reward, "mode"))
     mode = mode.lower() if mode else None
     counts = {"TERMINATED": 0, "ERROR": 0, "RUNNING": 0, "PENDING": 0}
     if trials is not None and "status" in trials.column_names:
@@ -119,19 +113,19 @@ def job_row(details: Mapping[str, Any], trials: pa.Table | None, *, synced_at_ms
             key = status.upper() if isinstance(status, str) else status
             if key in counts:
                 counts[key] += 1
-    created = _number(_get(details, "metadata", "create_time"))
-    duration = _number(_get(details, "status", "duration"))
+    created = _number(dig(details, "metadata", "create_time"))
+    duration = _number(dig(details, "status", "duration"))
     return {
-        "job_id": _text(_get(details, "metadata", "id")),
-        "name": _text(_get(details, "metadata", "name")),
-        "kind": _text(_get(details, "kind")),
-        "phase": _text(_get(details, "status", "phase")),
-        "user_name": _text(_get(details, "metadata", "user_name")),
+        "job_id": _text(dig(details, "metadata", "id")),
+        "name": _text(dig(details, "metadata", "name")),
+        "kind": _text(dig(details, "kind")),
+        "phase": _text(dig(details, "status", "phase")),
+        "user_name": _text(dig(details, "metadata", "user_name")),
         "create_time": int(created) if created is not None else None,
         "duration_s": duration / 1000.0 if duration is not None else None,
-        "algorithm": _text(_get(first_algo, "name")),
+        "algorithm": _text(dig(first_algo, "name")),
         "algo_configs": json.dumps(algo_configs, ensure_ascii=False) if algo_configs is not None else None,
-        "search_params": _search_params(_get(auto, "search_params")),
+        "search_params": _search_params(dig(auto, "search_params")),
         "reward_metric": metric,
         "reward_mode": mode,
         "reward_attrs": json.dumps(reward_attrs, ensure_ascii=False) if reward_attrs is not None else None,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..client import resolve_progress
+from .._jsonutil import dig
 from ..errors import APIError, ConfigurationError, HpoAnalyticsError, TransportError
 from ._fs import TMP_MARK, FileSystem, LocalFileSystem, write_staged
 from ._jobs import job_row, jobs_table
@@ -127,14 +128,6 @@ class _Fetched:
     keys: dict[str, list[Any]]
     curves_synced: bool
     histories: int
-
-
-def _get(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, Mapping):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def _reason(exc: BaseException) -> str:
@@ -244,9 +237,9 @@ def _merge_curves(old: pa.Table | None, new: pa.Table | None, *, keep: set[str],
 def _fetch(client: ModelArtsClient, fs: FileSystem, root: str, details: Mapping[str, Any],
            entry: Mapping[str, Any] | None, *, curves: bool) -> _Fetched | None:
     """Read one job; ``None`` when nothing of it changed since the manifest's record."""
-    job_id = str(_get(details, "metadata", "id"))
-    phase = _get(details, "status", "phase")
-    if not isinstance(_get(details, "algorithm", "policies", "auto_search"), Mapping):
+    job_id = str(dig(details, "metadata", "id"))
+    phase = dig(details, "status", "phase")
+    if not isinstance(dig(details, "algorithm", "policies", "auto_search"), Mapping):
         # a search answer that leaves out the search settings: the job's own details have them
         details = client.get_training_job(job_id)
     trials = client.fetch_trials(job_id, details=details)
@@ -398,8 +391,8 @@ def sync(
             total = len(selected) + len(results)
             done = len(results)
             for details in selected:
-                job_id = _get(details, "metadata", "id")
-                phase = _get(details, "status", "phase")
+                job_id = dig(details, "metadata", "id")
+                phase = dig(details, "status", "phase")
                 phase = phase if isinstance(phase, str) else None
                 try:
                     job_id = check_job_id(job_id)
