@@ -59,6 +59,7 @@ raises is logged and recorded as a ``notify_failed`` event, never acted on.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -207,6 +208,11 @@ class Watcher:
             hist.groupby("trial_id", sort=False)[STEP].max().astype(int).to_dict() if len(hist) else {}
         )
         self._interrupted = {t for t, s in self.ledger.stop_states(job_id).items() if s == "intent"}
+        # the metric a cycle resolved (``None`` before the first): later cycles read only the listing's
+        # columns a cycle uses, from a client whose fetch_trials/fetch_curves take ``columns``
+        self._resolved: str | None = None
+        self._narrow_trials = _accepts(getattr(client, "fetch_trials", None), "columns")
+        self._narrow_curves = _accepts(getattr(client, "fetch_curves", None), "columns")
 
     def close(self) -> None:
         """Close the ledger."""
@@ -246,11 +252,11 @@ class Watcher:
                 phase = self.client.job_phase(self.job_id)
         except NotFoundError as exc:
             return self._ended(c, JOB_NOT_FOUND, f"the job no longer exists ({exc})", phase=None)
-        table = (self.client.fetch_trials(self.job_id) if self.details is None
-                 else self.client.fetch_trials(self.job_id, details=self.details))
+        table = self._listing()
         metric, mode = resolve_metric(table, self.metric, self.mode)
         check_metric(table, metric, require_finite=False)  # no value yet is no error at the start
         self.metric, self.mode = metric, mode
+        self._resolved = metric
         # only the columns a cycle reads (the parameters and the other metrics are not converted)
         listing = as_frame(_columns(table, ["trial_id", "status", STEP, metric, "time_total_s"]))
         ids = listing["trial_id"].astype(str).to_numpy()
@@ -297,6 +303,22 @@ class Watcher:
             ended = self._ended(c, f"job {phase}", f"the job is {phase}{note}", phase=phase)
             report.job_ended = ended.job_ended
         return report
+
+    def _listing(self) -> Any:
+        """The trials listing: once the metric is known, only the columns a cycle reads (all when one is missing).
+
+        The columns read are exactly those of the whole listing (the
+        normalizer parses each column on its own, and ``trial_index`` keeps
+        the rows in the same order); a metric column that has gone missing
+        reads the whole listing again, so the error names every column.
+        """
+        kw: dict[str, Any] = {} if self.details is None else {"details": self.details}
+        if self._resolved is None or not self._narrow_trials:
+            return self.client.fetch_trials(self.job_id, **kw)
+        table = self.client.fetch_trials(self.job_id, columns=[*_LISTING_COLUMNS, self._resolved], **kw)
+        if self._resolved not in table.column_names:
+            table = self.client.fetch_trials(self.job_id, **kw)
+        return table
 
     def _ended(self, c: int, ended: str, reason: str, *, phase: str | None) -> CycleReport:
         """Record that the job is over (``job_ended`` event, log, notification); a report saying so."""
@@ -346,8 +368,10 @@ class Watcher:
             else:
                 fetch.append(t)
         if fetch:
-            fetched = (self.client.fetch_curves(self.job_id, fetch) if self.details is None
-                       else self.client.fetch_curves(self.job_id, fetch, details=self.details))
+            kw: dict[str, Any] = {} if self.details is None else {"details": self.details}
+            if self._narrow_curves:
+                kw["columns"] = [self.metric]
+            fetched = self.client.fetch_curves(self.job_id, fetch, **kw)
             curves = as_frame(_columns(fetched, ["trial_id", STEP, self.metric]))
             if len(curves):
                 steps = floats(curves[STEP])
@@ -542,6 +566,22 @@ class _Decisions(list):
         return cls(_Decision(ids[i], stop[i], None if steps[i] != steps[i] else int(steps[i]),
                              None if values[i] != values[i] else values[i],
                              None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
+
+
+#: the listing's columns a cycle reads beside the metric (``trial_index`` keeps the rows in the listing's order)
+_LISTING_COLUMNS = ("trial_id", "trial_index", "status", STEP, "time_total_s")
+
+
+def _accepts(method: Any, name: str) -> bool:
+    """Whether ``method`` takes the keyword argument ``name`` (a client's optional feature)."""
+    if method is None:
+        return False
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    param = params.get(name)
+    return param is not None and param.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def _columns(table: Any, names: list[str]) -> Any:

@@ -1,0 +1,154 @@
+"""The watch reads only the listing's and histories' columns it uses: the same decisions as reading them whole.
+
+A cycle after the first asks the client for ``columns`` (the metric, the
+status, the iteration, the run time, and ``trial_index`` for the row order);
+each column is parsed on its own, so what the watch sees is what it saw in
+the whole table.  Proved here on the normalizer (every subset of columns,
+cells that do not parse included) and end to end (two watches of one
+simulated job, one through a client that cannot narrow).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import hpo_analytics as ha
+from hpo_analytics.client import ModelArtsClient, RetryPolicy
+from hpo_analytics.errors import ConfigurationError, ParseWarning
+from hpo_analytics.simulator import Simulator
+from hpo_analytics.stopping import Ledger, MedianStoppingRule
+from hpo_analytics.stopping._watch import Watcher
+
+HEADER = ["", "done", "config", "trial_id", "training_iteration", "time_total_s", "reward_attr", "status", "acc",
+          "loss"]
+
+
+def _row(i: int, iteration: int, *, acc: str = "", bad: bool = False) -> list[Any]:
+    cells = {"": "0", "done": "False", "config": {"lr": 0.1 * i, "trial_index": 9 - i % 10, "param/lr": 0.1 * i},
+             "trial_id": f"t{i % 10}", "training_iteration": str(iteration), "time_total_s": f"{iteration * 1.5}",
+             "reward_attr": "x" if bad else f"0.{i}{iteration}", "status": "RUNNING",
+             "acc": acc or f"tensor({i / 7:.4f}, device='cuda:0')", "loss": "nan" if i % 3 else "None"}
+    return [cells[name] for name in HEADER]
+
+
+def _pages() -> list[dict[str, Any]]:
+    rows = [_row(i, 1 + i // 10, bad=(i == 4)) for i in range(25)] + [_row(3, 2, acc="tensor([1.0, 2.0])")]
+    return [{"header": HEADER, "data": rows[k:k + 7]} for k in range(0, len(rows), 7)]
+
+
+def _same(narrow: pa.Table, whole: pa.Table, keys: list[str]) -> None:
+    got = narrow.to_pandas().sort_values(keys, kind="stable").reset_index(drop=True)
+    want = whole.select(narrow.column_names).to_pandas().sort_values(keys, kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+
+
+@pytest.mark.parametrize("convert", [ha.trials_to_arrow, ha.curves_to_arrow])
+def test_any_columns_hold_what_the_whole_table_holds(convert: Any) -> None:
+    pages = _pages()
+    keys = ["trial_id", "training_iteration"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ParseWarning)
+        whole = convert(pages)
+        names = ["trial_index", "status", "time_total_s", "reward_attr", "acc", "loss", "done", "param/lr"]
+        for k in (1, 2):
+            for columns in itertools.combinations(names, k):
+                narrow = convert(pages, columns=columns)
+                assert set(narrow.column_names) == {*columns, *keys}
+                _same(narrow, whole, keys)
+                if "trial_index" in columns:  # the same rows in the same order
+                    assert narrow.equals(whole.select(narrow.column_names)) or narrow.to_pandas().equals(
+                        whole.select(narrow.column_names).to_pandas())
+
+
+def test_columns_not_read_are_not_checked() -> None:
+    pages = _pages()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = ha.trials_to_arrow(pages, columns=["status"])
+    assert table.column_names == ["trial_id", "status", "training_iteration"]
+    assert not [w for w in caught if issubclass(w.category, ParseWarning)]  # reward_attr "x", acc's vector
+    with pytest.warns(ParseWarning, match="reward_attr"):
+        ha.trials_to_arrow(pages, columns=["reward_attr"])
+    with pytest.raises(ConfigurationError):
+        ha.trials_to_arrow(pages, columns="status")
+
+
+class _Whole:
+    """A client that cannot narrow: fetch_trials/fetch_curves without ``columns``."""
+
+    def __init__(self, client: ModelArtsClient) -> None:
+        self.client = client
+
+    def get_training_job(self, job_id: str) -> dict[str, Any]:
+        return self.client.get_training_job(job_id)
+
+    def fetch_trials(self, job_id: str, *, details: Any = None) -> pa.Table:
+        return self.client.fetch_trials(job_id, details=details)
+
+    def fetch_curves(self, job_id: str, trial_ids: Any, *, details: Any = None) -> pa.Table:
+        return self.client.fetch_curves(job_id, trial_ids, details=details)
+
+    def early_stop(self, job_id: str, trial_id: str) -> Any:  # pragma: no cover - a dry run sends none
+        raise AssertionError("a dry run sends no stop request")
+
+
+def test_a_narrowed_watch_decides_and_records_as_a_whole_one(tmp_path: Path) -> None:
+    asked: list[Any] = []
+    with Simulator(seed=5, n_trials=40, n_iterations=8, max_concurrent=10, elapsed=0, auth="token",
+                   error_rate=0.1) as sim, \
+            ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token,
+                            retry=RetryPolicy(sleep=lambda s: None)) as client:
+        job = sim.job_ids[0]
+        fetch_trials = client.fetch_trials
+
+        def recording(job_id: str, *, details: Any = None, columns: Any = None) -> pa.Table:
+            asked.append(columns)
+            return fetch_trials(job_id, details=details, columns=columns)
+
+        client.fetch_trials = recording  # type: ignore[method-assign]
+        narrow = Watcher(client, job, MedianStoppingRule(min_samples=3), state_dir=tmp_path / "narrow",
+                         clock=lambda: 0.0)
+        whole = Watcher(_Whole(client), job, MedianStoppingRule(min_samples=3), state_dir=tmp_path / "whole",
+                        clock=lambda: 0.0)
+        assert narrow._narrow_trials and narrow._narrow_curves and not whole._narrow_trials
+        stops = 0
+        for step in (0, 35, 45, 70, 25, 90, 130):
+            sim.advance(step)
+            a, b = narrow.cycle(), whole.cycle()
+            pd.testing.assert_frame_equal(a.decisions, b.decisions)
+            assert (a.actions, a.trials, a.running, a.new_reports) == (b.actions, b.trials, b.running, b.new_reports)
+            stops += int(a.decisions["stop"].sum()) if len(a.decisions) else 0
+        narrow.close()
+        whole.close()
+    mine, theirs = asked[0::2], asked[1::2]  # each step: the narrowed watch's cycle, then the whole one's
+    assert mine[0] is None and all(c is not None and narrow.metric in c for c in mine[1:])
+    assert theirs == [None] * len(theirs)
+    assert stops > 0  # the comparison covered stop decisions too
+    with Ledger(tmp_path / "narrow") as la, Ledger(tmp_path / "whole") as lb:
+        pd.testing.assert_frame_equal(la.history(job), lb.history(job))
+        pd.testing.assert_frame_equal(la.events(job), lb.events(job))
+
+
+def test_fetch_curves_reuses_one_pool_and_closes_it(tmp_path: Path) -> None:
+    with Simulator(seed=1, n_trials=12, n_iterations=4, max_concurrent=12, elapsed=200, auth="token") as sim:
+        job = sim.job_ids[0]
+        with ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token,
+                             max_concurrency=3) as client:
+            ids = client.fetch_trials(job)["trial_id"].to_pylist()
+            first = client.fetch_curves(job, ids, columns=["reward_attr"])
+            pools = {t.name.rsplit("_", 1)[0] for t in threading.enumerate() if "hpo-analytics-shared" in t.name}
+            again = client.fetch_curves(job, ids[:5])
+            shared = [t for t in threading.enumerate() if "hpo-analytics-shared" in t.name]
+            assert len(pools) == 1 and 0 < len(shared) <= 3
+            assert sorted(set(first["trial_id"].to_pylist())) == sorted(ids)
+            _same(again.select(first.column_names), first.filter(pa.compute.is_in(first["trial_id"],
+                  pa.array(ids[:5]))), ["trial_id", "training_iteration"])
+        assert not [t for t in threading.enumerate() if "hpo-analytics-shared" in t.name and t.is_alive()]
