@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -24,8 +25,9 @@ import hpo_analytics as ha
 from hpo_analytics.client import ModelArtsClient, RetryPolicy
 from hpo_analytics.errors import ConfigurationError, ParseWarning
 from hpo_analytics.simulator import Simulator
-from hpo_analytics.stopping import Ledger, MedianStoppingRule
-from hpo_analytics.stopping._watch import Watcher
+from hpo_analytics.stopping import Ledger, MedianStoppingRule, SignificanceRule, ThresholdRule
+from hpo_analytics.stopping._base import CurveMatrix
+from hpo_analytics.stopping._watch import Watcher, _Curves, _Decisions
 
 HEADER = ["", "done", "config", "trial_id", "training_iteration", "time_total_s", "reward_attr", "status", "acc",
           "loss"]
@@ -152,3 +154,76 @@ def test_fetch_curves_reuses_one_pool_and_closes_it(tmp_path: Path) -> None:
             _same(again.select(first.column_names), first.filter(pa.compute.is_in(first["trial_id"],
                   pa.array(ids[:5]))), ["trial_id", "training_iteration"])
         assert not [t for t in threading.enumerate() if "hpo-analytics-shared" in t.name and t.is_alive()]
+
+
+# ---------------------------------------------------------------------- the cycle's other shortcuts
+
+
+def _same_matrix(a: CurveMatrix, b: CurveMatrix) -> None:
+    assert a.trial_ids.tolist() == b.trial_ids.tolist() and a.trial_ids.dtype == b.trial_ids.dtype
+    assert a.steps.tolist() == b.steps.tolist() and a.steps.dtype == b.steps.dtype
+    np.testing.assert_array_equal(a.values, b.values)  # NaN where NaN
+    np.testing.assert_array_equal(a.reported, b.reported)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_kept_curve_matrix_is_the_one_built_from_the_whole_history(seed: int) -> None:
+    """New trials, steps first seen late (below the others too), NaN reports: the same matrix either way."""
+    rng = np.random.default_rng(seed)
+    last: dict[str, int] = {}
+    recorded: list[tuple[str, int, float]] = []
+    start = [(f"t{i}", k, float(k)) for i in range(3) for k in (2, 3)]
+    frame = pd.DataFrame(start, columns=["trial_id", "training_iteration", "value"])
+    frame["trial_id"] = frame["trial_id"].astype(object)
+    curves = _Curves(frame)
+    recorded += start
+    last.update({t: 3 for t, _, _ in start})
+    for _ in range(12):
+        fresh = []
+        for t in sorted({f"t{int(i)}" for i in rng.integers(0, 9, size=4)}):
+            k = last.get(t, int(rng.integers(0, 3))) + int(rng.integers(1, 4))
+            last[t] = k
+            fresh.append((t, k, float("nan") if rng.random() < 0.2 else float(rng.normal())))
+        recorded += fresh
+        t_, k_, v_ = zip(*fresh)
+        curves.add(t_, k_, v_)
+        whole = pd.DataFrame(recorded, columns=["trial_id", "training_iteration", "value"])
+        _same_matrix(curves.matrix(), CurveMatrix.from_frame(whole, "value"))
+
+
+def test_decision_rows_read_from_the_arrays_are_those_of_the_frame() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(30, 10)).cumsum(axis=1)
+    values[rng.random(values.shape) < 0.15] = np.nan
+    values[np.arange(30)[:, None] * 0 + np.arange(10)[None, :] > (np.arange(30) % 10)[:, None]] = np.nan
+    cm = CurveMatrix.from_arrays(values, trial_ids=[f"t{i}" for i in range(30)])
+    cand = np.arange(0, 30, 2)
+    ref = np.arange(30) % 2 == 1
+    rules = [MedianStoppingRule(grace_period=0, min_samples=2), MedianStoppingRule(),
+             ThresholdRule(threshold=0.0, grace_period=2), SignificanceRule(grace_period=2, min_samples=3)]
+    kinds = set()
+    for rule in rules:
+        for mode in ("max", "min"):
+            d = rule.decide_matrix(cm, cand, ref, mode)
+            rows = _Decisions.read(d, cm)
+            assert rows == _Decisions.of(d.to_frame(cm, rule.describe()))
+            kinds |= {(r.stop, r.step is None, r.value is None, r.reference is None) for r in rows}
+    assert len(kinds) >= 3  # stops and continues, with and without a step, a value and a reference
+
+
+def test_a_watch_keeps_the_matrix_its_history_gives(tmp_path: Path) -> None:
+    with Simulator(seed=2, n_trials=30, n_iterations=6, max_concurrent=8, elapsed=0, auth="token",
+                   error_rate=0.1) as sim, \
+            ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token) as client:
+        job = sim.job_ids[0]
+        w = Watcher(client, job, MedianStoppingRule(min_samples=3), state_dir=tmp_path, clock=lambda: 0.0)
+        for step in (30, 55, 20, 90):
+            sim.advance(step)
+            w.cycle()
+            _same_matrix(w._curves.matrix(), CurveMatrix.from_frame(w._history_frame(), "value"))
+        w.close()
+        again = Watcher(client, job, MedianStoppingRule(min_samples=3), state_dir=tmp_path, clock=lambda: 0.0)
+        sim.advance(40)
+        again.cycle()
+        _same_matrix(again._curves.matrix(), CurveMatrix.from_frame(again._history_frame(), "value"))
+        again.close()

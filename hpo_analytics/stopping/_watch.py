@@ -85,7 +85,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from ._base import CurveMatrix, Rule, member
+from ._base import CurveMatrix, Decisions, Rule, member
 from ._search_stop import SEARCH_NOTIFY_EVENTS, SearchStop, SearchStopper
 from .ledger import LEDGER_FILE, Ledger
 
@@ -204,6 +204,8 @@ class Watcher:
             hist[STEP].to_numpy(dtype=np.int64),
             hist["value"].to_numpy(dtype=float),
         )]
+        # the same history as a curve matrix, kept up to date cell by cell (not rebuilt every cycle)
+        self._curves = _Curves(self._history_frame())
         self._last: dict[str, int] = (
             hist.groupby("trial_id", sort=False)[STEP].max().astype(int).to_dict() if len(hist) else {}
         )
@@ -269,7 +271,7 @@ class Watcher:
 
         running_ids = ids[status == "RUNNING"]
         states = self.ledger.stop_states(self.job_id)
-        cm = CurveMatrix.from_frame(self._history_frame(), "value")
+        cm = self._curves.matrix()
         cm_ids = cm.trial_ids.astype(str)
         cand = np.flatnonzero(member(cm_ids, running_ids))
         ok_finished = ids[(status == "TERMINATED")]
@@ -288,7 +290,7 @@ class Watcher:
         d = self.rule.decide_matrix(cm, cand, ref, mode)
         decisions = d.to_frame(cm, self.rule.describe())
         report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped, phase=phase)
-        self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
+        self._act(report, _Decisions.read(d, cm), cm, mode, set(running_ids.tolist()), states, len(ids))
         if self.search_stop is not None:  # ends the whole job when a search-level criterion is met
             self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=listing, status=status, cm=cm,
                                              metric=metric, mode=mode)
@@ -391,9 +393,16 @@ class Watcher:
             t_, k_, v_ = zip(*fresh)
             self._chunks.append((np.asarray(t_, dtype=object), np.asarray(k_, dtype=np.int64),
                                  np.asarray(v_, dtype=float)))
+            if len(self._chunks) > 64:  # joined now and then, not every cycle
+                self._compact()
+            self._curves.add(t_, k_, v_)
         return n
 
+    def _compact(self) -> None:
+        self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
+
     def _history_frame(self) -> pd.DataFrame:
+        """The history in memory, in the order it was recorded (what :class:`_Curves` keeps as a matrix)."""
         if len(self._chunks) > 1:
             self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
         ids, steps, vals = self._chunks[0]
@@ -424,9 +433,8 @@ class Watcher:
                 self.outcomes["already_stopped"].append(t)
         self._interrupted.clear()
 
-    def _act(self, report: CycleReport, cm: CurveMatrix, mode: str, running: set[str], states: dict[str, str],
-             n_total: int) -> None:
-        dec = report.decisions
+    def _act(self, report: CycleReport, rows: _Decisions, cm: CurveMatrix, mode: str, running: set[str],
+             states: dict[str, str], n_total: int) -> None:
         c = report.cycle
         sign = 1.0 if mode == "max" else -1.0
         sf = self.safety
@@ -441,7 +449,6 @@ class Watcher:
         now = self.clock()
         params = json.dumps(self.rule.params(), sort_keys=True)
         rule = self.rule.describe()
-        rows = _Decisions.of(dec)  # the frame's columns once, as plain lists (iterating the frame is slow)
         self.ledger.record_many(self.job_id, [
             {"kind": "decision", "cycle": c, "trial_id": r.trial_id, "rule": rule, "params": params, "step": r.step,
              "value": r.value, "reference": r.reference, "reason": f"{'stop' if r.stop else 'continue'}: {r.reason}"}
@@ -539,6 +546,73 @@ class Watcher:
             self.emit({"job_id": self.job_id, **event})
 
 
+class _Curves:
+    """The watch's history as a :class:`CurveMatrix`, updated in place with each cycle's new reports.
+
+    :meth:`matrix` is what ``CurveMatrix.from_frame(history, "value")`` of the
+    whole history gives (trials in the order first recorded, the distinct
+    steps sorted), given that a new report is always a new ``(trial, step)``
+    cell, as the watch records them (a trial's next steps only).
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        cm = CurveMatrix.from_frame(frame, "value")
+        self._ids: list[Any] = cm.trial_ids.tolist()
+        self._row = {t: i for i, t in enumerate(self._ids)}
+        self._steps = cm.steps
+        self._col = {int(k): j for j, k in enumerate(cm.steps.tolist())}
+        n, m = cm.values.shape
+        cap = max(16, 2 * n)
+        self._values = np.full((cap, m), np.nan)
+        self._reported = np.zeros((cap, m), dtype=bool)
+        self._values[:n] = cm.values
+        self._reported[:n] = cm.reported
+
+    def add(self, ids: Any, steps: Any, values: Any) -> None:
+        """New cells ``(ids[i], steps[i]) = values[i]`` (each one not recorded before)."""
+        for k in steps:
+            if k not in self._col:
+                self._add_steps(steps)
+                break
+        rows = []
+        for t in ids:
+            r = self._row.get(t)
+            if r is None:
+                r = self._row[t] = len(self._ids)
+                self._ids.append(t)
+            rows.append(r)
+        if len(self._ids) > len(self._values):
+            self._grow(len(self._ids))
+        cols = [self._col[k] for k in steps]
+        self._values[rows, cols] = values
+        self._reported[rows, cols] = True
+
+    def _add_steps(self, steps: Any) -> None:
+        """Insert the columns of steps not seen before, keeping the steps sorted."""
+        every = np.union1d(self._steps, np.asarray(list(steps), dtype=np.int64))
+        where = np.searchsorted(every, self._steps)
+        values = np.full((len(self._values), len(every)), np.nan)
+        reported = np.zeros((len(self._values), len(every)), dtype=bool)
+        values[:, where] = self._values
+        reported[:, where] = self._reported
+        self._values, self._reported, self._steps = values, reported, every
+        self._col = {int(k): j for j, k in enumerate(every.tolist())}
+
+    def _grow(self, n: int) -> None:
+        cap = max(2 * len(self._values), n)
+        values = np.full((cap, self._values.shape[1]), np.nan)
+        reported = np.zeros((cap, self._values.shape[1]), dtype=bool)
+        values[:len(self._values)] = self._values
+        reported[:len(self._values)] = self._reported
+        self._values, self._reported = values, reported
+
+    def matrix(self) -> CurveMatrix:
+        """The matrix now (its own copies: a rule may do with it what it likes)."""
+        n = len(self._ids)
+        return CurveMatrix(np.asarray(self._ids, dtype=object), self._steps.copy(), self._values[:n].copy(),
+                           self._reported[:n].copy())
+
+
 @dataclass(frozen=True)
 class _Decision:
     """One row of a decision table, as plain Python values (``None`` for missing)."""
@@ -564,6 +638,22 @@ class _Decisions(list):
         steps, values, refs = (floats(dec[col]).tolist() for col in ("step", "value", "reference"))
         reasons = ["" if r is None or r != r else str(r) for r in dec["reason"].astype(object).tolist()]
         return cls(_Decision(ids[i], stop[i], None if steps[i] != steps[i] else int(steps[i]),
+                             None if values[i] != values[i] else values[i],
+                             None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
+
+    @classmethod
+    def read(cls, d: Decisions, cm: CurveMatrix) -> _Decisions:
+        """The rows of ``d.to_frame(cm, ...)`` read straight from the rule's arrays (no frame built and read back)."""
+        n = len(d.rows)
+        if not n:
+            return cls()
+        ids = cm.trial_ids[d.rows].astype(str).tolist()
+        stop = np.asarray(d.stop, dtype=bool).tolist()
+        steps = np.asarray(d.step, dtype=np.int64).tolist()
+        values = np.asarray(d.value, dtype=float).tolist()
+        refs = np.asarray(d.reference, dtype=float).tolist()
+        reasons = ["" if r is None else str(r) for r in d.reason]
+        return cls(_Decision(ids[i], stop[i], None if steps[i] < 0 else steps[i],
                              None if values[i] != values[i] else values[i],
                              None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
 
