@@ -26,8 +26,10 @@ from hpo_analytics.client import ModelArtsClient, RetryPolicy
 from hpo_analytics.errors import ConfigurationError, ParseWarning
 from hpo_analytics.simulator import Simulator
 from hpo_analytics.stopping import Ledger, MedianStoppingRule, SignificanceRule, ThresholdRule
-from hpo_analytics.stopping._base import CurveMatrix
-from hpo_analytics.stopping._watch import Watcher, _Curves, _Decisions
+from hpo_analytics._frames import as_frame
+from hpo_analytics._validation import floats
+from hpo_analytics.stopping._base import CurveMatrix, member
+from hpo_analytics.stopping._watch import Watcher, _Curves, _Decisions, _isin, _numbers, _texts
 
 HEADER = ["", "done", "config", "trial_id", "training_iteration", "time_total_s", "reward_attr", "status", "acc",
           "loss"]
@@ -227,3 +229,29 @@ def test_a_watch_keeps_the_matrix_its_history_gives(tmp_path: Path) -> None:
         again.cycle()
         _same_matrix(again._curves.matrix(), CurveMatrix.from_frame(again._history_frame(), "value"))
         again.close()
+
+
+def test_columns_read_from_arrow_are_those_pandas_gives() -> None:
+    table = pa.table({
+        "trial_id": pa.array(["a", "b", "ß", "d"]),
+        "gap": pa.array(["a", None, "c", "d"]),
+        "status": pa.array(["running", "Terminated", "straße", "ERROR"]),
+        "it": pa.array([1, None, 3, 2**62 + 1], pa.int64()),
+        "f32": pa.array([0.5, None, float("nan"), -0.0], pa.float32()),
+        "f64": pa.array([0.1, float("inf"), None, float("nan")]),
+        "u8": pa.array([1, 2, None, 255], pa.uint8()),
+        "flag": pa.array([True, None, False, True]),
+        "text": pa.array(["1.5", "x", None, "2"]),
+        "empty": pa.nulls(4),
+    })
+    frame = as_frame(table)
+    for name in table.column_names:
+        got = _texts(table, name)
+        assert got.dtype == object and got.tolist() == frame[name].astype(str).to_numpy().tolist()
+        np.testing.assert_array_equal(_numbers(table, name), floats(frame[name]))
+        assert _numbers(table, name).flags.writeable
+        assert _texts(frame, name).tolist() == got.tolist()
+    assert len(_texts(table.slice(0, 0), "trial_id")) == 0 and len(_numbers(table.slice(0, 0), "it")) == 0
+    ids = ["a", "b", "c", "a"]
+    for among in (["a"], np.array(["c", "x"], dtype=object), {"b": "stopped"}, [], ids):
+        np.testing.assert_array_equal(_isin(ids, among), member(np.array(ids, dtype=object), among))

@@ -74,6 +74,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._frames import as_frame, check_metric, resolve_metric
 from .._table import FINISHED_STATUSES, STEP
@@ -85,7 +86,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from ._base import CurveMatrix, Decisions, Rule, member
+from ._base import CurveMatrix, Decisions, Rule
 from ._search_stop import SEARCH_NOTIFY_EVENTS, SearchStop, SearchStopper
 from .ledger import LEDGER_FILE, Ledger
 
@@ -260,22 +261,23 @@ class Watcher:
         self.metric, self.mode = metric, mode
         self._resolved = metric
         # only the columns a cycle reads (the parameters and the other metrics are not converted)
-        listing = as_frame(_columns(table, ["trial_id", "status", STEP, metric, "time_total_s"]))
-        ids = listing["trial_id"].astype(str).to_numpy()
-        status = listing["status"].astype(str).str.upper().to_numpy() if "status" in listing else \
-            np.full(len(ids), "RUNNING", dtype=object)
-        its = floats(listing[STEP]) if STEP in listing else np.full(len(ids), np.nan)
-        vals = floats(listing[metric])
+        narrow = _columns(table, ["trial_id", "status", STEP, metric, "time_total_s"])
+        have = _names(narrow)
+        ids = _texts(narrow, "trial_id")
+        status = np.array([s.upper() for s in _texts(narrow, "status").tolist()], dtype=object) \
+            if "status" in have else np.full(len(ids), "RUNNING", dtype=object)
+        its = _numbers(narrow, STEP) if STEP in have else np.full(len(ids), np.nan)
+        vals = _numbers(narrow, metric)
         new = self._update_history(ids, its, vals)
         self._resolve_interrupted(c, ids, status)
 
         running_ids = ids[status == "RUNNING"]
         states = self.ledger.stop_states(self.job_id)
         cm = self._curves.matrix()
-        cm_ids = cm.trial_ids.astype(str)
-        cand = np.flatnonzero(member(cm_ids, running_ids))
+        cm_ids = cm.trial_ids.astype(str).tolist()
+        cand = np.flatnonzero(_isin(cm_ids, running_ids))
         ok_finished = ids[(status == "TERMINATED")]
-        ref = member(cm_ids, ok_finished) & ~member(cm_ids, states)
+        ref = _isin(cm_ids, ok_finished) & ~_isin(cm_ids, states)
         skipped = ""
         over = phase in ENDED_PHASES
         if over:
@@ -292,7 +294,8 @@ class Watcher:
         report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped, phase=phase)
         self._act(report, _Decisions.read(d, cm), cm, mode, set(running_ids.tolist()), states, len(ids))
         if self.search_stop is not None:  # ends the whole job when a search-level criterion is met
-            self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=listing, status=status, cm=cm,
+            self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=as_frame(narrow), status=status,
+                                             cm=cm,
                                              metric=metric, mode=mode)
         report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
@@ -374,11 +377,12 @@ class Watcher:
             if self._narrow_curves:
                 kw["columns"] = [self.metric]
             fetched = self.client.fetch_curves(self.job_id, fetch, **kw)
-            curves = as_frame(_columns(fetched, ["trial_id", STEP, self.metric]))
+            curves = _columns(fetched, ["trial_id", STEP, self.metric])
             if len(curves):
-                steps = floats(curves[STEP])
-                values = floats(curves[self.metric]) if self.metric in curves else np.full(len(curves), np.nan)
-                trial_ids = curves["trial_id"].astype(str).to_numpy(dtype=object).tolist()  # not the Arrow iterator
+                steps = _numbers(curves, STEP)
+                values = _numbers(curves, self.metric) if self.metric in _names(curves) else \
+                    np.full(len(curves), np.nan)
+                trial_ids = _texts(curves, "trial_id").tolist()  # not the Arrow iterator
                 for t, k, v in zip(trial_ids, steps.tolist(), values.tolist()):
                     if k == k and int(k) > self._last.get(t, -1):
                         rows.append((t, int(k), v))
@@ -674,11 +678,43 @@ def _accepts(method: Any, name: str) -> bool:
     return param is not None and param.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
+def _isin(ids: list[str], among: Any) -> np.ndarray:
+    """:func:`~hpo_analytics.stopping._base.member` of a list of strings, by one set (no pandas index built)."""
+    wanted = {str(x) for x in among}
+    return np.fromiter((t in wanted for t in ids), dtype=bool, count=len(ids))
+
+
+def _names(table: Any) -> list[str]:
+    """The columns of an Arrow table or a frame."""
+    return list(table.column_names) if isinstance(table, pa.Table) else list(table.columns)
+
+
 def _columns(table: Any, names: list[str]) -> Any:
     """Those of ``names`` that ``table`` (an Arrow table or a frame) has, in that order; the rest left out."""
-    have = list(table.column_names) if isinstance(table, pa.Table) else list(table.columns)
+    have = _names(table)
     keep = list(dict.fromkeys(n for n in names if n in have))
     return table.select(keep) if isinstance(table, pa.Table) else table[keep]
+
+
+def _texts(table: Any, name: str) -> np.ndarray:
+    """``as_frame(table)[name].astype(str).to_numpy()``; from an Arrow string column without nulls, read directly."""
+    if isinstance(table, pa.Table):
+        column = table[name]
+        if column.null_count == 0 and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            return column.to_numpy(zero_copy_only=False)  # str objects, as pandas holds them
+        table = as_frame(table.select([name]))
+    return table[name].astype(str).to_numpy()
+
+
+def _numbers(table: Any, name: str) -> np.ndarray:
+    """``floats(as_frame(table)[name])``; from an Arrow column of numbers, read directly (null: NaN)."""
+    if isinstance(table, pa.Table):
+        column = table[name]
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            out = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            return out if out.flags.writeable else out.copy()
+        table = as_frame(table.select([name]))
+    return floats(table[name])
 
 
 def _hopeless(row: _Decision, sign: float) -> float:
