@@ -23,7 +23,7 @@ import pytest
 
 import hpo_analytics as ha
 from hpo_analytics.client import ModelArtsClient, RetryPolicy
-from hpo_analytics.errors import ConfigurationError, ParseWarning
+from hpo_analytics.errors import APIError, ConfigurationError, ParseWarning
 from hpo_analytics.simulator import Simulator
 from hpo_analytics.stopping import Ledger, MedianStoppingRule, SignificanceRule, ThresholdRule
 from hpo_analytics._frames import as_frame
@@ -255,3 +255,44 @@ def test_columns_read_from_arrow_are_those_pandas_gives() -> None:
     ids = ["a", "b", "c", "a"]
     for among in (["a"], np.array(["c", "x"], dtype=object), {"b": "stopped"}, [], ids):
         np.testing.assert_array_equal(_isin(ids, among), member(np.array(ids, dtype=object), among))
+
+
+class _Failing(_Whole):
+    """A client that narrows, whose listing or details read fails once ``fail`` says so."""
+
+    def __init__(self, client: ModelArtsClient) -> None:
+        super().__init__(client)
+        self.fail = ""
+
+    def get_training_job(self, job_id: str) -> dict[str, Any]:
+        if self.fail == "details":
+            raise APIError("details down", status_code=500)
+        return self.client.get_training_job(job_id)
+
+    def fetch_trials(self, job_id: str, *, details: Any = None, columns: Any = None) -> pa.Table:
+        if self.fail == "listing":
+            raise APIError("listing down", status_code=503)
+        return self.client.fetch_trials(job_id, details=details, columns=columns)
+
+
+def test_the_listing_read_beside_the_details_fails_as_it_did_after_them(tmp_path: Path) -> None:
+    """A job gone ends the watch (whatever the listing read beside said); either read's error is raised."""
+    with Simulator(seed=4, n_trials=20, n_iterations=6, max_concurrent=6, elapsed=100, auth="token") as sim, \
+            ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token,
+                            retry=RetryPolicy(sleep=lambda s: None, max_attempts=1)) as client:
+        job = sim.job_ids[0]
+        failing = _Failing(client)
+        w = Watcher(failing, job, MedianStoppingRule(), state_dir=tmp_path, clock=lambda: 0.0)
+        w.cycle()
+        for fail, message in (("listing", "listing down"), ("details", "details down")):
+            failing.fail = fail
+            with pytest.raises(APIError, match=message):
+                w.cycle()
+            failing.fail = ""
+            assert w.cycle().trials == 20  # and the next cycle reads both again
+        sim.remove_job(job)
+        report = w.cycle()
+        assert report.job_ended == "job not found"
+        assert w._beside is not None  # the listing was read beside the details
+        w.close()
+        assert w._beside is None

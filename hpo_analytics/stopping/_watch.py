@@ -67,6 +67,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -214,11 +215,15 @@ class Watcher:
         # the metric a cycle resolved (``None`` before the first): later cycles read only the listing's
         # columns a cycle uses, from a client whose fetch_trials/fetch_curves take ``columns``
         self._resolved: str | None = None
+        self._beside: ThreadPoolExecutor | None = None
         self._narrow_trials = _accepts(getattr(client, "fetch_trials", None), "columns")
         self._narrow_curves = _accepts(getattr(client, "fetch_curves", None), "columns")
 
     def close(self) -> None:
-        """Close the ledger."""
+        """Close the ledger (and the listing's thread)."""
+        if self._beside is not None:
+            self._beside.shutdown(wait=True)
+            self._beside = None
         self.ledger.close()
 
     def result(self, ended: str) -> WatchResult:
@@ -245,7 +250,11 @@ class Watcher:
         self.cycles_run += 1
         c = self.cycle_no
         phase: str | None = None
-        self.details = None
+        earlier, self.details = self.details, None
+        # Once the metric is known the listing's metadata (the details' metric) is no longer read: the
+        # listing is fetched beside this cycle's details read, not after it, with the details read before.
+        beside = (self._side().submit(self._listing, earlier)
+                  if earlier is not None and self._resolved is not None and self._narrow_trials else None)
         try:
             if hasattr(self.client, "get_training_job"):
                 # one read of the job's details per cycle: its phase, and the metric that fetch_trials records
@@ -254,8 +263,14 @@ class Watcher:
             elif hasattr(self.client, "job_phase"):
                 phase = self.client.job_phase(self.job_id)
         except NotFoundError as exc:
+            if beside is not None:
+                wait([beside])  # its answer (or error) is of a job that is gone: not read
             return self._ended(c, JOB_NOT_FOUND, f"the job no longer exists ({exc})", phase=None)
-        table = self._listing()
+        except BaseException:
+            if beside is not None:
+                wait([beside])
+            raise
+        table = beside.result() if beside is not None else self._listing(self.details)
         metric, mode = resolve_metric(table, self.metric, self.mode)
         check_metric(table, metric, require_finite=False)  # no value yet is no error at the start
         self.metric, self.mode = metric, mode
@@ -309,7 +324,13 @@ class Watcher:
             report.job_ended = ended.job_ended
         return report
 
-    def _listing(self) -> Any:
+    def _side(self) -> ThreadPoolExecutor:
+        """The thread that reads the listing while the details are read (started on first use)."""
+        if self._beside is None:
+            self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-watch-listing")
+        return self._beside
+
+    def _listing(self, details: dict[str, Any] | None) -> Any:
         """The trials listing: once the metric is known, only the columns a cycle reads (all when one is missing).
 
         The columns read are exactly those of the whole listing (the
@@ -317,7 +338,7 @@ class Watcher:
         the rows in the same order); a metric column that has gone missing
         reads the whole listing again, so the error names every column.
         """
-        kw: dict[str, Any] = {} if self.details is None else {"details": self.details}
+        kw: dict[str, Any] = {} if details is None else {"details": details}
         if self._resolved is None or not self._narrow_trials:
             return self.client.fetch_trials(self.job_id, **kw)
         table = self.client.fetch_trials(self.job_id, columns=[*_LISTING_COLUMNS, self._resolved], **kw)
