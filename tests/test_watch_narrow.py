@@ -29,7 +29,7 @@ from hpo_analytics.stopping import Ledger, MedianStoppingRule, SignificanceRule,
 from hpo_analytics._frames import as_frame
 from hpo_analytics._validation import floats
 from hpo_analytics.stopping._base import CurveMatrix, member
-from hpo_analytics.stopping._watch import Watcher, _Curves, _Decisions, _isin, _numbers, _texts
+from hpo_analytics.stopping._watch import Watcher, _Curves, _Decisions, _isin, _news, _news_loop, _numbers, _texts
 
 HEADER = ["", "done", "config", "trial_id", "training_iteration", "time_total_s", "reward_attr", "status", "acc",
           "loss"]
@@ -296,3 +296,28 @@ def test_the_listing_read_beside_the_details_fails_as_it_did_after_them(tmp_path
         assert w._beside is not None  # the listing was read beside the details
         w.close()
         assert w._beside is None
+
+
+def _plain(found: tuple[list[tuple[str, int, float]], list[str]]) -> tuple[list[tuple[str, int, str]], list[str]]:
+    rows, fetch = found
+    return [(t, k, repr(v)) for t, k, v in rows], fetch  # NaN compares equal to NaN, and types must match
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_new_reports_found_by_arrays_are_those_of_the_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 200
+    ids = np.array([f"t{int(i)}" for i in rng.integers(0, 150, size=n)], dtype=object)  # repeats too
+    last = {f"t{i}": int(rng.integers(-1, 6)) for i in range(0, 150, 2)}
+    its = rng.integers(-1, 9, size=n).astype(float)
+    its[rng.random(n) < 0.2] = np.nan
+    vals = rng.normal(size=n)
+    vals[rng.random(n) < 0.1] = np.nan
+    assert _plain(_news(ids, its, vals, last)) == _plain(_news_loop(ids, its, vals, last))
+    rows, fetch = _news(ids, its, vals, last)
+    assert rows and fetch  # both kinds were there to find
+    odd = its.copy()
+    odd[0] = 2.5 if seed % 2 else 2.0 ** 60  # not a step an array holds exactly: the loop decides
+    assert _plain(_news(ids, odd, vals, last)) == _plain(_news_loop(ids, odd, vals, last))
+    empty = np.array([], dtype=object)
+    assert _news(empty, np.array([]), np.array([]), last) == ([], [])

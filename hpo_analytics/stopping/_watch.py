@@ -60,6 +60,7 @@ raises is logged and recorded as a ``notify_failed`` event, never acted on.
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import logging
 import math
@@ -279,7 +280,7 @@ class Watcher:
         narrow = _columns(table, ["trial_id", "status", STEP, metric, "time_total_s"])
         have = _names(narrow)
         ids = _texts(narrow, "trial_id")
-        status = np.array([s.upper() for s in _texts(narrow, "status").tolist()], dtype=object) \
+        status = np.array(list(map(str.upper, _texts(narrow, "status").tolist())), dtype=object) \
             if "status" in have else np.full(len(ids), "RUNNING", dtype=object)
         its = _numbers(narrow, STEP) if STEP in have else np.full(len(ids), np.nan)
         vals = _numbers(narrow, metric)
@@ -312,13 +313,13 @@ class Watcher:
             self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=as_frame(narrow), status=status,
                                              cm=cm,
                                              metric=metric, mode=mode)
-        report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(FINISHED_STATUSES).all())
+        report.all_done = len(ids) > 0 and bool(_isin(status.tolist(), FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
                                   + (skipped if skipped else f"{int(decisions['stop'].sum())} stop decisions")
                                   + (", all trials done" if report.all_done else ""))
         if over:
-            unfinished = int((~pd.Index(status).isin(FINISHED_STATUSES)).sum())
+            unfinished = int((~_isin(status.tolist(), FINISHED_STATUSES)).sum())
             note = f"; {unfinished} trials still listed unfinished" if unfinished else ""
             ended = self._ended(c, f"job {phase}", f"the job is {phase}{note}", phase=phase)
             report.job_ended = ended.job_ended
@@ -380,19 +381,7 @@ class Watcher:
                                error=f"{type(exc).__name__}: {exc}")
 
     def _update_history(self, ids: np.ndarray, its: np.ndarray, vals: np.ndarray) -> int:
-        rows: list[tuple[str, int, float]] = []
-        fetch: list[str] = []
-        for t, k, v in zip(ids.tolist(), its.tolist(), vals.tolist()):
-            if k != k:  # no report yet
-                continue
-            k = int(k)
-            prev = self._last.get(t)
-            if prev is not None and k <= prev:
-                continue
-            if (prev is not None and k == prev + 1) or (prev is None and k == 1):
-                rows.append((t, k, v))
-            else:
-                fetch.append(t)
+        rows, fetch = _news(ids, its, vals, self._last)
         if fetch:
             kw: dict[str, Any] = {} if self.details is None else {"details": self.details}
             if self._narrow_curves:
@@ -699,10 +688,54 @@ def _accepts(method: Any, name: str) -> bool:
     return param is not None and param.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
+def _news_loop(ids: np.ndarray, its: np.ndarray, vals: np.ndarray,
+               last: dict[str, int]) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """The listing's new reports: ``(rows, fetch)``, the rows that are exactly a trial's next report, and the
+    trials whose history must be read (a first report after step 1, or more than one new step)."""
+    rows: list[tuple[str, int, float]] = []
+    fetch: list[str] = []
+    for t, k, v in zip(ids.tolist(), its.tolist(), vals.tolist()):
+        if k != k:  # no report yet
+            continue
+        k = int(k)
+        prev = last.get(t)
+        if prev is not None and k <= prev:
+            continue
+        if (prev is not None and k == prev + 1) or (prev is None and k == 1):
+            rows.append((t, k, v))
+        else:
+            fetch.append(t)
+    return rows, fetch
+
+
+#: a step no trial reports (:func:`_news` marks a trial not seen before with it)
+_UNSEEN = -(2 ** 62)
+
+
+def _news(ids: np.ndarray, its: np.ndarray, vals: np.ndarray,
+          last: dict[str, int]) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """:func:`_news_loop`, as arrays: the same lists in the same order (that loop for steps it cannot hold)."""
+    present = ~np.isnan(its)
+    k = its[present]
+    if not (np.abs(k) < 2.0 ** 53).all() or (k != np.floor(k)).any():  # beyond an exact int64 step
+        return _news_loop(ids, its, vals, last)
+    ids_list = ids.tolist()
+    prev = np.fromiter(map(last.get, ids_list, itertools.repeat(_UNSEEN)), dtype=np.int64, count=len(ids_list))
+    step = np.zeros(len(ids_list), dtype=np.int64)
+    step[present] = k.astype(np.int64)
+    seen = prev != _UNSEEN
+    newer = present & (~seen | (step > prev))
+    direct = newer & np.where(seen, step == prev + 1, step == 1)
+    rows = [(ids_list[i], s, v) for i, s, v in zip(np.flatnonzero(direct).tolist(), step[direct].tolist(),
+                                                    vals[direct].tolist())]
+    fetch = [ids_list[i] for i in np.flatnonzero(newer & ~direct).tolist()]
+    return rows, fetch
+
+
 def _isin(ids: list[str], among: Any) -> np.ndarray:
     """:func:`~hpo_analytics.stopping._base.member` of a list of strings, by one set (no pandas index built)."""
     wanted = {str(x) for x in among}
-    return np.fromiter((t in wanted for t in ids), dtype=bool, count=len(ids))
+    return np.fromiter(map(wanted.__contains__, ids), dtype=bool, count=len(ids))
 
 
 def _names(table: Any) -> list[str]:
