@@ -143,7 +143,7 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
 
 
 def _wanted(columns: frozenset[str] | None) -> frozenset[str] | None:
-    """The header names to read for ``columns`` (``None``: all): the rows' keys always, a config only for its columns."""
+    """The header names to read for ``columns`` (``None``: all): the row keys always, a config for its columns."""
     if columns is None:
         return None
     config = any(c == "trial_index" or c.startswith((PARAM_PREFIX, CONFIG_PREFIX)) for c in columns)
