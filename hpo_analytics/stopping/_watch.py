@@ -310,9 +310,8 @@ class Watcher:
         report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped, phase=phase)
         self._act(report, _Decisions.read(d, cm), cm, mode, set(running_ids.tolist()), states, len(ids))
         if self.search_stop is not None:  # ends the whole job when a search-level criterion is met
-            self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=as_frame(narrow), status=status,
-                                             cm=cm,
-                                             metric=metric, mode=mode)
+            self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=as_frame(narrow),
+                                             status=status, cm=cm, metric=metric, mode=mode)
         report.all_done = len(ids) > 0 and bool(_isin(status.tolist(), FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
@@ -413,12 +412,12 @@ class Watcher:
         return n
 
     def _compact(self) -> None:
-        self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
+        if len(self._chunks) > 1:
+            self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
 
     def _history_frame(self) -> pd.DataFrame:
         """The history in memory, in the order it was recorded (what :class:`_Curves` keeps as a matrix)."""
-        if len(self._chunks) > 1:
-            self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
+        self._compact()
         ids, steps, vals = self._chunks[0]
         return pd.DataFrame({"trial_id": ids, STEP: steps, "value": vals}, copy=False)
 
