@@ -13,4 +13,4 @@ def test_watch_benchmark_quick(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "3 jobs x 100 trials" in out and "first cycle" in out
     assert "watch cycle / fetch listings wall = " in out and "target <= 1.5x" in out
-    assert "simulator busy" in out
+    assert "simulator busy" in out and "watch cycle / fetch columns wall = " in out

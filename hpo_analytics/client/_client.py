@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
@@ -305,7 +305,7 @@ class ModelArtsClient:
         return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
 
     def fetch_trials(self, job_id: str, *, page_size: int | None = None, progress: ProgressArg = None,
-                     details: Mapping[str, Any] | None = None) -> pa.Table:
+                     details: Mapping[str, Any] | None = None, columns: Sequence[str] | None = None) -> pa.Table:
         """Every trial of the job as one typed Arrow table (:func:`~hpo_analytics.trials_to_arrow`).
 
         Pages are asked for ``page_size`` trials at a time; by default 1000,
@@ -332,12 +332,13 @@ class ModelArtsClient:
         details are read once for all of it.  If the details cannot be read (not
         found, no permission) the table is returned without them.  ``details``
         given (the job as a job search or :meth:`get_training_job` answered)
-        are used instead of reading them again.
+        are used instead of reading them again.  ``columns`` reads only those
+        columns of the pages (see :func:`~hpo_analytics.trials_to_arrow`).
         """
         from ..normalize import trials_to_arrow
 
         if details is not None:  # nothing to read beside the pages: no side thread
-            table = trials_to_arrow(self._trial_pages_for_table(job_id, page_size, progress))
+            table = trials_to_arrow(self._trial_pages_for_table(job_id, page_size, progress), columns=columns)
             return self._with_metadata(table, self._reward_metadata(job_id, details))
         metadata: list[Future[dict[bytes, bytes]]] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-analytics-details") as side:
@@ -352,7 +353,7 @@ class ModelArtsClient:
                 yield from it
 
             # Pages stream into the normalizer as they arrive, so parsing overlaps the network.
-            table = trials_to_arrow(pages())
+            table = trials_to_arrow(pages(), columns=columns)
             meta = metadata[0].result() if metadata else {}
         return self._with_metadata(table, meta)
 
@@ -378,6 +379,7 @@ class ModelArtsClient:
         *,
         progress: ProgressArg = None,
         details: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pa.Table:
         """Learning curves of many trials (all of the job's when ``trial_ids`` is ``None``: listed in
         pages as large as :meth:`fetch_trials` asks for, only their ids read).
@@ -386,7 +388,11 @@ class ModelArtsClient:
         ``max_concurrency`` at once) and combined with
         :func:`~hpo_analytics.curves_to_arrow`: one row per (trial, iteration).
         The declared metrics are recorded as in :meth:`fetch_trials` (from
-        ``details`` when given, else read from the service).
+        ``details`` when given, else read from the service).  The requests go
+        to a pool of ``max_concurrency`` threads the client keeps for its
+        life (one pool for every call, so calls from several threads together
+        send at most that many).  ``columns`` reads only those columns (see
+        :func:`~hpo_analytics.curves_to_arrow`).
         """
         from ..normalize import curves_to_arrow
 
@@ -401,21 +407,25 @@ class ModelArtsClient:
         on_progress, finish = resolve_progress(progress, label="trials")
         meta = self._reward_metadata(job_id, details)
         pages: list[dict[str, Any]] = []
-        executor = self._engine.executor(len(ids))
+        executor = self._engine.shared_executor() if len(ids) > 1 else None
+        futures: list[Future[dict[str, Any]]] = []
         try:
             if executor is None:
                 results: Iterator[dict[str, Any]] = (self._trial_history_page(job_id, t) for t in ids)
             else:
-                results = executor.map(lambda t: self._trial_history_page(job_id, t), ids)
+                futures = [executor.submit(self._trial_history_page, job_id, t) for t in ids]
+                results = (f.result() for f in futures)
             for done, page in enumerate(results, start=1):
                 pages.append(page)
                 if on_progress is not None:
                     on_progress(done, len(ids))
         finally:
-            if executor is not None:
-                executor.shutdown(wait=True, cancel_futures=True)
+            if futures:  # after a failure: what has not started never will, what has is waited for
+                for f in futures:
+                    f.cancel()
+                wait(futures)
             finish()
-        return self._with_metadata(curves_to_arrow(pages), meta)
+        return self._with_metadata(curves_to_arrow(pages, columns=columns), meta)
 
     # ------------------------------------------------------------------ early stop
 

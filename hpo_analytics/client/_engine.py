@@ -141,6 +141,8 @@ class Engine:
         self._closed = False
         self._n_sent = 0
         self._count_lock = threading.Lock()
+        self._shared: ThreadPoolExecutor | None = None
+        self._shared_lock = threading.Lock()
 
     @property
     def requests_sent(self) -> int:
@@ -151,6 +153,10 @@ class Engine:
         """Close the connection pool (idempotent); later requests raise."""
         if not self._closed:
             self._closed = True
+            with self._shared_lock:
+                shared, self._shared = self._shared, None
+            if shared is not None:
+                shared.shutdown(wait=True, cancel_futures=True)
             self._http.close()
 
     def __reduce__(self) -> Any:
@@ -268,6 +274,24 @@ class Engine:
                 raise
 
     # ------------------------------------------------------------------ concurrency
+
+    def shared_executor(self) -> ThreadPoolExecutor | None:
+        """The pool of ``max_concurrency`` threads kept for the engine's life (``None`` when that is 1).
+
+        Started on first use and shut down by :meth:`close`: callers that
+        send a few requests at a time, many times (the watch loop's per-trial
+        histories), do not pay for starting threads on every call.  Its tasks
+        must not wait on the pool themselves.
+        """
+        if self.max_concurrency <= 1:
+            return None
+        with self._shared_lock:
+            if self._closed:  # its requests raise anyway: no threads started after close
+                return None
+            if self._shared is None:
+                self._shared = ThreadPoolExecutor(max_workers=self.max_concurrency,
+                                                  thread_name_prefix="hpo-analytics-shared")
+            return self._shared
 
     def executor(self, n_tasks: int) -> ThreadPoolExecutor | None:
         """A pool of at most ``max_concurrency`` threads for ``n_tasks`` requests, or ``None`` when one would do."""

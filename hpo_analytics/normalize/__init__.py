@@ -34,7 +34,7 @@ that page's ``data``.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -42,7 +42,7 @@ import pyarrow as pa
 from .._table import METADATA_METRIC, METADATA_METRICS, METADATA_MODE, to_pandas
 from ..errors import CellParseError, ConfigurationError, MatrixError, ParseWarning
 from ._assembly import Errors, _assemble
-from ._batches import _collect
+from ._batches import ROW_KEYS, _collect
 from ._cells import KNOWN_COLUMNS
 from ._input import _parse_json, iter_page_sources
 
@@ -66,7 +66,27 @@ def _check_errors(errors: str) -> None:
         raise ConfigurationError(f"errors must be 'coerce' or 'raise', not {errors!r}")
 
 
-def trials_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> pa.Table:
+def _check_columns(columns: Iterable[str] | None) -> frozenset[str] | None:
+    if columns is None:
+        return None
+    if isinstance(columns, str):
+        raise ConfigurationError("columns must be a list of column names, not one string")
+    names = list(columns)
+    if not all(isinstance(c, str) for c in names):
+        raise ConfigurationError("columns must be column names (strings)")
+    return frozenset(names)
+
+
+def _narrow(table: pa.Table, wanted: frozenset[str] | None) -> pa.Table:
+    """Only the ``wanted`` columns (and the row keys, and their ``raw/`` text), in the table's order."""
+    if wanted is None:
+        return table
+    keep = wanted | ROW_KEYS
+    return table.select([n for n in table.column_names if n in keep or (n.startswith("raw/") and n[4:] in keep)])
+
+
+def trials_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce",
+                    columns: Iterable[str] | None = None) -> pa.Table:
     """Convert autosearch trial pages into one typed Arrow table, one row per trial.
 
     ``source`` is a full response (``{"total", "count", "limit", "offset",
@@ -105,22 +125,35 @@ def trials_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "co
     ``keep_raw=True`` adds ``raw/<column>`` with the original text of every
     typed column.  Malformed structure raises
     :class:`~hpo_analytics.errors.MatrixError` naming page, row and column.
+
+    ``columns`` (default: all) names the only columns wanted: the others'
+    cells are not parsed at all (so not checked either: no warning or error
+    about them).  ``trial_id`` and ``training_iteration`` are always read,
+    since they decide which rows are kept; the ``config`` cells only when
+    ``trial_index`` or a ``param/``/``config/`` column is asked for.  Every
+    column asked for holds exactly what it holds in the whole table, in the
+    same rows; without ``trial_index`` they are ordered as a table without
+    configs is, by ``trial_id``.
     """
     _check_errors(errors)
-    collector = _collect(source, keep_raw=keep_raw)
-    return _assemble(collector, kind="trials", keep_raw=keep_raw, errors=errors)
+    wanted = _check_columns(columns)
+    collector = _collect(source, keep_raw=keep_raw, columns=wanted)
+    return _narrow(_assemble(collector, kind="trials", keep_raw=keep_raw, errors=errors), wanted)
 
 
-def curves_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> pa.Table:
+def curves_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce",
+                    columns: Iterable[str] | None = None) -> pa.Table:
     """Like :func:`trials_to_arrow`, but one row per (trial, ``training_iteration``).
 
     This is the long form for learning curves: the per-trial endpoint returns
     one row per reported iteration.  A (trial, iteration) pair seen twice
     keeps the last row seen.  Rows are ordered by trial, then iteration.
+    ``columns`` reads only those columns, as in :func:`trials_to_arrow`.
     """
     _check_errors(errors)
-    collector = _collect(source, keep_raw=keep_raw)
-    return _assemble(collector, kind="curves", keep_raw=keep_raw, errors=errors)
+    wanted = _check_columns(columns)
+    collector = _collect(source, keep_raw=keep_raw, columns=wanted)
+    return _narrow(_assemble(collector, kind="curves", keep_raw=keep_raw, errors=errors), wanted)
 
 
 def trials_to_pandas(source: Any, *, keep_raw: bool = False, errors: Errors = "coerce") -> Any:

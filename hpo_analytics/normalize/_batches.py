@@ -19,11 +19,14 @@ import numpy as np
 import pyarrow as pa
 
 from .. import _jsonutil
+from .._table import CONFIG_PREFIX, PARAM_PREFIX
 from ._fastpages import Decoded, FastPages, raw_rows
 from ._input import _iter_pages, _matrix
 from ._params import _config_batch, _Extra, _struct_config_batch, _Typed
 
 _BATCH_ROWS = 4_096  # rows of Python objects alive at once; smaller costs time, larger memory
+#: the columns that decide which rows a table keeps and their order: read whatever ``columns`` asks for
+ROW_KEYS = frozenset({"trial_id", "training_iteration"})
 _FAST_PAGES = True  # tests turn the msgspec fast path off to compare it with the generic path
 
 
@@ -112,17 +115,20 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
                    labels: dict[int, str], *, keep_raw: bool,
                    config_fields: tuple[tuple[str, str], ...] | None = None,
                    pages: list[Any] | None = None, known: set[str] | frozenset[str] = frozenset(),
-                   widths: list[int] | None = None) -> _Batch:
+                   widths: list[int] | None = None, columns: frozenset[str] | None = None) -> _Batch:
     n = len(rows)
     counts = np.fromiter((k for _, k in spans), dtype=np.int64, count=len(spans))
     pages_of_rows = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     batch = _Batch(n=n, page=pages_of_rows, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
-    columns = list(zip(*rows)) if rows else [() for _ in header]
+    wanted = _wanted(columns)
+    cells_of = list(zip(*rows)) if rows else [() for _ in header]
     for index, name in enumerate(header):
         if name == "":
             continue  # the leading position index
-        cells = columns[index]
+        if wanted is not None and name not in wanted:
+            continue  # a column the caller does not read: never parsed
+        cells = cells_of[index]
         if name == "config":
             if config_fields is not None:
                 assert pages is not None
@@ -134,6 +140,14 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
         else:
             batch.text[name], batch.kinds[name] = _text_array(cells)
     return batch
+
+
+def _wanted(columns: frozenset[str] | None) -> frozenset[str] | None:
+    """The header names to read for ``columns`` (``None``: all): the row keys always, a config for its columns."""
+    if columns is None:
+        return None
+    config = any(c == "trial_index" or c.startswith((PARAM_PREFIX, CONFIG_PREFIX)) for c in columns)
+    return columns | ROW_KEYS | ({"config"} if config else frozenset())
 
 
 def _extends(fields: tuple[tuple[str, str], ...] | None, before: tuple[tuple[str, str], ...] | None) -> bool:
@@ -150,8 +164,10 @@ def _extends(fields: tuple[tuple[str, str], ...] | None, before: tuple[tuple[str
 class _Collector:
     """Gathers rows of consecutive pages into batches and converts them."""
 
-    def __init__(self, *, keep_raw: bool, batch_rows: int | None = None) -> None:
+    def __init__(self, *, keep_raw: bool, batch_rows: int | None = None,
+                 columns: frozenset[str] | None = None) -> None:
         self.keep_raw = keep_raw
+        self.columns = columns
         self.batch_rows = batch_rows or _BATCH_ROWS  # read at call time, so tests can shrink it
         self.batches: list[_Batch] = []
         self.headers: list[list[str]] = []
@@ -188,15 +204,15 @@ class _Collector:
         if self._rows and self._header is not None:
             batch = _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw,
                                    config_fields=self._fields, pages=self._pages, known=self._known,
-                                   widths=self._widths)
+                                   widths=self._widths, columns=self.columns)
             self.batches.append(batch)
             self._known.update(batch.params, batch.extras)
         self._rows, self._spans, self._labels, self._pages, self._widths = [], [], {}, [], []
 
 
-def _collect(source: Any, *, keep_raw: bool) -> _Collector:
+def _collect(source: Any, *, keep_raw: bool, columns: frozenset[str] | None = None) -> _Collector:
     """Read every page of ``source`` into batches (see :func:`hpo_analytics.normalize.trials_to_arrow`)."""
-    collector = _Collector(keep_raw=keep_raw)
+    collector = _Collector(keep_raw=keep_raw, columns=columns)
     fast = FastPages(enabled=_FAST_PAGES)
     with _jsonutil.gc_paused():
         for index, label, page in _iter_pages(source, fast):

@@ -59,6 +59,8 @@ raises is logged and recorded as a ``notify_failed`` event, never acted on.
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import json
 import logging
 import math
@@ -66,6 +68,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .._frames import as_frame, check_metric, resolve_metric
 from .._table import FINISHED_STATUSES, STEP
@@ -84,7 +88,7 @@ from ..errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from ._base import CurveMatrix, Rule, member
+from ._base import CurveMatrix, Decisions, Rule
 from ._search_stop import SEARCH_NOTIFY_EVENTS, SearchStop, SearchStopper
 from .ledger import LEDGER_FILE, Ledger
 
@@ -203,13 +207,24 @@ class Watcher:
             hist[STEP].to_numpy(dtype=np.int64),
             hist["value"].to_numpy(dtype=float),
         )]
+        # the same history as a curve matrix, kept up to date cell by cell (not rebuilt every cycle)
+        self._curves = _Curves(self._history_frame())
         self._last: dict[str, int] = (
             hist.groupby("trial_id", sort=False)[STEP].max().astype(int).to_dict() if len(hist) else {}
         )
         self._interrupted = {t for t, s in self.ledger.stop_states(job_id).items() if s == "intent"}
+        # the metric a cycle resolved (``None`` before the first): later cycles read only the listing's
+        # columns a cycle uses, from a client whose fetch_trials/fetch_curves take ``columns``
+        self._resolved: str | None = None
+        self._beside: ThreadPoolExecutor | None = None
+        self._narrow_trials = _accepts(getattr(client, "fetch_trials", None), "columns")
+        self._narrow_curves = _accepts(getattr(client, "fetch_curves", None), "columns")
 
     def close(self) -> None:
-        """Close the ledger."""
+        """Close the ledger (and the listing's thread)."""
+        if self._beside is not None:
+            self._beside.shutdown(wait=True)
+            self._beside = None
         self.ledger.close()
 
     def result(self, ended: str) -> WatchResult:
@@ -236,7 +251,11 @@ class Watcher:
         self.cycles_run += 1
         c = self.cycle_no
         phase: str | None = None
-        self.details = None
+        earlier, self.details = self.details, None
+        # Once the metric is known the listing's metadata (the details' metric) is no longer read: the
+        # listing is fetched beside this cycle's details read, not after it, with the details read before.
+        beside = (self._side().submit(self._listing, earlier)
+                  if earlier is not None and self._resolved is not None and self._narrow_trials else None)
         try:
             if hasattr(self.client, "get_training_job"):
                 # one read of the job's details per cycle: its phase, and the metric that fetch_trials records
@@ -245,29 +264,36 @@ class Watcher:
             elif hasattr(self.client, "job_phase"):
                 phase = self.client.job_phase(self.job_id)
         except NotFoundError as exc:
+            if beside is not None:
+                wait([beside])  # its answer (or error) is of a job that is gone: not read
             return self._ended(c, JOB_NOT_FOUND, f"the job no longer exists ({exc})", phase=None)
-        table = (self.client.fetch_trials(self.job_id) if self.details is None
-                 else self.client.fetch_trials(self.job_id, details=self.details))
+        except BaseException:
+            if beside is not None:
+                wait([beside])
+            raise
+        table = beside.result() if beside is not None else self._listing(self.details)
         metric, mode = resolve_metric(table, self.metric, self.mode)
         check_metric(table, metric, require_finite=False)  # no value yet is no error at the start
         self.metric, self.mode = metric, mode
+        self._resolved = metric
         # only the columns a cycle reads (the parameters and the other metrics are not converted)
-        listing = as_frame(_columns(table, ["trial_id", "status", STEP, metric, "time_total_s"]))
-        ids = listing["trial_id"].astype(str).to_numpy()
-        status = listing["status"].astype(str).str.upper().to_numpy() if "status" in listing else \
-            np.full(len(ids), "RUNNING", dtype=object)
-        its = floats(listing[STEP]) if STEP in listing else np.full(len(ids), np.nan)
-        vals = floats(listing[metric])
+        narrow = _columns(table, ["trial_id", "status", STEP, metric, "time_total_s"])
+        have = _names(narrow)
+        ids = _texts(narrow, "trial_id")
+        status = np.array(list(map(str.upper, _texts(narrow, "status").tolist())), dtype=object) \
+            if "status" in have else np.full(len(ids), "RUNNING", dtype=object)
+        its = _numbers(narrow, STEP) if STEP in have else np.full(len(ids), np.nan)
+        vals = _numbers(narrow, metric)
         new = self._update_history(ids, its, vals)
         self._resolve_interrupted(c, ids, status)
 
         running_ids = ids[status == "RUNNING"]
         states = self.ledger.stop_states(self.job_id)
-        cm = CurveMatrix.from_frame(self._history_frame(), "value")
-        cm_ids = cm.trial_ids.astype(str)
-        cand = np.flatnonzero(member(cm_ids, running_ids))
+        cm = self._curves.matrix()
+        cm_ids = cm.trial_ids.astype(str).tolist()
+        cand = np.flatnonzero(_isin(cm_ids, running_ids))
         ok_finished = ids[(status == "TERMINATED")]
-        ref = member(cm_ids, ok_finished) & ~member(cm_ids, states)
+        ref = _isin(cm_ids, ok_finished) & ~_isin(cm_ids, states)
         skipped = ""
         over = phase in ENDED_PHASES
         if over:
@@ -282,21 +308,43 @@ class Watcher:
         d = self.rule.decide_matrix(cm, cand, ref, mode)
         decisions = d.to_frame(cm, self.rule.describe())
         report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped, phase=phase)
-        self._act(report, cm, mode, set(running_ids.tolist()), states, len(ids))
+        self._act(report, _Decisions.read(d, cm), cm, mode, set(running_ids.tolist()), states, len(ids))
         if self.search_stop is not None:  # ends the whole job when a search-level criterion is met
-            self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=listing, status=status, cm=cm,
-                                             metric=metric, mode=mode)
-        report.all_done = len(ids) > 0 and bool(pd.Index(status).isin(FINISHED_STATUSES).all())
+            self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=as_frame(narrow),
+                                             status=status, cm=cm, metric=metric, mode=mode)
+        report.all_done = len(ids) > 0 and bool(_isin(status.tolist(), FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
                                   + (skipped if skipped else f"{int(decisions['stop'].sum())} stop decisions")
                                   + (", all trials done" if report.all_done else ""))
         if over:
-            unfinished = int((~pd.Index(status).isin(FINISHED_STATUSES)).sum())
+            unfinished = int((~_isin(status.tolist(), FINISHED_STATUSES)).sum())
             note = f"; {unfinished} trials still listed unfinished" if unfinished else ""
             ended = self._ended(c, f"job {phase}", f"the job is {phase}{note}", phase=phase)
             report.job_ended = ended.job_ended
         return report
+
+    def _side(self) -> ThreadPoolExecutor:
+        """The thread that reads the listing while the details are read (started on first use)."""
+        if self._beside is None:
+            self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hpo-watch-listing")
+        return self._beside
+
+    def _listing(self, details: dict[str, Any] | None) -> Any:
+        """The trials listing: once the metric is known, only the columns a cycle reads (all when one is missing).
+
+        The columns read are exactly those of the whole listing (the
+        normalizer parses each column on its own, and ``trial_index`` keeps
+        the rows in the same order); a metric column that has gone missing
+        reads the whole listing again, so the error names every column.
+        """
+        kw: dict[str, Any] = {} if details is None else {"details": details}
+        if self._resolved is None or not self._narrow_trials:
+            return self.client.fetch_trials(self.job_id, **kw)
+        table = self.client.fetch_trials(self.job_id, columns=[*_LISTING_COLUMNS, self._resolved], **kw)
+        if self._resolved not in table.column_names:
+            table = self.client.fetch_trials(self.job_id, **kw)
+        return table
 
     def _ended(self, c: int, ended: str, reason: str, *, phase: str | None) -> CycleReport:
         """Record that the job is over (``job_ended`` event, log, notification); a report saying so."""
@@ -332,27 +380,18 @@ class Watcher:
                                error=f"{type(exc).__name__}: {exc}")
 
     def _update_history(self, ids: np.ndarray, its: np.ndarray, vals: np.ndarray) -> int:
-        rows: list[tuple[str, int, float]] = []
-        fetch: list[str] = []
-        for t, k, v in zip(ids.tolist(), its.tolist(), vals.tolist()):
-            if k != k:  # no report yet
-                continue
-            k = int(k)
-            prev = self._last.get(t)
-            if prev is not None and k <= prev:
-                continue
-            if (prev is not None and k == prev + 1) or (prev is None and k == 1):
-                rows.append((t, k, v))
-            else:
-                fetch.append(t)
+        rows, fetch = _news(ids, its, vals, self._last)
         if fetch:
-            fetched = (self.client.fetch_curves(self.job_id, fetch) if self.details is None
-                       else self.client.fetch_curves(self.job_id, fetch, details=self.details))
-            curves = as_frame(_columns(fetched, ["trial_id", STEP, self.metric]))
+            kw: dict[str, Any] = {} if self.details is None else {"details": self.details}
+            if self._narrow_curves:
+                kw["columns"] = [self.metric]
+            fetched = self.client.fetch_curves(self.job_id, fetch, **kw)
+            curves = _columns(fetched, ["trial_id", STEP, self.metric])
             if len(curves):
-                steps = floats(curves[STEP])
-                values = floats(curves[self.metric]) if self.metric in curves else np.full(len(curves), np.nan)
-                trial_ids = curves["trial_id"].astype(str).to_numpy(dtype=object).tolist()  # not the Arrow iterator
+                steps = _numbers(curves, STEP)
+                values = _numbers(curves, self.metric) if self.metric in _names(curves) else \
+                    np.full(len(curves), np.nan)
+                trial_ids = _texts(curves, "trial_id").tolist()  # not the Arrow iterator
                 for t, k, v in zip(trial_ids, steps.tolist(), values.tolist()):
                     if k == k and int(k) > self._last.get(t, -1):
                         rows.append((t, int(k), v))
@@ -367,11 +406,18 @@ class Watcher:
             t_, k_, v_ = zip(*fresh)
             self._chunks.append((np.asarray(t_, dtype=object), np.asarray(k_, dtype=np.int64),
                                  np.asarray(v_, dtype=float)))
+            if len(self._chunks) > 64:  # joined now and then, not every cycle
+                self._compact()
+            self._curves.add(t_, k_, v_)
         return n
 
-    def _history_frame(self) -> pd.DataFrame:
+    def _compact(self) -> None:
         if len(self._chunks) > 1:
             self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
+
+    def _history_frame(self) -> pd.DataFrame:
+        """The history in memory, in the order it was recorded (what :class:`_Curves` keeps as a matrix)."""
+        self._compact()
         ids, steps, vals = self._chunks[0]
         return pd.DataFrame({"trial_id": ids, STEP: steps, "value": vals}, copy=False)
 
@@ -400,9 +446,8 @@ class Watcher:
                 self.outcomes["already_stopped"].append(t)
         self._interrupted.clear()
 
-    def _act(self, report: CycleReport, cm: CurveMatrix, mode: str, running: set[str], states: dict[str, str],
-             n_total: int) -> None:
-        dec = report.decisions
+    def _act(self, report: CycleReport, rows: _Decisions, cm: CurveMatrix, mode: str, running: set[str],
+             states: dict[str, str], n_total: int) -> None:
         c = report.cycle
         sign = 1.0 if mode == "max" else -1.0
         sf = self.safety
@@ -417,7 +462,6 @@ class Watcher:
         now = self.clock()
         params = json.dumps(self.rule.params(), sort_keys=True)
         rule = self.rule.describe()
-        rows = _Decisions.of(dec)  # the frame's columns once, as plain lists (iterating the frame is slow)
         self.ledger.record_many(self.job_id, [
             {"kind": "decision", "cycle": c, "trial_id": r.trial_id, "rule": rule, "params": params, "step": r.step,
              "value": r.value, "reference": r.reference, "reason": f"{'stop' if r.stop else 'continue'}: {r.reason}"}
@@ -515,6 +559,73 @@ class Watcher:
             self.emit({"job_id": self.job_id, **event})
 
 
+class _Curves:
+    """The watch's history as a :class:`CurveMatrix`, updated in place with each cycle's new reports.
+
+    :meth:`matrix` is what ``CurveMatrix.from_frame(history, "value")`` of the
+    whole history gives (trials in the order first recorded, the distinct
+    steps sorted), given that a new report is always a new ``(trial, step)``
+    cell, as the watch records them (a trial's next steps only).
+    """
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        cm = CurveMatrix.from_frame(frame, "value")
+        self._ids: list[Any] = cm.trial_ids.tolist()
+        self._row = {t: i for i, t in enumerate(self._ids)}
+        self._steps = cm.steps
+        self._col = {int(k): j for j, k in enumerate(cm.steps.tolist())}
+        n, m = cm.values.shape
+        cap = max(16, 2 * n)
+        self._values = np.full((cap, m), np.nan)
+        self._reported = np.zeros((cap, m), dtype=bool)
+        self._values[:n] = cm.values
+        self._reported[:n] = cm.reported
+
+    def add(self, ids: Any, steps: Any, values: Any) -> None:
+        """New cells ``(ids[i], steps[i]) = values[i]`` (each one not recorded before)."""
+        for k in steps:
+            if k not in self._col:
+                self._add_steps(steps)
+                break
+        rows = []
+        for t in ids:
+            r = self._row.get(t)
+            if r is None:
+                r = self._row[t] = len(self._ids)
+                self._ids.append(t)
+            rows.append(r)
+        if len(self._ids) > len(self._values):
+            self._grow(len(self._ids))
+        cols = [self._col[k] for k in steps]
+        self._values[rows, cols] = values
+        self._reported[rows, cols] = True
+
+    def _add_steps(self, steps: Any) -> None:
+        """Insert the columns of steps not seen before, keeping the steps sorted."""
+        every = np.union1d(self._steps, np.asarray(list(steps), dtype=np.int64))
+        where = np.searchsorted(every, self._steps)
+        values = np.full((len(self._values), len(every)), np.nan)
+        reported = np.zeros((len(self._values), len(every)), dtype=bool)
+        values[:, where] = self._values
+        reported[:, where] = self._reported
+        self._values, self._reported, self._steps = values, reported, every
+        self._col = {int(k): j for j, k in enumerate(every.tolist())}
+
+    def _grow(self, n: int) -> None:
+        cap = max(2 * len(self._values), n)
+        values = np.full((cap, self._values.shape[1]), np.nan)
+        reported = np.zeros((cap, self._values.shape[1]), dtype=bool)
+        values[:len(self._values)] = self._values
+        reported[:len(self._values)] = self._reported
+        self._values, self._reported = values, reported
+
+    def matrix(self) -> CurveMatrix:
+        """The matrix now (its own copies: a rule may do with it what it likes)."""
+        n = len(self._ids)
+        return CurveMatrix(np.asarray(self._ids, dtype=object), self._steps.copy(), self._values[:n].copy(),
+                           self._reported[:n].copy())
+
+
 @dataclass(frozen=True)
 class _Decision:
     """One row of a decision table, as plain Python values (``None`` for missing)."""
@@ -543,12 +654,120 @@ class _Decisions(list):
                              None if values[i] != values[i] else values[i],
                              None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
 
+    @classmethod
+    def read(cls, d: Decisions, cm: CurveMatrix) -> _Decisions:
+        """The rows of ``d.to_frame(cm, ...)`` read straight from the rule's arrays (no frame built and read back)."""
+        n = len(d.rows)
+        if not n:
+            return cls()
+        ids = cm.trial_ids[d.rows].astype(str).tolist()
+        stop = np.asarray(d.stop, dtype=bool).tolist()
+        steps = np.asarray(d.step, dtype=np.int64).tolist()
+        values = np.asarray(d.value, dtype=float).tolist()
+        refs = np.asarray(d.reference, dtype=float).tolist()
+        reasons = ["" if r is None else str(r) for r in d.reason]
+        return cls(_Decision(ids[i], stop[i], None if steps[i] < 0 else steps[i],
+                             None if values[i] != values[i] else values[i],
+                             None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
+
+
+#: the listing's columns a cycle reads beside the metric (``trial_index`` keeps the rows in the listing's order)
+_LISTING_COLUMNS = ("trial_id", "trial_index", "status", STEP, "time_total_s")
+
+
+def _accepts(method: Any, name: str) -> bool:
+    """Whether ``method`` takes the keyword argument ``name`` (a client's optional feature)."""
+    if method is None:
+        return False
+    try:
+        params = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    param = params.get(name)
+    return param is not None and param.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _news_loop(ids: np.ndarray, its: np.ndarray, vals: np.ndarray,
+               last: dict[str, int]) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """The listing's new reports: ``(rows, fetch)``, the rows that are exactly a trial's next report, and the
+    trials whose history must be read (a first report after step 1, or more than one new step)."""
+    rows: list[tuple[str, int, float]] = []
+    fetch: list[str] = []
+    for t, k, v in zip(ids.tolist(), its.tolist(), vals.tolist()):
+        if k != k:  # no report yet
+            continue
+        k = int(k)
+        prev = last.get(t)
+        if prev is not None and k <= prev:
+            continue
+        if (prev is not None and k == prev + 1) or (prev is None and k == 1):
+            rows.append((t, k, v))
+        else:
+            fetch.append(t)
+    return rows, fetch
+
+
+#: a step no trial reports (:func:`_news` marks a trial not seen before with it)
+_UNSEEN = -(2 ** 62)
+
+
+def _news(ids: np.ndarray, its: np.ndarray, vals: np.ndarray,
+          last: dict[str, int]) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """:func:`_news_loop`, as arrays: the same lists in the same order (that loop for steps it cannot hold)."""
+    present = ~np.isnan(its)
+    k = its[present]
+    if not (np.abs(k) < 2.0 ** 53).all() or (k != np.floor(k)).any():  # beyond an exact int64 step
+        return _news_loop(ids, its, vals, last)
+    ids_list = ids.tolist()
+    prev = np.fromiter(map(last.get, ids_list, itertools.repeat(_UNSEEN)), dtype=np.int64, count=len(ids_list))
+    step = np.zeros(len(ids_list), dtype=np.int64)
+    step[present] = k.astype(np.int64)
+    seen = prev != _UNSEEN
+    newer = present & (~seen | (step > prev))
+    direct = newer & np.where(seen, step == prev + 1, step == 1)
+    rows = [(ids_list[i], s, v) for i, s, v in zip(np.flatnonzero(direct).tolist(), step[direct].tolist(),
+                                                    vals[direct].tolist())]
+    fetch = [ids_list[i] for i in np.flatnonzero(newer & ~direct).tolist()]
+    return rows, fetch
+
+
+def _isin(ids: list[str], among: Any) -> np.ndarray:
+    """:func:`~hpo_analytics.stopping._base.member` of a list of strings, by one set (no pandas index built)."""
+    wanted = {str(x) for x in among}
+    return np.fromiter(map(wanted.__contains__, ids), dtype=bool, count=len(ids))
+
+
+def _names(table: Any) -> list[str]:
+    """The columns of an Arrow table or a frame."""
+    return list(table.column_names) if isinstance(table, pa.Table) else list(table.columns)
+
 
 def _columns(table: Any, names: list[str]) -> Any:
     """Those of ``names`` that ``table`` (an Arrow table or a frame) has, in that order; the rest left out."""
-    have = list(table.column_names) if isinstance(table, pa.Table) else list(table.columns)
+    have = _names(table)
     keep = list(dict.fromkeys(n for n in names if n in have))
     return table.select(keep) if isinstance(table, pa.Table) else table[keep]
+
+
+def _texts(table: Any, name: str) -> np.ndarray:
+    """``as_frame(table)[name].astype(str).to_numpy()``; from an Arrow string column without nulls, read directly."""
+    if isinstance(table, pa.Table):
+        column = table[name]
+        if column.null_count == 0 and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            return column.to_numpy(zero_copy_only=False)  # str objects, as pandas holds them
+        table = as_frame(table.select([name]))
+    return table[name].astype(str).to_numpy()
+
+
+def _numbers(table: Any, name: str) -> np.ndarray:
+    """``floats(as_frame(table)[name])``; from an Arrow column of numbers, read directly (null: NaN)."""
+    if isinstance(table, pa.Table):
+        column = table[name]
+        if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
+            out = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
+            return out if out.flags.writeable else out.copy()
+        table = as_frame(table.select([name]))
+    return floats(table[name])
 
 
 def _hopeless(row: _Decision, sign: float) -> float:
