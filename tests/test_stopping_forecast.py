@@ -12,6 +12,7 @@ import pytest
 
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.stopping import DECISION_COLUMNS, ForecastRule, backtest
+from hpo_analytics.stopping._forecast import _grid_step
 
 NAN = float("nan")
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "curves_corpus.parquet"
@@ -70,8 +71,8 @@ def test_bad_arguments_are_configuration_errors(kw) -> None:
 
 def test_defaults_and_description() -> None:
     r = ForecastRule()
-    assert r.describe() == ("forecast(threshold=0.05, top=0.1, max_t=auto, window=3, grace_period=auto, "
-                            "min_samples=10, interval=1)")
+    assert r.describe() == ("forecast(threshold=0.05, top=0.1, max_t=auto, window=2, grace_period=auto, "
+                            "min_samples=5, interval=1)")
     assert ForecastRule(grace_period="auto").grace_period is None and ForecastRule(grace_period=4).grace_period == 4
 
 
@@ -102,21 +103,23 @@ def test_a_trial_that_can_still_win_continues() -> None:
 
 
 def test_too_few_finished_trials_means_no_stop() -> None:
-    trials = {**family(6), "c": hopeless()}
+    trials = {**family(4), "c": hopeless()}
     row = one(rule().decide(frame(trials)), "c")
     assert not row["stop"]
-    assert row["reason"].startswith("too few finished trials to forecast from at step 15: 6 ran to step 30")
-    assert "10 needed" in row["reason"]
+    assert row["reason"].startswith("too few finished trials to forecast from at step 15: 4 ran to step 30")
+    assert "5 needed" in row["reason"]
     # the k-th best needs k other trials
     row = one(rule(top=8, min_samples=3).decide(frame({**family(5), "c": hopeless()})), "c")
     assert not row["stop"] and "too few finished trials: 5 other trials with a score, 8 needed" in row["reason"]
 
 
 def test_too_short_a_prefix_means_no_stop() -> None:
-    trials = {**family(30), "c": hopeless(5)}  # window 3: two windows need 6 steps
+    trials = {**family(30), "c": hopeless(3)}  # window 2: two windows need 4 steps
     row = one(rule().decide(frame(trials)), "c")
+    assert not row["stop"] and row["reason"].startswith("too short a prefix to forecast step 30: step 3")
+    assert bool(one(rule().decide(frame({**family(30), "c": hopeless(4)})), "c")["stop"])
+    row = one(rule(window=3).decide(frame({**family(30), "c": hopeless(5)})), "c")
     assert not row["stop"] and row["reason"].startswith("too short a prefix to forecast step 30: step 5")
-    assert bool(one(rule().decide(frame({**family(30), "c": hopeless(6)})), "c")["stop"])
 
 
 def test_a_curve_unlike_the_references_is_not_stopped() -> None:
@@ -156,11 +159,11 @@ def test_nan_reports() -> None:
     d = rule().decide(frame(trials)).set_index("trial_id")
     assert d.loc["all_nan", "stop"] and d.loc["all_nan", "reason"].startswith("every report up to step 15 is NaN")
     assert d.loc["tail_nan", "stop"]
-    assert d.loc["tail_nan", "reason"].startswith("every report in the last 3 steps up to step 15 is NaN")
+    assert d.loc["tail_nan", "reason"].startswith("every report in the last 2 steps up to step 15 is NaN")
     assert d.loc["some_nan", "stop"] and "from 30 finished trials" in d.loc["some_nan", "reason"]
     # a reference whose score is NaN is no reference
     nan_refs = {f"r{i:02d}": [NAN] * STEPS for i in range(30)}
-    row = one(rule().decide(frame({**nan_refs, **family(5, seed=3), "c": hopeless()})), "c")
+    row = one(rule().decide(frame({**nan_refs, **family(4, seed=3), "c": hopeless()})), "c")
     assert not row["stop"] and "too few finished trials" in row["reason"]
 
 
@@ -183,11 +186,43 @@ def test_now_running_chooses_the_candidates() -> None:
     assert list(d["trial_id"]) == ["c"] and bool(d["stop"].iloc[0])
 
 
-def test_a_trial_at_or_above_the_value_to_beat_continues() -> None:
+def test_a_trial_above_the_value_to_beat_continues_and_a_tie_is_forecast() -> None:
     refs = family(30)
     top = max(np.max(v) for v in refs.values())
+    row = one(rule(top=1).decide(frame({**refs, "c": np.full(15, top + 0.01)})), "c")
+    assert not row["stop"] and "already beats the best" in row["reason"] and "P(beat) = 100%" in row["reason"]
+    # a tie does not beat: "better" is strictly better, so a trial level with the best is forecast
     row = one(rule(top=1).decide(frame({**refs, "c": np.full(15, top)})), "c")
-    assert not row["stop"] and "already reaches the best" in row["reason"] and "P(beat) = 100%" in row["reason"]
+    assert "already beats" not in row["reason"] and "forecast " in row["reason"]
+    assert "P(beat) = 100%" not in row["reason"]
+
+
+def test_on_a_grid_better_means_at_least_one_step_of_it() -> None:
+    """Accuracies over 100 validation samples: the references' numbers are multiples of 0.01, so a trial
+    at the best so far must still gain a step; one a step above it already beats it."""
+    refs = {k: np.round(v, 2) for k, v in family(30).items()}
+    top = max(np.max(v) for v in refs.values())
+    assert _grid_step(np.vstack(list(refs.values()))) == pytest.approx(0.01, abs=1e-9)
+    flat = one(rule(top=1).decide(frame({**refs, "c": np.full(15, top)})), "c")
+    assert "already beats" not in flat["reason"] and "P(beat) = 100%" not in flat["reason"]
+    above = one(rule(top=1).decide(frame({**refs, "c": np.full(15, top + 0.01)})), "c")
+    assert "already beats" in above["reason"]
+    assert _grid_step(np.array([[0.5, 0.5, np.nan, 0.7]])) == pytest.approx(0.2)
+    assert _grid_step(np.array([[0.5, np.nan]])) == 0.0
+
+
+def test_a_noisy_curve_near_the_value_is_not_stopped_on_its_own_noise() -> None:
+    """Two curves at the same level below every reference's score: the smooth one is stopped, the one whose
+    reports scatter widely may still beat the value on one lucky report, and its reason says so."""
+    refs = family(30)
+    third = sorted(np.max(v) for v in refs.values())[-3]  # the top tenth of 30 scores
+    rng = np.random.default_rng(5)
+    level = np.full(15, third - 0.03)
+    trials = {**refs, "smooth": level + rng.normal(0, 0.002, 15), "noisy": level + rng.normal(0, 0.03, 15)}
+    trials["noisy"] = np.minimum(trials["noisy"], third - 0.005)  # no report has beaten it yet
+    d = rule().decide(frame(trials)).set_index("trial_id")
+    assert bool(d.loc["smooth", "stop"])
+    assert not d.loc["noisy", "stop"] and "from its own noise" in d.loc["noisy", "reason"]
 
 
 def test_minimise_mirrors_maximise() -> None:
@@ -207,6 +242,11 @@ def test_a_trial_at_the_horizon_below_the_value_is_certain() -> None:
     refs = family(30)
     row = one(rule(max_t=15).decide(frame({**refs, "c": hopeless()})), "c")
     assert bool(row["stop"]) and "is at the horizon 15" in row["reason"] and "P(beat) = 0%" in row["reason"]
+    # one that ties the value there has nothing left to save: it continues (a stop would only make it no
+    # reference), without a probability
+    third = sorted(np.max(v[:15]) for v in refs.values())[-3]
+    tie = one(rule(max_t=15).decide(frame({**refs, "c": np.full(15, third)})), "c")
+    assert not tie["stop"] and "ties the top 10%" in tie["reason"] and "nothing is left to save" in tie["reason"]
 
 
 # ---------------------------------------------------------------------- calibration on real curves
@@ -275,9 +315,9 @@ def test_stops_and_80_percent_intervals_are_calibrated_on_real_curves(calibrated
     assert calibrated["coverage"][0.95] >= max(0.85, share + 0.05), calibrated
 
 
-@pytest.mark.xfail(strict=True, reason="known shortfall (issue #18's report): the 95% intervals hold about 88% "
-                   "of the trials' final scores on the corpus, worst on digits-mlp, where the finished trials "
-                   "that teach the forecast are the survivors of early stopping")
+@pytest.mark.xfail(strict=True, reason="known shortfall (issue #18's report): the 95% intervals hold about 85% "
+                   "of the trials' final scores on the corpus, worst on digits-sgd (noisy curves stopped early), "
+                   "and the finished trials that teach the forecast are the survivors of early stopping")
 def test_95_percent_intervals_are_calibrated_on_real_curves(calibrated: dict) -> None:
     share, se = calibrated["coverage"][0.95], calibrated["se"][0.95]
     assert abs(share - 0.95) <= 3 * se, calibrated
@@ -300,11 +340,11 @@ def test_cli_backtest_with_the_forecast_rule_prints_its_calibration(capsys: pyte
     code, out, _ = cli(capsys, "backtest", job, "--rule", "forecast", "--rule", "median", "--metric", "acc",
                        "--mode", "max")
     assert code == 0
-    assert "forecast: forecast(threshold=0.05, top=0.1, max_t=auto, window=3, grace_period=auto" in out
+    assert "forecast: forecast(threshold=0.05, top=0.1, max_t=auto, window=2, grace_period=auto" in out
     assert "forecast calibration: " in out and "forecast reliability: 80% interval held " in out
     assert "median calibration" not in out
     code, out, _ = cli(capsys, "backtest", job, "--rule", "forecast", "--p-beat", "0.01", "--top", "3",
-                       "--max-t", "10", "--min-samples", "20", "--json")
+                       "--max-t", "10", "--min-samples", "20", "--window", "3", "--json")
     assert code == 0
     parsed = json_loads(out)
     assert "threshold=0.01, top=3, max_t=10, window=3, grace_period=auto, min_samples=20" in \
@@ -325,7 +365,7 @@ def test_cli_builds_each_rule_with_its_own_min_samples_by_default() -> None:
     from hpo_analytics.cli._rules import build_rule
 
     args = build_parser().parse_args(["backtest", "x"])
-    assert build_rule("forecast", args).min_samples == 10 and build_rule("median", args).min_samples == 5
+    assert build_rule("forecast", args).min_samples == 5 and build_rule("median", args).min_samples == 5
     assert build_rule("significance", args).min_samples == 5
     args = build_parser().parse_args(["backtest", "x", "--min-samples", "7"])
     assert build_rule("forecast", args).min_samples == 7 and build_rule("median", args).min_samples == 7

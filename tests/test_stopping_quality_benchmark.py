@@ -39,13 +39,26 @@ def test_quick_run_prints_every_rule_per_search_and_overall(capsys: pytest.Captu
 
 def test_text_table_has_a_line_per_rule(capsys: pytest.CaptureFixture[str]) -> None:
     bench = load_benchmark()
-    assert bench.main(["--search", "wine-mlp", "--max-trials", "30", "--no-optuna"]) == 0
+    assert bench.main(["--search", "wine-mlp", "--max-trials", "30", "--no-optuna", "--no-sweep"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("wine-mlp: 30 trials x 30 epochs, concurrency 4\n")
     assert "overall (1 searches):" in text and "forecast target: saved >= 60%:" in text
     for name in RULES:
         rows = [line for line in text.splitlines() if line.strip() and "target" not in line]
         assert sum(line.split()[0] == name for line in rows) == 2  # the search's table and the overall one
+
+
+def test_the_matched_median_saves_at_least_as_much_and_stops_the_fewest_top_trials() -> None:
+    bench = load_benchmark()
+    sweep = [{"saved": 0.70, "top_stopped_n": 9, "setting": "a"}, {"saved": 0.62, "top_stopped_n": 5, "setting": "b"},
+             {"saved": 0.65, "top_stopped_n": 5, "setting": "c"}, {"saved": 0.50, "top_stopped_n": 1, "setting": "d"}]
+    assert bench.matched_median(sweep, 0.60)["setting"] == "c"  # fewest top stopped, then the most saved
+    assert bench.matched_median(sweep, 0.66)["setting"] == "a"
+    assert bench.matched_median(sweep, 0.71) is None
+    assert bench.targets({"overall": {"forecast": {"saved": 0.71, "best_kept_searches": 5, "searches": 5,
+                                                    "top_stopped_n": 0}}, "median_matched": None}) == {
+        "saved >= 60%": True, "best kept in every search": True,
+        "fewer top-10% stopped than median at >= savings": False}
 
 
 def test_optuna_pruners_are_replayed_through_a_real_study() -> None:

@@ -47,15 +47,16 @@ def add_rule_options(parser: argparse.ArgumentParser) -> None:
                            "curve, the library's default; a tenth of it for forecast; 0 decides from the "
                            "first report)")
     rule.add_argument("--min-samples", type=int, default=None,
-                      help="reference trials needed (default: the rule's, 5; forecast 10)")
+                      help="reference trials needed (default: the rule's, 5)")
     rule.add_argument("--interval", type=int, default=1, help="steps between decisions (default 1)")
     rule.add_argument("--percentile", type=float, default=25.0, help="percentile rule: keep the top P%% (25)")
     rule.add_argument("--threshold", type=float, default=None, help="threshold rule: the threshold")
     rule.add_argument("--patience", type=int, default=5, help="patience rule: steps without improvement (5)")
     rule.add_argument("--min-delta", type=float, default=0.0, help="patience rule: minimum improvement (0)")
     rule.add_argument("--alpha", type=float, default=0.01, help="significance rule: FDR level (0.01)")
-    rule.add_argument("--window", type=int, default=3,
-                      help="significance, forecast: trailing window (3 steps)")
+    rule.add_argument("--window", type=int, default=None,
+                      help="significance, forecast: trailing window (default: the rule's, 3 steps for "
+                           "significance, 2 for forecast)")
     rule.add_argument("--p-beat", type=float, default=0.05, metavar="P",
                       help="forecast: stop when the probability of beating the --top value is below P (0.05)")
     rule.add_argument("--top", type=top, default=0.1, metavar="K|F",
@@ -82,6 +83,7 @@ def build_rule(name: str, args: argparse.Namespace) -> Any:
     common = {"metric": args.metric, "mode": args.mode}
     gated = {"grace_period": args.grace_period, "interval": args.interval}
     samples = {} if args.min_samples is None else {"min_samples": args.min_samples}
+    window = {} if args.window is None else {"window": args.window}
     if name == "median":
         return MedianStoppingRule(semantics=args.semantics, **samples, **gated, **common)
     if name == "percentile":
@@ -96,8 +98,8 @@ def build_rule(name: str, args: argparse.Namespace) -> Any:
     if name == "patience":
         return PatienceRule(patience=args.patience, min_delta=args.min_delta, **gated, **common)
     if name == "significance":
-        return SignificanceRule(alpha=args.alpha, window=args.window, **samples, **gated, **common)
+        return SignificanceRule(alpha=args.alpha, **window, **samples, **gated, **common)
     if name == "forecast":
-        return ForecastRule(threshold=args.p_beat, top=args.top, max_t=args.max_t, window=args.window,
+        return ForecastRule(threshold=args.p_beat, top=args.top, max_t=args.max_t, **window,
                             **samples, **gated, **common)
     raise ConfigurationError(f"unknown rule {name!r}; choose from {', '.join(RULES)}")
