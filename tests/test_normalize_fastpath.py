@@ -448,8 +448,9 @@ def test_a_key_every_row_had_may_go_missing_later(monkeypatch: pytest.MonkeyPatc
     assert got[1]["param/dropout"].null_count == sum(1 for i in range(30) if not (i < 10 or i % 3))
 
 
-@pytest.mark.parametrize("pair", [(1, 1.0), (1.0, 1), (2, 2), (2.0, 2.0), (0.0, -0.0), (-0.0, 0.0), (0.5, 0.5), (True, 1),
-                                  (1, True), (True, True), (False, 0.0), ("a", "a"), (None, None), ({"a": 1}, {"a": 1.0}), ([1], [1])],
+@pytest.mark.parametrize("pair", [(1, 1.0), (1.0, 1), (2, 2), (2.0, 2.0), (0.0, -0.0), (-0.0, 0.0), (0.5, 0.5),
+                                  (True, 1), (1, True), (True, True), (False, 0.0), ("a", "a"), (None, None),
+                                  ({"a": 1}, {"a": 1.0}), ([1], [1])],
                          ids=repr)
 @pytest.mark.parametrize("batch_rows", [None, 2])
 def test_equal_twins_of_other_types_in_conditional_spaces(pair: tuple[Any, Any], batch_rows: int | None) -> None:
