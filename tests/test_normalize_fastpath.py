@@ -217,6 +217,17 @@ _nested = st.one_of(st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 
                     st.lists(st.one_of(st.integers(0, 2), st.none()), max_size=2))
 
 
+def _equal_of_another_type(value: Any) -> Any:
+    """A value equal to ``value`` in Python but of another type (1 and 1.0, True and 1), where there is one."""
+    if type(value) is bool:
+        return int(value)
+    if type(value) is int:
+        return bool(value) if value in (0, 1) else float(value)
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
 @st.composite
 def conditional_runs(draw: st.DrawFn) -> list[bytes]:
     twins = draw(st.sampled_from(["all", "some", "none", "only"]))  # which raw keys have a param/ twin
@@ -237,7 +248,7 @@ def conditional_runs(draw: st.DrawFn) -> list[bytes]:
                 raw["momentum"] = None
             raw["layers"] = layers
             if layers >= 3:
-                raw["units_l3"] = draw(st.sampled_from([16, 32, 64, 1.5, "x"]))
+                raw["units_l3"] = draw(st.sampled_from([16, 32, 64, 32.0, 1.5, "x"]))
             if page_number >= late_page and draw(st.booleans()):
                 raw["late"] = draw(st.one_of(st.integers(0, 9), st.text(max_size=2)))
             if not draw(st.integers(0, 4)):
@@ -253,7 +264,8 @@ def conditional_runs(draw: st.DrawFn) -> list[bytes]:
                     roll = draw(st.integers(0, 19))
                     if roll == 0:
                         continue  # the twin is missing in this row
-                    config[f"param/{key}"] = draw(_values) if roll == 1 else value
+                    config[f"param/{key}"] = draw(_values) if roll == 1 else _equal_of_another_type(value) \
+                        if roll in (2, 3) else value
             if twins == "only":
                 config = {k: v for k, v in config.items() if k.startswith("param/") or k == "trial_index"}
             rows.append(_row(index, config=config, trial_id=f"t{index:04d}"))
@@ -436,8 +448,9 @@ def test_a_key_every_row_had_may_go_missing_later(monkeypatch: pytest.MonkeyPatc
     assert got[1]["param/dropout"].null_count == sum(1 for i in range(30) if not (i < 10 or i % 3))
 
 
-@pytest.mark.parametrize("pair", [(1, 1.0), (1.0, 1), (2, 2), (0.0, -0.0), (-0.0, 0.0), (0.5, 0.5), (True, 1),
-                                  (1, True), ("a", "a"), (None, None), ({"a": 1}, {"a": 1.0}), ([1], [1])],
+@pytest.mark.parametrize("pair", [(1, 1.0), (1.0, 1), (2, 2), (2.0, 2.0), (0.0, -0.0), (-0.0, 0.0), (0.5, 0.5),
+                                  (True, 1), (1, True), (True, True), (False, 0.0), ("a", "a"), (None, None),
+                                  ({"a": 1}, {"a": 1.0}), ([1], [1])],
                          ids=repr)
 @pytest.mark.parametrize("batch_rows", [None, 2])
 def test_equal_twins_of_other_types_in_conditional_spaces(pair: tuple[Any, Any], batch_rows: int | None) -> None:

@@ -20,7 +20,9 @@ optional; without it nothing here is used.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
+from itertools import chain
 import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -129,26 +131,39 @@ def _plan(data: Any, known: tuple[str, ...] = (), *, sparse: bool = True,
     if not raw_rows or len(set(header)) != len(header):
         return None
     keys: dict[str, None] = dict.fromkeys(known) if sparse else {}
-    present: dict[str, int] = {}  # rows of this page that have each key
+    present: Counter[str] = Counter()
     at = header.index("config") if "config" in header else -1
-    for number, raw in enumerate(raw_rows if sparse else raw_rows[:1]):
+    if sparse:
+        # The whole page in one call (a call per row cost ten times as much); the probe found its rows.
         try:
-            row = _jsonutil.loads(bytes(raw))
+            whole = _jsonutil.loads(data)
         except _jsonutil.JSONDecodeError:
             return None
-        if not isinstance(row, list) or len(row) != len(header):
+        rows = _jsonutil.dig(whole, "items", "data") if full else whole.get("data") if isinstance(whole, dict) \
+            else None
+        if not isinstance(rows, list) or len(rows) != len(raw_rows):
+            return None
+    else:
+        try:
+            rows = [_jsonutil.loads(bytes(raw_rows[0]))]
+        except _jsonutil.JSONDecodeError:
+            return None
+    width = len(header)
+    for number, row in enumerate(rows):
+        if type(row) is not list or len(row) != width:
             return None
         if number == 0 and any(
             name != "config" and not (cell is None or type(cell) is str) for name, cell in zip(header, row)
         ):
             return None
-        if at >= 0:
-            config = row[at]
-            if not isinstance(config, dict) or not all(type(k) is str for k in config):
-                return None
-            keys.update(dict.fromkeys(config))
-            for key in config:
-                present[key] = present.get(key, 0) + 1
+        if at >= 0 and type(row[at]) is not dict:
+            return None
+    if at >= 0:
+        configs = [row[at] for row in rows]
+        keys.update(dict.fromkeys(chain.from_iterable(configs)))  # in the order they first appear
+        present = Counter(chain.from_iterable(configs))  # rows of this page that have each key
+        if not all(type(key) is str for key in keys):
+            return None
     if sparse:
         optional = optional.union(key for key in keys if present.get(key, 0) < len(raw_rows))
     else:

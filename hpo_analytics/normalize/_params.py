@@ -335,6 +335,35 @@ def _bool_mismatches(values: Sequence[Any], twins: Sequence[Any], typed: _Typed)
     return [pos for pos in positions if (type(values[pos]) is bool) != (type(twins[pos]) is bool)]
 
 
+def _alike_twin(values: Sequence[Any], twins: Sequence[Any], typed: _Typed) -> tuple[list[int], bool]:
+    """:func:`_bool_mismatches` and :func:`_types_as_twin` at once, for values equal to their twins row by row.
+
+    The common cases need one look at the values' types at most: a twin of
+    floats none of which is integral can only be equalled by floats, a twin
+    of ints by ints and integral floats (and bools, the one mismatch), a twin
+    of bools by bools (or 0 and 1).  :data:`MISSING` may stand in both lists
+    where a row lacks both keys.
+    """
+    kind = typed.kind
+    if kind in ("str", "null"):
+        return [], True  # only a str equals a str; None (or MISSING) only equals itself
+    if kind == "float":
+        numbers = typed.values.to_numpy(zero_copy_only=False)
+        with np.errstate(invalid="ignore"):
+            if not (numbers == np.floor(numbers)).any():
+                return [], True
+    elif kind in ("int", "bool"):
+        kinds = set(map(type, values))
+        if kind == "int" and bool not in kinds:
+            return [], float not in kinds
+        if kind == "bool" and kinds <= _BOOL_OR_ABSENT:
+            return [], True
+    return _bool_mismatches(values, twins, typed), _types_as_twin(values, typed)
+
+
+_BOOL_OR_ABSENT = frozenset({bool, type(None), type(MISSING)})
+
+
 def _types_as_twin(values: Sequence[Any], typed: _Typed) -> bool:
     """Whether ``values``, equal to the twin's values row by row and alike as bools, would type as ``typed`` did.
 
@@ -460,31 +489,23 @@ def _sparse_params(batch: _Batch, prefixed: list[Any], others: list[Any], column
     conflicts: list[tuple[int, int, Any, Any, Any]] = []
     for order, key in enumerate(others):
         twin = f"{PARAM_PREFIX}{key}"
-        values = column(key)
         if twin not in batch.params:
-            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(values), None)
+            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(_typed_values(column(key)), None)
             continue
+        # Compared with MISSING where a row lacks a key (the same rows have both, or they differ):
+        # a key that repeats its twin is never filled with None.
         mine, theirs = present(key), present(twin)
-        alike = False  # the same rows have both, with equal values
-        if mine is None and theirs is None:
-            twins = column(twin)
-            if values == twins:
-                alike = True
-                differ = _bool_mismatches(values, twins, batch.params[twin])
-            else:
-                differ = [pos for pos, (a, b) in enumerate(zip(values, twins)) if not _same_value(a, b)]
+        mine = column(key) if mine is None else mine
+        theirs = column(twin) if theirs is None else theirs
+        if mine == theirs:  # the same rows have both, with equal values but for True == 1
+            differ, same_types = _alike_twin(mine, theirs, batch.params[twin])
+            if not differ and same_types:
+                batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(None, twin)  # typed, they would be the twin's array
+                continue
         else:
-            mine = column(key) if mine is None else mine
-            theirs = column(twin) if theirs is None else theirs
-            if mine == theirs:  # the same rows have both, with equal values but for True == 1
-                alike = True
-                differ = _bool_mismatches(values, column(twin), batch.params[twin])
-            else:
-                differ = [pos for pos, (a, b) in enumerate(zip(mine, theirs))
-                          if a is not MISSING and (b is MISSING or not _same_value(a, b))]
-        if alike and not differ and _types_as_twin(values, batch.params[twin]):
-            batch.extras[f"{CONFIG_PREFIX}{key}"] = _Extra(None, twin)  # typed, they would be the twin's array
-            continue
+            differ = [pos for pos, (a, b) in enumerate(zip(mine, theirs))
+                      if a is not MISSING and (b is MISSING or not _same_value(a, b))]
+        values = column(key)
         if differ:
             twins = column(twin)
             marks = present(twin)
