@@ -12,7 +12,7 @@ import pytest
 
 from hpo_analytics.errors import ConfigurationError
 from hpo_analytics.stopping import DECISION_COLUMNS, ForecastRule, backtest
-from hpo_analytics.stopping._forecast import _grid_step
+from hpo_analytics.stopping._forecast import _LEVELS, _bandwidth, _grid_step, _mixture_quantiles
 
 NAN = float("nan")
 CORPUS = Path(__file__).resolve().parent.parent / "data" / "curves_corpus.parquet"
@@ -249,6 +249,27 @@ def test_a_trial_at_the_horizon_below_the_value_is_certain() -> None:
     assert not tie["stop"] and "ties the top 10%" in tie["reason"] and "nothing is left to save" in tie["reason"]
 
 
+@pytest.mark.parametrize("n", [3, 5, 12, 200])
+def test_interval_bounds_are_the_forecast_distributions_quantiles(n: int) -> None:
+    """The bounds stated are the quantiles of the mixture of Gaussian kernels P(beat) is computed from
+    (cut at zero), to a small fraction of a kernel's width, however few the references: against the
+    mixture's exact CDF inverted by bisection."""
+    from hpo_analytics.stopping._significance import normal_cdf
+
+    rng = np.random.default_rng(n)
+    draws = np.sort(rng.normal(0.05, 0.02, size=(4, n)), axis=1)
+    draws[0] -= 0.06  # much of the first row's mass is below zero: its low quantiles are a zero gain
+    bw = _bandwidth(draws) * np.array([1.0, 1.0, 2.0, 0.5])  # the rule's kernel width, and wider and narrower
+    got = _mixture_quantiles(draws, bw)
+    for i in range(len(draws)):
+        for j, level in enumerate(_LEVELS):
+            lo, hi = -1.0, 1.0
+            for _ in range(60):
+                mid = (lo + hi) / 2
+                lo, hi = (mid, hi) if normal_cdf((mid - draws[i]) / bw[i]).mean() < level else (lo, mid)
+            assert got[j, i] == pytest.approx(max(hi, 0.0), abs=0.1 * bw[i]), (i, level)
+
+
 # ---------------------------------------------------------------------- calibration on real curves
 
 
@@ -312,10 +333,10 @@ def test_stops_and_80_percent_intervals_are_calibrated_on_real_curves(calibrated
     share, se = calibrated["coverage"][0.8], calibrated["se"][0.8]
     assert abs(share - 0.8) <= 3 * se, calibrated
     # the 95% intervals are wider, and (see the next test) not yet wide enough: a guard against worse
-    assert calibrated["coverage"][0.95] >= max(0.85, share + 0.05), calibrated
+    assert calibrated["coverage"][0.95] >= max(0.87, share + 0.05), calibrated
 
 
-@pytest.mark.xfail(strict=True, reason="known shortfall (issue #18's report): the 95% intervals hold about 85% "
+@pytest.mark.xfail(strict=True, reason="known shortfall (issue #18's report): the 95% intervals hold about 87.5% "
                    "of the trials' final scores on the corpus, worst on digits-sgd (noisy curves stopped early), "
                    "and the finished trials that teach the forecast are the survivors of early stopping")
 def test_95_percent_intervals_are_calibrated_on_real_curves(calibrated: dict) -> None:
