@@ -86,11 +86,15 @@ def test_stops_a_hopeless_trial_and_says_why() -> None:
     row = one(d, "c")
     assert bool(row["stop"]) and row["step"] == 15
     assert row["value"] < 0.35 < row["reference"]  # the forecast, and the value to beat
-    # "forecast 0.3 [0.29, 0.31] at step 30 vs top 10% (3rd best of 30) 0.93: P(beat) = 0% < 5.0% (...)"
+    # the value to beat is the 90th percentile of the other trials' scores (linearly interpolated)
+    scores = [max(v) for t, v in trials.items() if t != "c"]
+    assert row["reference"] == pytest.approx(np.quantile(scores, 0.9), abs=1e-12)
+    assert sorted(scores)[-4] < row["reference"] < sorted(scores)[-3]  # between the 4th and 3rd best of 30
+    # "forecast 0.3 [0.29, 0.31] at step 30 vs top 10% (90th percentile of 30) 0.91: P(beat) = 0% < 5.0% (...)"
     assert row["reason"].startswith("forecast 0.")
-    assert "at step 30 vs top 10% (3rd best of 30) 0.9" in row["reason"] and "P(beat) = " in row["reason"]
+    assert "at step 30 vs top 10% (90th percentile of 30) 0.9" in row["reason"] and "P(beat) = " in row["reason"]
     assert "< 5.0%" in row["reason"] and "from 30 finished trials at step 15" in row["reason"]
-    assert "auto grace period: step 3 = ceil(0.1 x 30)" in row["reason"]
+    assert "auto grace period: step 4 = 2 x window 2, the prefix this rule needs to see a curve bend" in row["reason"]
 
 
 def test_a_trial_that_can_still_win_continues() -> None:
@@ -115,11 +119,19 @@ def test_too_few_finished_trials_means_no_stop() -> None:
 
 def test_too_short_a_prefix_means_no_stop() -> None:
     trials = {**family(30), "c": hopeless(3)}  # window 2: two windows need 4 steps
-    row = one(rule().decide(frame(trials)), "c")
+    row = one(rule(grace_period=0).decide(frame(trials)), "c")
     assert not row["stop"] and row["reason"].startswith("too short a prefix to forecast step 30: step 3")
+    # the auto grace period is those two windows, and says so
+    row = one(rule().decide(frame(trials)), "c")
+    assert not row["stop"] and row["reason"] == (
+        "step 3 is within the grace period (4 steps); auto grace period: "
+        "step 4 = 2 x window 2, the prefix this rule needs to see a curve bend")
     assert bool(one(rule().decide(frame({**family(30), "c": hopeless(4)})), "c")["stop"])
-    row = one(rule(window=3).decide(frame({**family(30), "c": hopeless(5)})), "c")
+    row = one(rule(window=3, grace_period=0).decide(frame({**family(30), "c": hopeless(5)})), "c")
     assert not row["stop"] and row["reason"].startswith("too short a prefix to forecast step 30: step 5")
+    row = one(rule(window=3).decide(frame({**family(30), "c": hopeless(5)})), "c")
+    assert not row["stop"] and row["reason"].startswith("step 5 is within the grace period (6 steps)")
+    assert bool(one(rule(window=3).decide(frame({**family(30), "c": hopeless(6)})), "c")["stop"])
 
 
 def test_a_curve_unlike_the_references_is_not_stopped() -> None:
@@ -244,9 +256,23 @@ def test_a_trial_at_the_horizon_below_the_value_is_certain() -> None:
     assert bool(row["stop"]) and "is at the horizon 15" in row["reason"] and "P(beat) = 0%" in row["reason"]
     # one that ties the value there has nothing left to save: it continues (a stop would only make it no
     # reference), without a probability
-    third = sorted(np.max(v[:15]) for v in refs.values())[-3]
-    tie = one(rule(max_t=15).decide(frame({**refs, "c": np.full(15, third)})), "c")
+    value = np.quantile([np.max(v[:15]) for v in refs.values()], 0.9)
+    tie = one(rule(max_t=15).decide(frame({**refs, "c": np.full(15, value)})), "c")
     assert not tie["stop"] and "ties the top 10%" in tie["reason"] and "nothing is left to save" in tie["reason"]
+
+
+def test_a_forecast_does_not_depend_on_the_rows_order() -> None:
+    """The same trials listed in another order get bit-for-bit the same decisions (the fit's sums are taken
+    over the references in one order, by trial id, whatever order a caller's table has)."""
+    rng = np.random.default_rng(5)
+    trials = {**family(40, seed=5), **{f"c{i}": family(1, seed=100 + i)["r00"][:int(rng.integers(6, 25))]
+                                       for i in range(12)}}
+    table = frame(trials)
+    want = rule().decide(table).set_index("trial_id").sort_index()
+    assert want["reason"].str.startswith("forecast").sum() >= 6  # most candidates forecast, not short-cut
+    for seed in range(3):
+        got = rule().decide(table.sample(frac=1.0, random_state=seed)).set_index("trial_id").sort_index()
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
 
 
 @pytest.mark.parametrize("n", [3, 5, 12, 200])
@@ -333,10 +359,10 @@ def test_stops_and_80_percent_intervals_are_calibrated_on_real_curves(calibrated
     share, se = calibrated["coverage"][0.8], calibrated["se"][0.8]
     assert abs(share - 0.8) <= 3 * se, calibrated
     # the 95% intervals are wider, and (see the next test) not yet wide enough: a guard against worse
-    assert calibrated["coverage"][0.95] >= max(0.87, share + 0.05), calibrated
+    assert calibrated["coverage"][0.95] >= max(0.9, share + 0.05), calibrated
 
 
-@pytest.mark.xfail(strict=True, reason="known shortfall (issue #18's report): the 95% intervals hold about 87.5% "
+@pytest.mark.xfail(strict=True, reason="known shortfall (issue #18's report): the 95% intervals hold about 91% "
                    "of the trials' final scores on the corpus, worst on digits-sgd (noisy curves stopped early), "
                    "and the finished trials that teach the forecast are the survivors of early stopping")
 def test_95_percent_intervals_are_calibrated_on_real_curves(calibrated: dict) -> None:
