@@ -148,7 +148,8 @@ class ForecastRule(Rule):
     trials, that is the best itself, a bar no estimate of the top tenth
     would set, and the trials decided then (the first to start, which win
     ties in a ranking) were stopped for it (on the corpus this alone took
-    the top-10% trials stopped from 14 to 11 of 50 at the same savings).
+    the top-10% trials stopped from 14 to 11 of 50, at 59.5% saved instead
+    of 60.1%; the auto grace period of two windows brought it to 60.3%).
     Stopping what cannot reach the top tenth keeps the eventual best (it is
     in the top tenth) without stopping every trial that merely will not be
     *the* best; and counting stopped trials keeps the bar where it is as the
@@ -209,7 +210,9 @@ class ForecastRule(Rule):
     saved, and the held-out ``digits-sgd`` best lost); ``min_samples=3``
     (63% saved, 9 stopped, the held-out best lost); a threshold falling with
     the epochs left (a late stop saves little; no fewer top-10% stops); a
-    conformal floor ``P(beat) >= 1 / (references + 1)`` (45% saved).
+    conformal floor ``P(beat) >= 1 / (references + 1)`` (45% saved); "beat"
+    as reaching the value, not passing it (46% saved, 16% in ``cancer-sgd``,
+    and the ``digits-sgd`` best lost).
 
     Cases, as tested:
 
