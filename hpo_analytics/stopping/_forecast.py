@@ -545,15 +545,20 @@ def _noise_sd(v: np.ndarray, cols: np.ndarray, span: np.ndarray) -> np.ndarray:
         return (s[r, cols + 1] - s[r, lo]) / (c[r, cols + 1] - c[r, lo]) / math.sqrt(12 / math.pi)
 
 
+def _previous_finite(v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(finite mask, before, rows)``: ``before[i, t]`` is the column of row ``i``'s last finite number
+    before ``t`` (-1: none); ``rows`` indexes the rows as a column, for ``v[rows, before]``."""
+    fin = np.isfinite(v)
+    last = np.maximum.accumulate(np.where(fin, np.arange(v.shape[1])[None, :], -1), axis=1)
+    before = np.full(v.shape, -1, dtype=np.int64)
+    before[:, 1:] = last[:, :-1]
+    return fin, before, np.arange(len(v))[:, None]
+
+
 def _second_differences(v: np.ndarray) -> np.ndarray:
     """``|v[t] - 2 v[s] + v[r]|`` along each row, ``s`` and ``r`` the row's two previous finite numbers
     before ``t`` (NaN where ``v[t]`` is not finite or there are not two)."""
-    fin = np.isfinite(v)
-    m = v.shape[1]
-    last = np.maximum.accumulate(np.where(fin, np.arange(m)[None, :], -1), axis=1)
-    before = np.full(v.shape, -1, dtype=np.int64)
-    before[:, 1:] = last[:, :-1]
-    rows = np.arange(len(v))[:, None]
+    fin, before, rows = _previous_finite(v)
     before2 = np.where(before >= 0, before[rows, np.maximum(before, 0)], -1)
     with np.errstate(invalid="ignore"):
         d2 = np.abs(v - 2 * v[rows, np.maximum(before, 0)] + v[rows, np.maximum(before2, 0)])
@@ -586,12 +591,7 @@ def _window_means(v: np.ndarray, cols: np.ndarray, w: int, sums: tuple[np.ndarra
 def _steps_apart(v: np.ndarray) -> np.ndarray:
     """``|v[t] - v[s]|`` along each row, ``s`` the row's previous finite number before ``t`` (NaN where
     ``v[t]`` is not finite or there is none): ragged curves change from report to report."""
-    fin = np.isfinite(v)
-    m = v.shape[1]
-    last = np.maximum.accumulate(np.where(fin, np.arange(m)[None, :], -1), axis=1)
-    before = np.full(v.shape, -1, dtype=np.int64)
-    before[:, 1:] = last[:, :-1]
-    rows = np.arange(len(v))[:, None]
+    fin, before, rows = _previous_finite(v)
     with np.errstate(invalid="ignore"):
         return np.where(fin & (before >= 0), np.abs(v - v[rows, np.maximum(before, 0)]), np.nan)
 
