@@ -321,3 +321,30 @@ def test_new_reports_found_by_arrays_are_those_of_the_loop(seed: int) -> None:
     assert _plain(_news(ids, odd, vals, last)) == _plain(_news_loop(ids, odd, vals, last))
     empty = np.array([], dtype=object)
     assert _news(empty, np.array([]), np.array([]), last) == ([], [])
+
+
+def test_decisions_built_when_read_are_those_of_the_cycle_that_made_them(tmp_path: Path) -> None:
+    # CycleReport.decisions is built on first read: a report read cycles later still holds its own cycle's
+    # decisions (not a later matrix's), and the ledger's count of stop decisions is that frame's
+    with Simulator(seed=3, n_trials=30, n_iterations=8, max_concurrent=8, elapsed=0, auth="token") as sim, \
+            ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token) as client:
+        job = sim.job_ids[0]
+        now = Watcher(client, job, MedianStoppingRule(min_samples=3), state_dir=tmp_path / "now", clock=lambda: 0.0)
+        later = Watcher(client, job, MedianStoppingRule(min_samples=3), state_dir=tmp_path / "later",
+                        clock=lambda: 0.0)
+        read_now, kept = [], []
+        for step in (0, 35, 45, 70, 25, 90):
+            sim.advance(step)
+            read_now.append(now.cycle().decisions)
+            kept.append(later.cycle())
+        now.close()
+        later.close()
+    assert sum(int(d["stop"].sum()) for d in read_now) > 0
+    for frame, report in zip(read_now, kept):
+        pd.testing.assert_frame_equal(report.decisions, frame)
+        assert report.decisions is report.decisions  # built once
+    with Ledger(tmp_path / "later") as ledger:
+        reasons = ledger.events(job, kind="cycle")["reason"].tolist()
+    assert len(reasons) == len(read_now)
+    for frame, reason in zip(read_now, reasons):
+        assert "nothing decided" in reason or f", {int(frame['stop'].sum())} stop decisions" in reason, reason

@@ -208,8 +208,12 @@ class Decisions:
 
     def to_frame(self, cm: CurveMatrix, rule: str) -> pd.DataFrame:
         """The decision table (:data:`DECISION_COLUMNS`)."""
+        return self.frame_of(cm.trial_ids, rule)
+
+    def frame_of(self, trial_ids: np.ndarray, rule: str) -> pd.DataFrame:
+        """:meth:`to_frame`, given only the matrix's ``trial_ids``."""
         return pd.DataFrame({
-            "trial_id": pd.array(cm.trial_ids[self.rows].astype(str) if len(self.rows) else [], dtype="string"),
+            "trial_id": pd.array(trial_ids[self.rows].astype(str) if len(self.rows) else [], dtype="string"),
             "stop": np.asarray(self.stop, dtype=bool),
             "rule": pd.array([rule] * len(self.rows), dtype="string"),
             "step": _steps(self.step),

@@ -136,7 +136,9 @@ class CycleReport:
     trials: int
     running: int
     new_reports: int
-    decisions: pd.DataFrame
+    #: the decision table, or a function that builds it: :attr:`decisions` builds it when first read
+    #: (an unattended watch never reads it, and building one frame per job and cycle was measurable)
+    decision_table: pd.DataFrame | Callable[[], pd.DataFrame] = field(repr=False)
     actions: dict[str, str] = field(default_factory=dict)
     all_done: bool = False
     #: why nothing was decided this cycle (``""`` when the rule was asked)
@@ -145,6 +147,13 @@ class CycleReport:
     phase: str | None = None
     #: why the job is over (``""`` while it runs): its phase, or :data:`JOB_NOT_FOUND`
     job_ended: str = ""
+
+    @property
+    def decisions(self) -> pd.DataFrame:
+        """The rule's decisions this cycle (:data:`~hpo_analytics.stopping.DECISION_COLUMNS`)."""
+        if callable(self.decision_table):
+            self.decision_table = self.decision_table()
+        return self.decision_table
 
 
 @dataclass
@@ -306,8 +315,9 @@ class Watcher:
             self._line({"cycle": c, "trial_id": None, "action": "skipped", "reason": skipped})
             cand = cand[:0]
         d = self.rule.decide_matrix(cm, cand, ref, mode)
-        decisions = d.to_frame(cm, self.rule.describe())
-        report = CycleReport(c, len(ids), len(running_ids), new, decisions, skipped=skipped, phase=phase)
+        described, trial_ids = self.rule.describe(), cm.trial_ids  # not the whole matrix: reports may be kept
+        report = CycleReport(c, len(ids), len(running_ids), new, lambda: d.frame_of(trial_ids, described),
+                             skipped=skipped, phase=phase)
         self._act(report, _Decisions.read(d, cm), cm, mode, set(running_ids.tolist()), states, len(ids))
         if self.search_stop is not None:  # ends the whole job when a search-level criterion is met
             self.search_stop.after_decisions(self, c, ended=over, phase=phase, listing=as_frame(narrow),
@@ -315,7 +325,7 @@ class Watcher:
         report.all_done = len(ids) > 0 and bool(_isin(status.tolist(), FINISHED_STATUSES).all())
         self.ledger.record(self.job_id, "cycle", time=self.clock(), cycle=c,
                            reason=f"{len(ids)} trials, {len(running_ids)} running, {new} new reports, "
-                                  + (skipped if skipped else f"{int(decisions['stop'].sum())} stop decisions")
+                                  + (skipped if skipped else f"{int(np.count_nonzero(d.stop))} stop decisions")
                                   + (", all trials done" if report.all_done else ""))
         if over:
             unfinished = int((~_isin(status.tolist(), FINISHED_STATUSES)).sum())
