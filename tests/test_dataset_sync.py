@@ -31,6 +31,7 @@ from hpo_analytics.cli import main
 from hpo_analytics.dataset import JOBS_SCHEMA, LocalFileSystem, load_manifest, unify
 from hpo_analytics.errors import ConfigurationError, DatasetLockedError, SchemaWarning, StateError
 from hpo_analytics.simulator import Faults, Simulator
+from _service_env import use_sim_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -507,12 +508,7 @@ def test_every_write_goes_through_the_filesystem_seam(fleet: Simulator, tmp_path
 
 def test_the_sync_command(fleet: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                           capsys: pytest.CaptureFixture[str]) -> None:
-    for key in list(os.environ):
-        if key.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_")):
-            monkeypatch.delenv(key)
-    monkeypatch.setenv("HPO_ANALYTICS_ENDPOINT", fleet.url)
-    monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", fleet.project_id)
-    monkeypatch.setenv("HPO_ANALYTICS_TOKEN", fleet.token)
+    use_sim_env(monkeypatch, fleet)
     out = tmp_path / "ds"
     assert main(["sync", "--to", str(out), "--all", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)

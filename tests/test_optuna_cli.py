@@ -14,6 +14,7 @@ import pytest
 
 import hpo_analytics as ha
 from hpo_analytics.simulator import Simulator
+from _service_env import use_sim_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RAY = ROOT / "tests" / "data" / "ray_experiment"
@@ -128,12 +129,7 @@ def test_follow_exports_a_running_job_until_it_ends(monkeypatch: pytest.MonkeyPa
             sim.advance(120)
 
         monkeypatch.setattr(command, "_sleep", sleep)
-        for key in list(os.environ):
-            if key.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_")):
-                monkeypatch.delenv(key)
-        monkeypatch.setenv("HPO_ANALYTICS_ENDPOINT", sim.url)
-        monkeypatch.setenv("HUAWEICLOUD_SDK_PROJECT_ID", sim.project_id)
-        monkeypatch.setenv("HPO_ANALYTICS_TOKEN", sim.token)
+        use_sim_env(monkeypatch, sim)
         capsys.readouterr()
         code = main(["export-optuna", job_id, "--follow", "--interval", "30", "--storage", storage, "--json"])
         lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

@@ -4,7 +4,6 @@ never twice across restarts, failures counted); and end to end with the CLI agai
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from hpo_analytics.errors import ConfigurationError, ConflictError
 from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Ledger, Safety, SearchStop, ThresholdRule, watch
 from hpo_analytics.stopping._watch import Watcher
+from _service_env import clear_service_env, sim_env
 
 ROOT = Path(__file__).resolve().parents[1]
 JOB = "job-1"
@@ -327,9 +327,7 @@ def test_a_job_already_ending_is_recorded_as_such(tmp_path: Path) -> None:
 def test_cli_search_stop_flags_are_checked_and_named(tmp_path: Path, monkeypatch, capsys) -> None:
     from hpo_analytics.cli import main
 
-    for name in list(os.environ):
-        if name.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_")):
-            monkeypatch.delenv(name)
+    clear_service_env(monkeypatch)
     for flag, value, name in (("--no-improvement", "0", "no_improvement"), ("--max-trials", "0", "max_trials"),
                               ("--max-wall-time", "-5", "max_wall_time_s"),
                               ("--max-trial-time", "0", "max_trial_time_s"), ("--stop-search-at", "inf", "target")):
@@ -341,12 +339,6 @@ def test_cli_search_stop_flags_are_checked_and_named(tmp_path: Path, monkeypatch
         main(["watch", "--help"])
     assert "TERMINATES THE WHOLE JOB" in capsys.readouterr().out
 
-
-def _env(sim: Simulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_"))}
-    env.update(HPO_ANALYTICS_ENDPOINT=sim.url, HUAWEICLOUD_SDK_PROJECT_ID=sim.project_id, PYTHONPATH=str(ROOT),
-               HPO_ANALYTICS_TOKEN=sim.token)
-    return env
 
 
 def test_cli_target_reached_terminates_the_job_once_and_exits_0(tmp_path: Path) -> None:
@@ -360,7 +352,7 @@ def test_cli_target_reached_terminates_the_job_once_and_exits_0(tmp_path: Path) 
         cmd = [sys.executable, "-m", "hpo_analytics", "watch", job, "--metric", "acc", "--mode", "max",
                "--state-dir", str(tmp_path), "--json", "--poll", "0.05", "--execute", "--rule", "threshold",
                "--threshold", "-1000", "--stop-search-at", f"{best - 1e-6!r}"]
-        run = subprocess.run(cmd, env=_env(sim), capture_output=True, text=True, timeout=120)
+        run = subprocess.run(cmd, env=sim_env(sim), capture_output=True, text=True, timeout=120)
         terminates = [r for r in sim.requests if r.method == "POST" and r.path.endswith("/actions")]
         phase = sim.job(job).phase
     assert run.returncode == 0, run.stderr
@@ -383,7 +375,7 @@ def test_cli_dry_run_says_it_would_terminate_and_sends_nothing(tmp_path: Path) -
     with Simulator(seed=4, n_trials=12, n_iterations=8, max_concurrent=4, elapsed=200.0, auth="token") as sim:
         job = sim.job_ids[0]
         run = subprocess.run(_cli(job, tmp_path, "--max-cycles", "2", "--poll", "0", "--max-trials", "3"),
-                             env=_env(sim), capture_output=True, text=True, timeout=120)
+                             env=sim_env(sim), capture_output=True, text=True, timeout=120)
         posts = [r for r in sim.requests if r.method == "POST"]
         phase = sim.job(job).phase
     assert run.returncode == 0, run.stderr
@@ -403,7 +395,7 @@ def test_cli_kill_9_between_intent_and_answer_then_restart_sends_no_second_termi
         job = sim.job_ids[0]
         held = _HeldTerminate()
         sim.faults = held
-        proc = subprocess.Popen(_cli(job, tmp_path, "--poll", "0", "--execute", "--max-trials", "3"), env=_env(sim),
+        proc = subprocess.Popen(_cli(job, tmp_path, "--poll", "0", "--execute", "--max-trials", "3"), env=sim_env(sim),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             for _ in range(1200):  # a bound, not a timing assertion: the terminate comes at the first cycle
@@ -419,7 +411,7 @@ def test_cli_kill_9_between_intent_and_answer_then_restart_sends_no_second_termi
         assert held.arrived.is_set() and proc.returncode == -signal.SIGKILL
         with Ledger(tmp_path / job) as ledger:
             assert ledger.terminate_state(job) == "intent"
-        rerun = subprocess.run(_cli(job, tmp_path, "--poll", "0", "--execute", "--max-trials", "3"), env=_env(sim),
+        rerun = subprocess.run(_cli(job, tmp_path, "--poll", "0", "--execute", "--max-trials", "3"), env=sim_env(sim),
                                capture_output=True, text=True, timeout=120)
         terminates = [r for r in sim.requests if r.method == "POST" and r.path.endswith("/actions")]
     assert rerun.returncode == 0, rerun.stderr
@@ -441,7 +433,7 @@ def test_cli_several_jobs_each_judged_by_their_own_search_stop(tmp_path: Path) -
         cmd = [sys.executable, "-m", "hpo_analytics", "watch", spent, fresh, "--metric", "acc", "--mode", "max",
                "--state-dir", str(tmp_path), "--json", "--rule", "threshold", "--threshold", "-1000",
                "--max-cycles", "2", "--poll", "0", "--execute", "--max-trials", "3"]
-        run = subprocess.run(cmd, env=_env(sim), capture_output=True, text=True, timeout=120)
+        run = subprocess.run(cmd, env=sim_env(sim), capture_output=True, text=True, timeout=120)
         terminates = [r.path for r in sim.requests if r.method == "POST" and r.path.endswith("/actions")]
         phases = {j: sim.job(j).phase for j in (spent, fresh)}
     assert run.returncode == 0, run.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -23,6 +22,7 @@ from hpo_analytics.stopping import Ledger, Safety, SignificanceRule, ThresholdRu
 from hpo_analytics.stopping._watch import Watcher
 
 from _fakes import HeldRequests
+from _service_env import clear_service_env, sim_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -308,12 +308,6 @@ def test_auto_grace_period_grows_with_the_longest_finished_curve(tmp_path: Path)
 # ---------------------------------------------------------------------- subprocesses: kill -9, SIGTERM, CLI
 
 
-def _env(sim: Simulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_"))}
-    env.update(HPO_ANALYTICS_ENDPOINT=sim.url, HUAWEICLOUD_SDK_PROJECT_ID=sim.project_id,
-               HPO_ANALYTICS_TOKEN=sim.token, PYTHONPATH=str(ROOT))
-    return env
-
 
 def _watch_cmd(job: str, state: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "hpo_analytics", "watch", job, "--metric", "acc", "--mode", "max",
@@ -335,7 +329,7 @@ def test_kill_9_mid_cycle_then_restart_no_double_stop_no_lost_history(tmp_path: 
         job = sim.job_ids[0]
         held = _HeldStops()
         sim.faults = held
-        proc = subprocess.Popen(_watch_cmd(job, state, *args), env=_env(sim), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(_watch_cmd(job, state, *args), env=sim_env(sim), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
             # the first stop request is held in flight: kill the watch then (or see it end without one)
@@ -349,7 +343,7 @@ def test_kill_9_mid_cycle_then_restart_no_double_stop_no_lost_history(tmp_path: 
             for handler in held.handlers:
                 handler.join(timeout=10)
         assert proc.returncode == -signal.SIGKILL
-        rerun = subprocess.run(_watch_cmd(job, state, *args), env=_env(sim), capture_output=True, text=True,
+        rerun = subprocess.run(_watch_cmd(job, state, *args), env=sim_env(sim), capture_output=True, text=True,
                                timeout=60)
         assert rerun.returncode == 0, rerun.stderr
         posts = _stop_posts(sim)
@@ -374,7 +368,7 @@ def test_cli_watch_sigterm_finishes_cycle_and_exits_cleanly(tmp_path: Path) -> N
     # The simulated clock never moves here (no advance, no time per request): the job cannot end on its own.
     with Simulator(seed=1, n_trials=8, n_iterations=6, max_concurrent=4, elapsed=60, auth="token") as sim:
         proc = subprocess.Popen(_watch_cmd(sim.job_ids[0], tmp_path, "--poll", "0.05", "--min-samples", "1"),
-                                env=_env(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env=sim_env(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         seen: list[str] = []
         try:
             # the CLI flushes every line: read until the second cycle has started printing its decisions
@@ -400,9 +394,7 @@ def test_cli_watch_sigterm_finishes_cycle_and_exits_cleanly(tmp_path: Path) -> N
 def test_cli_watch_configuration_errors_are_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
     from hpo_analytics.cli import main
 
-    for name in list(os.environ):
-        if name.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_")):
-            monkeypatch.delenv(name)
+    clear_service_env(monkeypatch)
     # bad arguments: exit status 2, one line naming the CLI's own flags, nothing printed or written first
     assert main(["watch", "job", "--state-dir", str(tmp_path), "--rule", "threshold"]) == 2
     out = capsys.readouterr()

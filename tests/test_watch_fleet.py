@@ -8,7 +8,6 @@ log) or on the watch's JSON lines, never on the wall clock.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from hpo_analytics.simulator import Faults, Simulator
 from hpo_analytics.stopping import Fleet, Ledger, MedianStoppingRule, job_state_dir, watch_jobs
 
 from _fakes import HeldRequests
+from _service_env import sim_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,12 +33,6 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_STOPS_FAILED, EXIT_AUTH, EXIT_NOT_FOUND = 
 STOP_HARD = ("--rule", "threshold", "--threshold", "0.99", "--grace-period", "1", "--min-running", "0",
              "--max-stop-fraction", "1", "--max-stops-per-cycle", "2")
 
-
-def _env(sim: Simulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_"))}
-    env.update(HPO_ANALYTICS_ENDPOINT=sim.url, HUAWEICLOUD_SDK_PROJECT_ID=sim.project_id, PYTHONPATH=str(ROOT),
-               HPO_ANALYTICS_TOKEN=sim.token)
-    return env
 
 
 def _cmd(state: Path, *args: str) -> list[str]:
@@ -80,7 +74,7 @@ def test_all_running_watches_every_running_job_and_picks_up_one_added_mid_run(tm
         running = sim.job_ids
         finished = sim.add_job(n_trials=4)  # elapsed None: every trial done, phase Completed
         proc = subprocess.Popen(_cmd(tmp_path, "--all-running", "--poll", "0.02", "--max-jobs-in-flight", "2"),
-                                env=_env(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                env=sim_env(sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             _wait_for(proc, lambda: all(_listed(sim, j) >= 1 for j in running))
             late = sim.add_job(n_trials=6, elapsed=45.0, reward_attrs=[{"name": "loss", "mode": "min"}])
@@ -114,7 +108,7 @@ def test_one_job_whose_stops_fail_does_not_stop_the_others(tmp_path: Path) -> No
                             path_contains=f"{bad}/autosearch-trial-earlystop")
         run = subprocess.run(_cmd(tmp_path, bad, "no-such-job", good, *STOP_HARD, "--execute", "--once",
                                   "--max-attempts", "2"),
-                             env=_env(sim), capture_output=True, text=True, timeout=120)
+                             env=sim_env(sim), capture_output=True, text=True, timeout=120)
         posts = _posts(sim)
     assert run.returncode == EXIT_STOPS_FAILED, run.stderr  # 3 outranks 5 (a job id that does not exist)
     lines = _lines(run.stdout)
@@ -135,7 +129,7 @@ def test_a_job_with_a_metric_that_is_not_numeric_is_closed_out_and_the_others_go
     with Simulator(seed=7, n_trials=10, n_iterations=6, max_concurrent=5, elapsed=40.0, auth="token") as sim:
         good = sim.job_ids[0]
         text = sim.add_job(n_trials=10, elapsed=40.0, reward_attrs=[{"name": "status", "mode": "max"}])
-        run = subprocess.run(_cmd(tmp_path, good, text, "--max-cycles", "2", "--poll", "0"), env=_env(sim),
+        run = subprocess.run(_cmd(tmp_path, good, text, "--max-cycles", "2", "--poll", "0"), env=sim_env(sim),
                              capture_output=True, text=True, timeout=120)
     assert run.returncode == EXIT_ERROR, run.stderr
     ends = _ends(_lines(run.stdout))
@@ -207,7 +201,7 @@ def test_cli_job_selection_arguments_give_status_2_before_anything(tmp_path: Pat
     with Simulator(n_trials=3, auth="token") as sim:
         for args in ((), (sim.job_ids[0], "--all-running"), (sim.job_ids[0], "--filter", "name:like:x"),
                      ("--all-running", "--filter", "name-like"), ("--all-running", "--max-jobs-in-flight", "0")):
-            run = subprocess.run(_cmd(tmp_path, *args), env=_env(sim), capture_output=True, text=True, timeout=60)
+            run = subprocess.run(_cmd(tmp_path, *args), env=sim_env(sim), capture_output=True, text=True, timeout=60)
             assert run.returncode == EXIT_USAGE, (args, run.stderr)
             assert len(run.stderr.strip().splitlines()) == 1 and not run.stdout
         assert "--max-jobs-in-flight" in run.stderr
@@ -220,7 +214,7 @@ def test_all_running_with_a_filter_and_once(tmp_path: Path) -> None:
     with Simulator(seed=4, n_trials=6, n_jobs=2, elapsed=30.0, auth="token") as sim:
         wanted = sim.add_job(n_trials=6, elapsed=30.0, name="resnet-sweep")
         run = subprocess.run(_cmd(tmp_path, "--all-running", "--filter", "name:like:resnet", "--once"),
-                             env=_env(sim), capture_output=True, text=True, timeout=60)
+                             env=sim_env(sim), capture_output=True, text=True, timeout=60)
     assert run.returncode == EXIT_OK, run.stderr
     lines = _lines(run.stdout)
     assert set(_ends(lines)) == {wanted} and lines[-1]["cycles"] == 1 and lines[-1]["ended"] == "max_cycles"
@@ -230,7 +224,7 @@ def test_all_running_with_a_filter_and_once(tmp_path: Path) -> None:
 def test_an_expired_token_stops_every_job_with_status_4(tmp_path: Path) -> None:
     with Simulator(seed=1, n_trials=8, n_jobs=2, max_concurrent=4, elapsed=20.0, auth="token") as sim:
         jobs = sim.job_ids
-        proc = subprocess.Popen(_cmd(tmp_path, *jobs, "--poll", "0.02"), env=_env(sim), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(_cmd(tmp_path, *jobs, "--poll", "0.02"), env=sim_env(sim), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
             _wait_for(proc, lambda: all(_listed(sim, j) >= 1 for j in jobs))
@@ -256,7 +250,7 @@ def test_kill_9_mid_cycle_across_several_jobs_then_restart_stops_nothing_twice(t
         jobs = [sim.job_ids[0], *(sim.add_job(n_trials=10, elapsed=0) for _ in range(2))]
         held = _HeldStops()
         sim.faults = held
-        proc = subprocess.Popen(_cmd(tmp_path, *jobs, *args), env=_env(sim), stdout=subprocess.PIPE,
+        proc = subprocess.Popen(_cmd(tmp_path, *jobs, *args), env=sim_env(sim), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
             while not held.arrived.wait(0.05) and proc.poll() is None:
@@ -272,7 +266,7 @@ def test_kill_9_mid_cycle_across_several_jobs_then_restart_stops_nothing_twice(t
                 handler.join(timeout=10)
         assert proc.returncode == -signal.SIGKILL
         assert len({p.split("/training-jobs/")[1].split("/")[0] for p in held.paths}) >= 2  # several jobs' stops
-        rerun = subprocess.run(_cmd(tmp_path, *jobs, *args), env=_env(sim), capture_output=True, text=True,
+        rerun = subprocess.run(_cmd(tmp_path, *jobs, *args), env=sim_env(sim), capture_output=True, text=True,
                                timeout=120)
         posts = _posts(sim)
     assert rerun.returncode in (EXIT_OK, EXIT_STOPS_FAILED), rerun.stderr  # 3: an interrupted stop left unresolved

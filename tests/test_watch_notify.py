@@ -30,6 +30,8 @@ from hpo_analytics.stopping import (
     watch_jobs,
 )
 
+from _service_env import sim_env
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET_PATH = "/hooks/T000/B000/s3cr3t-path"
 
@@ -138,12 +140,6 @@ def test_notifier_queues_filters_dry_run_and_reports_failures_per_job() -> None:
 # ---------------------------------------------------------------------- end to end, CLI as a subprocess
 
 
-def _env(sim: Simulator) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HPO_ANALYTICS_", "HUAWEICLOUD_SDK_"))}
-    env.update(HPO_ANALYTICS_ENDPOINT=sim.url, HUAWEICLOUD_SDK_PROJECT_ID=sim.project_id,
-               HPO_ANALYTICS_TOKEN=sim.token, PYTHONPATH=str(ROOT))
-    return env
-
 
 STOP_ARGS = ("--metric", "acc", "--mode", "max", "--rule", "threshold", "--threshold", "0.99", "--grace-period", "1",
              "--execute", "--once", "--min-running", "0", "--max-stop-fraction", "1", "--max-stops-per-cycle", "2",
@@ -156,7 +152,7 @@ def test_failed_stops_reach_the_webhook_and_set_status_3(tmp_path: Path) -> None
                                              auth="token", faults=faults) as sim:
         job = sim.job_ids[0]
         run = subprocess.run([sys.executable, "-m", "hpo_analytics", "watch", job, "--state-dir", str(tmp_path),
-                              "--notify-webhook", url, *STOP_ARGS], env=_env(sim), capture_output=True, text=True,
+                              "--notify-webhook", url, *STOP_ARGS], env=sim_env(sim), capture_output=True, text=True,
                              timeout=120)
     assert run.returncode == 3, run.stderr
     failed = [e for e in got if e["event"] == "stop_failed"]
@@ -172,7 +168,7 @@ def test_a_dead_webhook_is_recorded_and_changes_nothing_else(tmp_path: Path) -> 
             Simulator(seed=5, n_trials=12, n_iterations=6, max_concurrent=6, elapsed=40.0, auth="token") as sim:
         job = sim.job_ids[0]
         run = subprocess.run([sys.executable, "-m", "hpo_analytics", "watch", job, "--state-dir", str(tmp_path),
-                              "--notify-webhook", url, *STOP_ARGS], env=_env(sim), capture_output=True, text=True,
+                              "--notify-webhook", url, *STOP_ARGS], env=sim_env(sim), capture_output=True, text=True,
                              timeout=120)
         posts = [r.path for r in sim.requests if r.method == "POST"]
     assert run.returncode == 0, run.stderr
@@ -190,7 +186,7 @@ def test_ledger_command_reads_beside_a_writer(tmp_path: Path) -> None:
     with Simulator(seed=5, n_trials=12, n_iterations=6, max_concurrent=6, elapsed=40.0, auth="token") as sim:
         job = sim.job_ids[0]
         run = subprocess.run([sys.executable, "-m", "hpo_analytics", "watch", job, "--state-dir", str(tmp_path),
-                              *STOP_ARGS], env=_env(sim), capture_output=True, text=True, timeout=120)
+                              *STOP_ARGS], env=sim_env(sim), capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     stopped = json.loads(run.stdout.strip().splitlines()[-1])["stopped"]
     # a watch holding a write transaction open: the reader neither waits nor fails (WAL, read-only)
@@ -286,7 +282,7 @@ def test_the_cli_sends_every_job_s_events_to_one_webhook(tmp_path: Path) -> None
         a = sim.job_ids[0]
         b = sim.add_job(n_trials=12, n_iterations=6, max_concurrent=6, elapsed=40.0)
         run = subprocess.run([sys.executable, "-m", "hpo_analytics", "watch", a, b, "--state-dir", str(tmp_path),
-                              "--notify-webhook", url, *STOP_ARGS], env=_env(sim), capture_output=True, text=True,
+                              "--notify-webhook", url, *STOP_ARGS], env=sim_env(sim), capture_output=True, text=True,
                              timeout=120)
     assert run.returncode == 0, run.stderr
     ends = [json.loads(x) for x in run.stdout.splitlines() if x.startswith("{")]
