@@ -15,7 +15,7 @@ from .dataset import is_dataset, read_dataset_table
 from .errors import ConfigurationError
 from .normalize import curves_to_arrow, iter_page_sources, trials_to_arrow
 
-__all__ = ["iter_page_sources", "read_curves", "read_trials", "write_parquet"]
+__all__ = ["iter_page_sources", "read_curves", "read_job_details", "read_trials", "write_parquet"]
 
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 #: A job directory's trials and curves: pages as ``data/synthetic_job`` holds them, or the Parquet files
@@ -24,17 +24,26 @@ _JOB_LAYOUTS = (("trials", "histories"), ("trials.parquet", "curves.parquet"))
 _JOB_DETAILS = "job.json"
 
 
-def _job_details_metadata(path: Path) -> dict[bytes, bytes]:
-    """The schema metadata a job-details file gives its tables (metrics, space, algorithm), as ``fetch`` does."""
-    from .client import reward_metadata
+def read_job_details(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A job-details file (``job.json``: what ``GET /v2/{project_id}/training-jobs/{id}`` answered), parsed.
 
+    Raises :class:`~hpo_analytics.errors.ConfigurationError` naming the file
+    when it cannot be read, is not JSON, or is not a JSON object.
+    """
     try:
-        job = json.loads(path.read_text(encoding="utf-8"))
+        job = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"{str(path)!r} is not a readable job-details JSON file: {exc}") from exc
     if not isinstance(job, dict):
         raise ConfigurationError(f"{str(path)!r}: job details must be a JSON object")
-    return reward_metadata(job, source=str(path))
+    return job
+
+
+def _job_details_metadata(path: Path) -> dict[bytes, bytes]:
+    """The schema metadata a job-details file gives its tables (metrics, space, algorithm), as ``fetch`` does."""
+    from .client import reward_metadata
+
+    return reward_metadata(read_job_details(path), source=str(path))
 
 
 def _read_job_dir(p: Path, kind: str, **options: Any) -> pa.Table | None:

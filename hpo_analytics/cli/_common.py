@@ -245,14 +245,10 @@ def resolve_input(path: str | os.PathLike[str], *, study: str | None = None) -> 
 
 
 def _load_job_details(path: Path) -> Mapping[str, Any]:
-    """The parsed job-details file (``GET /v2/{p}/training-jobs/{j}``); a one-line error when unreadable."""
-    try:
-        job = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"{str(path)!r} is not a readable job-details JSON file: {one_line(exc)}") from exc
-    if not isinstance(job, Mapping):
-        raise ConfigurationError(f"{str(path)!r}: job details must be a JSON object")
-    return job
+    """The parsed job-details file (``GET /v2/{p}/training-jobs/{j}``); the error is printed on one line."""
+    from ..io import read_job_details
+
+    return read_job_details(path)
 
 
 def _job_name(path: Path) -> str | None:
