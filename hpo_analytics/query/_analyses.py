@@ -103,6 +103,15 @@ def job_costs(source: str | os.PathLike[str] | duckdb.DuckDBPyConnection) -> pd.
             con.close()
 
 
+def _wide(params: list[str], sql_type: str) -> str:
+    """The CTE ``wide`` (after ``z``): each standardised trial's ``z`` beside its ``params`` cast to ``sql_type``."""
+    selects = ", ".join(f"CAST(t.{ident(p)} AS {sql_type}) AS {ident(p)}" for p in params)
+    return f"""wide AS (
+                    SELECT z.job_id, z.z, {selects}
+                    FROM z JOIN trials AS t ON t.job_id = z.job_id AND t.trial_id = z.trial_id
+                    WHERE z.z IS NOT NULL)"""
+
+
 def _numeric_params(columns: dict[str, str]) -> list[str]:
     return [name for name, kind in columns.items() if name.startswith("param/") and is_numeric(kind)]
 
@@ -143,14 +152,10 @@ def param_effects(
             per = pd.DataFrame({"param": pd.Series(dtype=object), "job_id": pd.Series(dtype=object),
                                 "n": pd.Series(dtype="int64"), "effect": pd.Series(dtype="float64")})
         else:
-            selects = ", ".join(f"CAST(t.{ident(p)} AS DOUBLE) AS {ident(p)}" for p in params)
             columns = ", ".join(ident(p) for p in params)
             sql = f"""
                 WITH {_STANDARDISED},
-                wide AS (
-                    SELECT z.job_id, z.z, {selects}
-                    FROM z JOIN trials AS t ON t.job_id = z.job_id AND t.trial_id = z.trial_id
-                    WHERE z.z IS NOT NULL),
+                {_wide(params, "DOUBLE")},
                 long AS (
                     SELECT job_id, z, param, x FROM (UNPIVOT wide ON {columns} INTO NAME param VALUE x)
                     WHERE x IS NOT NULL AND NOT isnan(x) AND NOT isinf(x)),
@@ -221,14 +226,10 @@ def level_effects(
                                 "job_id": pd.Series(dtype=object), "n": pd.Series(dtype="int64"),
                                 "effect": pd.Series(dtype="float64")})
         else:
-            selects = ", ".join(f"CAST(t.{ident(p)} AS VARCHAR) AS {ident(p)}" for p in params)
             columns = ", ".join(ident(p) for p in params)
             sql = f"""
                 WITH {_STANDARDISED},
-                wide AS (
-                    SELECT z.job_id, z.z, {selects}
-                    FROM z JOIN trials AS t ON t.job_id = z.job_id AND t.trial_id = z.trial_id
-                    WHERE z.z IS NOT NULL),
+                {_wide(params, "VARCHAR")},
                 long AS (SELECT job_id, z, param, level FROM (UNPIVOT wide ON {columns} INTO NAME param VALUE level)),
                 usable AS (
                     SELECT job_id, param FROM long GROUP BY job_id, param
