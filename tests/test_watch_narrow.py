@@ -29,7 +29,7 @@ from hpo_analytics.stopping import Ledger, MedianStoppingRule, SignificanceRule,
 from hpo_analytics._frames import as_frame
 from hpo_analytics._validation import floats
 from hpo_analytics.stopping._base import CurveMatrix, member
-from hpo_analytics.stopping._watch import Watcher, _Curves, _Decisions, _isin, _news, _news_loop, _numbers, _texts
+from hpo_analytics.stopping._watch import Watcher, _Curves, _Decision, _Decisions, _isin, _news, _news_loop, _numbers, _texts
 
 HEADER = ["", "done", "config", "trial_id", "training_iteration", "time_total_s", "reward_attr", "status", "acc",
           "loss"]
@@ -193,6 +193,16 @@ def test_the_kept_curve_matrix_is_the_one_built_from_the_whole_history(seed: int
         _same_matrix(curves.matrix(), CurveMatrix.from_frame(whole, "value"))
 
 
+def _rows_of(dec: pd.DataFrame) -> list[_Decision]:
+    """The decision table's rows read back from the frame: the reference for _Decisions.read."""
+    steps, values, refs = (floats(dec[col]).tolist() for col in ("step", "value", "reference"))
+    reasons = ["" if r is None or r != r else str(r) for r in dec["reason"].astype(object).tolist()]
+    return [_Decision(t, s, None if k != k else int(k), None if v != v else v, None if r != r else r, why)
+            for t, s, k, v, r, why in zip(dec["trial_id"].astype(str).tolist(),
+                                          dec["stop"].to_numpy(dtype=bool, na_value=False).tolist(),
+                                          steps, values, refs, reasons)]
+
+
 def test_decision_rows_read_from_the_arrays_are_those_of_the_frame() -> None:
     rng = np.random.default_rng(0)
     values = rng.normal(size=(30, 10)).cumsum(axis=1)
@@ -208,7 +218,7 @@ def test_decision_rows_read_from_the_arrays_are_those_of_the_frame() -> None:
         for mode in ("max", "min"):
             d = rule.decide_matrix(cm, cand, ref, mode)
             rows = _Decisions.read(d, cm)
-            assert rows == _Decisions.of(d.to_frame(cm, rule.describe()))
+            assert rows == _rows_of(d.to_frame(cm, rule.describe()))
             kinds |= {(r.stop, r.step is None, r.value is None, r.reference is None) for r in rows}
     assert len(kinds) >= 3  # stops and continues, with and without a step, a value and a reference
 
@@ -222,12 +232,12 @@ def test_a_watch_keeps_the_matrix_its_history_gives(tmp_path: Path) -> None:
         for step in (30, 55, 20, 90):
             sim.advance(step)
             w.cycle()
-            _same_matrix(w._curves.matrix(), CurveMatrix.from_frame(w._history_frame(), "value"))
+            _same_matrix(w._curves.matrix(), CurveMatrix.from_frame(w.ledger.history(job), "value"))
         w.close()
         again = Watcher(client, job, MedianStoppingRule(min_samples=3), state_dir=tmp_path, clock=lambda: 0.0)
         sim.advance(40)
         again.cycle()
-        _same_matrix(again._curves.matrix(), CurveMatrix.from_frame(again._history_frame(), "value"))
+        _same_matrix(again._curves.matrix(), CurveMatrix.from_frame(again.ledger.history(job), "value"))
         again.close()
 
 

@@ -210,14 +210,8 @@ class Watcher:
         self.stopping = threading.Event()
         self.cycle_no = self.ledger.last_cycle(job_id)
         hist = self.ledger.history(job_id)
-        # the history in memory, as chunks of arrays (concatenated once per cycle)
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = [(
-            hist["trial_id"].astype(str).to_numpy(dtype=object),
-            hist[STEP].to_numpy(dtype=np.int64),
-            hist["value"].to_numpy(dtype=float),
-        )]
-        # the same history as a curve matrix, kept up to date cell by cell (not rebuilt every cycle)
-        self._curves = _Curves(self._history_frame())
+        # the history in memory as a curve matrix, kept up to date cell by cell (not rebuilt every cycle)
+        self._curves = _Curves(hist)
         self._last: dict[str, int] = (
             hist.groupby("trial_id", sort=False)[STEP].max().astype(int).to_dict() if len(hist) else {}
         )
@@ -413,23 +407,8 @@ class Watcher:
                 fresh.append((t, k, v))
                 self._last[t] = k
         if fresh:
-            t_, k_, v_ = zip(*fresh)
-            self._chunks.append((np.asarray(t_, dtype=object), np.asarray(k_, dtype=np.int64),
-                                 np.asarray(v_, dtype=float)))
-            if len(self._chunks) > 64:  # joined now and then, not every cycle
-                self._compact()
-            self._curves.add(t_, k_, v_)
+            self._curves.add(*zip(*fresh))
         return n
-
-    def _compact(self) -> None:
-        if len(self._chunks) > 1:
-            self._chunks = [tuple(np.concatenate(parts) for parts in zip(*self._chunks))]  # type: ignore[misc]
-
-    def _history_frame(self) -> pd.DataFrame:
-        """The history in memory, in the order it was recorded (what :class:`_Curves` keeps as a matrix)."""
-        self._compact()
-        ids, steps, vals = self._chunks[0]
-        return pd.DataFrame({"trial_id": ids, STEP: steps, "value": vals}, copy=False)
 
     def _resolve_interrupted(self, c: int, ids: np.ndarray, status: np.ndarray) -> None:
         if not self._interrupted:
@@ -649,20 +628,7 @@ class _Decision:
 
 
 class _Decisions(list):
-    """The rows of a decision table (:data:`DECISION_COLUMNS`), read column by column."""
-
-    @classmethod
-    def of(cls, dec: pd.DataFrame) -> _Decisions:
-        n = len(dec)
-        if not n:
-            return cls()
-        ids = dec["trial_id"].astype(str).tolist()
-        stop = dec["stop"].to_numpy(dtype=bool, na_value=False).tolist()
-        steps, values, refs = (floats(dec[col]).tolist() for col in ("step", "value", "reference"))
-        reasons = ["" if r is None or r != r else str(r) for r in dec["reason"].astype(object).tolist()]
-        return cls(_Decision(ids[i], stop[i], None if steps[i] != steps[i] else int(steps[i]),
-                             None if values[i] != values[i] else values[i],
-                             None if refs[i] != refs[i] else refs[i], reasons[i]) for i in range(n))
+    """The rows of a decision table (:data:`DECISION_COLUMNS`), as plain Python values."""
 
     @classmethod
     def read(cls, d: Decisions, cm: CurveMatrix) -> _Decisions:
