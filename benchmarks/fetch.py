@@ -149,9 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"simulator (pid {sim.proc.pid}) with {args.trials} trials, {args.latency * 1000:.0f} ms added "
               f"latency, ready in {time.perf_counter() - t0:.1f} s", flush=True)
-        counter = CountingTransport()
-        with ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token,
-                             transport=counter) as client:
+        # the client never closes a transport it was given: the with closes this one
+        with CountingTransport() as counter, ModelArtsClient(endpoint=sim.url, project_id=sim.project_id,
+                                                             token=sim.token, transport=counter) as client:
             concurrency = client.max_concurrency
             limits = httpx.Limits(max_connections=concurrency + 2, max_keepalive_connections=concurrency + 2)
             with httpx.Client(headers={"X-Auth-Token": sim.token}, limits=limits, timeout=60) as http, \
@@ -231,9 +231,8 @@ def time_curves(args: argparse.Namespace, sim: SimProcess, client: ModelArtsClie
                 http: httpx.Client, pool: ThreadPoolExecutor) -> dict[str, Runs]:
     """Interleaved runs of fetch_curves (8 and 1 in flight) and plain httpx over the first trials' histories."""
     ids = client.fetch_trials(sim.job_id).column("trial_id").to_pylist()[: args.curves]
-    counter1 = CountingTransport()
-    with ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token, transport=counter1,
-                         max_concurrency=1) as sequential:
+    with CountingTransport() as counter1, ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token,
+                                                          transport=counter1, max_concurrency=1) as sequential:
 
         def curves(c: ModelArtsClient, count: CountingTransport) -> tuple[int, int]:
             before = count.count
@@ -253,7 +252,6 @@ def time_curves(args: argparse.Namespace, sim: SimProcess, client: ModelArtsClie
                 runs[name].add(sim, fn, rows)
             print(f"histories rep {rep + 1}/{args.reps}: "
                   + ", ".join(f"{n} {r.wall[-1]:.3f} s" for n, r in runs.items()), flush=True)
-        counter1.close()
     return runs
 
 

@@ -200,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simulator (pid {sim.proc.pid}) with {args.trials} trials ({args.running} in flight at a time, "
               f"{args.elapsed:g} simulated s past), {args.latency * 1000:.0f} ms added latency, "
               f"ready in {time.perf_counter() - t0:.1f} s", flush=True)
-        counter = CountingTransport()
-        with ModelArtsClient(endpoint=sim.url, project_id=sim.project_id, token=sim.token,
-                             transport=counter) as client:
+        # the client never closes a transport it was given: the with closes this one
+        with CountingTransport() as counter, ModelArtsClient(endpoint=sim.url, project_id=sim.project_id,
+                                                             token=sim.token, transport=counter) as client:
             concurrency = client.max_concurrency
             timed, report = first_cycle(client, sim)  # warm up; the histories the cycle asks for
             ids = list(timed.curve_ids)

@@ -403,7 +403,7 @@ def test_cli_kill_9_between_intent_and_answer_then_restart_sends_no_second_termi
                     break
         finally:
             proc.kill()  # SIGKILL while the terminate is in flight
-            proc.wait(timeout=10)
+            proc.communicate(timeout=10)  # waits, and closes the pipes
             sim.faults = Faults()
             held.release.set()  # the service carries out the terminate the killed watch sent
             for handler in held.handlers:

@@ -337,7 +337,7 @@ def test_kill_9_mid_cycle_then_restart_no_double_stop_no_lost_history(tmp_path: 
                 pass
         finally:
             proc.kill()  # SIGKILL
-            proc.wait(timeout=10)
+            proc.communicate(timeout=10)  # waits, and closes the pipes
             sim.faults = Faults()
             held.release.set()  # the service answers the stop the killed watch sent, as a real one would
             for handler in held.handlers:
@@ -382,6 +382,8 @@ def test_cli_watch_sigterm_finishes_cycle_and_exits_cleanly(tmp_path: Path) -> N
         rest = proc.stdout.read()  # not communicate(): it would skip what readline has buffered
         err = proc.stderr.read()
         proc.wait(timeout=20)
+        proc.stdout.close()
+        proc.stderr.close()
     assert proc.returncode == 0, err
     lines = ("".join(seen) + rest).strip().splitlines()
     assert lines[0].startswith(f"watching job {sim.job_ids[0]} with median(") and "dry run" in lines[0]

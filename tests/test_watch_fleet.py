@@ -259,7 +259,7 @@ def test_kill_9_mid_cycle_across_several_jobs_then_restart_stops_nothing_twice(t
             _wait_for(proc, lambda: len(held.handlers) >= 2, give_up_after=30.0)
         finally:
             proc.kill()  # SIGKILL, with stop requests in flight
-            proc.wait(timeout=10)
+            proc.communicate(timeout=10)  # waits, and closes the pipes
             sim.faults = Faults()
             held.release.set()  # the service answers the stops the killed watch sent
             for handler in held.handlers:

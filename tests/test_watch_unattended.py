@@ -69,6 +69,8 @@ def test_a_job_that_ends_ends_the_watch_with_status_0(tmp_path: Path) -> None:
             proc.kill() if proc.poll() is None else None
             proc.wait(timeout=30)
             err = proc.stderr.read() if proc.stderr else ""
+            proc.stdout.close()
+            proc.stderr.close()
         statuses = sim.job(job).snapshot()[1].tolist()
     assert proc.returncode == EXIT_OK, err
     assert statuses.count("PENDING") >= 2
@@ -176,6 +178,8 @@ def test_an_expired_token_is_read_again_from_its_file(tmp_path: Path, renewed: b
             proc.kill() if proc.poll() is None else None
             proc.wait(timeout=30)
             err = proc.stderr.read() if proc.stderr else ""
+            proc.stdout.close()
+            proc.stderr.close()
     if renewed:
         assert proc.returncode == EXIT_OK, err
         assert rest[-1]["ended"] == "max_cycles" and rest[-1]["cycles"] == 4
