@@ -11,6 +11,7 @@ simulated job, one through a client that cannot narrow).
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 import warnings
 from pathlib import Path
@@ -83,6 +84,70 @@ def test_columns_not_read_are_not_checked() -> None:
         ha.trials_to_arrow(pages, columns=["reward_attr"])
     with pytest.raises(ConfigurationError):
         ha.trials_to_arrow(pages, columns="status")
+
+
+def _config_pages(variant: str, *, as_bytes: bool) -> list[Any]:
+    """Pages whose configs vary as real jobs' do: a conditional key, duplicated trials, and ``variant``."""
+    header = ["", "trial_id", "training_iteration", "status", "acc", "config"]
+    rows = []
+    for i in range(40):
+        j = i % 35  # trials 0-4 report twice
+        config: Any = {"lr": 0.01 * j, "param/lr": 0.01 * j, "trial_index": j}
+        if i % 3 == 0:  # a conditional parameter
+            config |= {"momentum": 0.9, "param/momentum": 0.9}
+        if variant == "late_index" and i < 15:
+            del config["trial_index"]  # the key first appears in a later page
+        if variant == "conflict" and i == 7:
+            config["lr"] = 5.0  # unlike its param/ twin: the whole table warns
+        if variant == "bad_index" and i == 22:
+            config["trial_index"] = 2.5
+        if variant == "text_index" and i == 22:
+            config["trial_index"] = "22"
+        if variant == "repr" and i == 30:
+            config = "{'lr': 0.3, 'param/lr': 0.3, 'trial_index': 30}"
+        rows.append(["0", f"t{j}", str(1 + i // 35), "RUNNING", f"0.{i:02d}", config])
+    pages = [{"header": header, "data": rows[k:k + 6]} for k in range(0, len(rows), 6)]
+    return [json.dumps(page).encode() for page in pages] if as_bytes else pages
+
+
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["dicts", "bytes"])
+@pytest.mark.parametrize("variant", ["plain", "late_index", "conflict", "bad_index", "text_index", "repr"])
+def test_trial_index_alone_is_what_the_whole_table_holds(variant: str, as_bytes: bool,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asked for ``trial_index`` and no parameter, only that key of the configs is read (the watch's listing):
+    the same column, rows, order and warnings about it as the whole table; a trial_index that is not an
+    integer, or a config still to parse, is read whole, which reports it."""
+    from hpo_analytics.normalize import _batches
+
+    whole_reads: list[int] = []
+    for name in ("_config_batch", "_struct_config_batch"):
+        real = getattr(_batches, name)
+        monkeypatch.setattr(_batches, name, lambda *a, real=real, **k: (whole_reads.append(1), real(*a, **k))[1])
+    pages = _config_pages(variant, as_bytes=as_bytes)
+    with warnings.catch_warnings(record=True) as whole_caught:
+        warnings.simplefilter("always")
+        whole = ha.trials_to_arrow(pages)
+    whole_reads.clear()
+    for columns in (["trial_index"], ["trial_index", "acc"], ["status", "trial_index"]):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            narrow = ha.trials_to_arrow(pages, columns=columns)
+        assert narrow.equals(whole.select(narrow.column_names)), (variant, columns)
+        said = [str(w.message) for w in caught if issubclass(w.category, ParseWarning)]
+        whole_said = [str(w.message) for w in whole_caught if issubclass(w.category, ParseWarning)]
+        assert said == [w for w in whole_said if "trial_index" in w]
+        if variant in ("bad_index", "text_index"):
+            assert len(said) == 1
+        else:
+            assert said == []
+        if variant == "conflict":
+            assert whole_said and "lr" in whole_said[0]  # the parameters' conflict is not looked for
+    assert narrow["trial_index"].null_count == whole["trial_index"].null_count
+    # only the batches that need it are read whole
+    if variant in ("plain", "conflict"):
+        assert whole_reads == []
+    if variant in ("bad_index", "text_index", "repr"):
+        assert whole_reads
 
 
 class _Whole:

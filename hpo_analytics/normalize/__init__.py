@@ -130,7 +130,8 @@ def trials_to_arrow(source: Any, *, keep_raw: bool = False, errors: Errors = "co
     cells are not parsed at all (so not checked either: no warning or error
     about them).  ``trial_id`` and ``training_iteration`` are always read,
     since they decide which rows are kept; the ``config`` cells only when
-    ``trial_index`` or a ``param/``/``config/`` column is asked for.  Every
+    ``trial_index`` or a ``param/``/``config/`` column is asked for (for
+    ``trial_index`` alone, only that key of each config).  Every
     column asked for holds exactly what it holds in the whole table, in the
     same rows; without ``trial_index`` they are ordered as a table without
     configs is, by ``trial_id``.

@@ -22,7 +22,7 @@ from .. import _jsonutil
 from .._table import CONFIG_PREFIX, PARAM_PREFIX
 from ._fastpages import Decoded, FastPages, raw_rows
 from ._input import _iter_pages, _matrix
-from ._params import _config_batch, _Extra, _struct_config_batch, _Typed
+from ._params import _config_batch, _Extra, _index_only_batch, _struct_config_batch, _Typed
 
 _BATCH_ROWS = 4_096  # rows of Python objects alive at once; smaller costs time, larger memory
 #: the columns that decide which rows a table keeps and their order: read whatever ``columns`` asks for
@@ -122,6 +122,9 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     batch = _Batch(n=n, page=pages_of_rows, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
     wanted = _wanted(columns)
+    # trial_index asked for without any parameter: the configs' other keys are not read
+    index_only = (columns is not None and not keep_raw and "trial_index" in columns
+                  and not any(c.startswith((PARAM_PREFIX, CONFIG_PREFIX)) for c in columns))
     cells_of = list(zip(*rows)) if rows else [() for _ in header]
     for index, name in enumerate(header):
         if name == "":
@@ -130,6 +133,8 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
             continue  # a column the caller does not read: never parsed
         cells = cells_of[index]
         if name == "config":
+            if index_only and _index_only_batch(batch, cells, config_fields):
+                continue
             if config_fields is not None:
                 assert pages is not None
                 _struct_config_batch(batch, cells, config_fields, keep_raw=keep_raw,

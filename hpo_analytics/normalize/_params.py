@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
-from operator import is_, itemgetter
+from operator import attrgetter, is_, itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -177,6 +177,38 @@ def _config_batch(batch: _Batch, cells: Sequence[Any], *, keep_raw: bool) -> Non
     else:
         _config_params(batch, cells, list(dict.fromkeys(k for d in dicts for k in d)),
                        lambda key: [d.get(key) for d in dicts], lambda: dicts, uniform=False)
+
+
+def _index_only_batch(batch: _Batch, cells: Sequence[Any], fields: tuple[tuple[str, str], ...] | None) -> bool:
+    """Read only ``trial_index`` from a batch's configs (no parameter column is asked for); False: read them whole.
+
+    Taken only where it gives exactly what reading the configs whole gives:
+    every config an object (a dict, or a fast-path struct with the fields
+    ``fields`` name) and the batch's ``trial_index`` values all integers
+    (or absent in some rows).  A cell still to parse, a struct of an
+    earlier plan, or a ``trial_index`` that is not an integer is read whole,
+    which reports it.  The parameters are not typed, so their conflicts are
+    not looked for: as for any column not asked for.
+    """
+    if fields is None:
+        if set(map(type, cells)) != {dict}:
+            return False
+        values = [config.get("trial_index") for config in cells]
+    else:
+        attr = next((name for name, key in fields if key == "trial_index"), None)
+        if attr is None:
+            return False
+        try:
+            values = list(map(attrgetter(attr), cells))
+        except AttributeError:  # a run decoded before the key was learned: its structs lack the field
+            return False
+        values = [None if value is MISSING else value for value in values]
+    typed = _typed_values(values)
+    if typed.values.type != pa.int64():
+        return False
+    batch.has_config = True
+    batch.trial_index = typed.values
+    return True
 
 
 def _transposed(cells: Sequence[Any], keys: list[str], runs: list[tuple[int, int, int]] | None) -> dict[str, list[Any]]:
