@@ -115,16 +115,13 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
                    labels: dict[int, str], *, keep_raw: bool,
                    config_fields: tuple[tuple[str, str], ...] | None = None,
                    pages: list[Any] | None = None, known: set[str] | frozenset[str] = frozenset(),
-                   widths: list[int] | None = None, columns: frozenset[str] | None = None) -> _Batch:
+                   widths: list[int] | None = None, wanted: frozenset[str] | None = None,
+                   index_only: bool = False) -> _Batch:
     n = len(rows)
     counts = np.fromiter((k for _, k in spans), dtype=np.int64, count=len(spans))
     pages_of_rows = np.repeat(np.fromiter((p for p, _ in spans), dtype=np.int32, count=len(spans)), counts)
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     batch = _Batch(n=n, page=pages_of_rows, row=(np.arange(n) - starts).astype(np.int32), labels=labels)
-    wanted = _wanted(columns)
-    # trial_index asked for without any parameter: the configs' other keys are not read
-    index_only = (columns is not None and not keep_raw and "trial_index" in columns
-                  and not any(c.startswith((PARAM_PREFIX, CONFIG_PREFIX)) for c in columns))
     cells_of = list(zip(*rows)) if rows else [() for _ in header]
     for index, name in enumerate(header):
         if name == "":
@@ -147,12 +144,15 @@ def _convert_batch(header: list[str], rows: list[Sequence[Any]], spans: list[tup
     return batch
 
 
-def _wanted(columns: frozenset[str] | None) -> frozenset[str] | None:
-    """The header names to read for ``columns`` (``None``: all): the row keys always, a config for its columns."""
+def _wanted(columns: frozenset[str] | None, *, keep_raw: bool) -> tuple[frozenset[str] | None, bool]:
+    """What to read for ``columns``: the header names (``None``: all; the row keys always, the configs for
+    their columns), and whether the configs are read for ``trial_index`` alone (no parameter asked for)."""
     if columns is None:
-        return None
-    config = any(c == "trial_index" or c.startswith((PARAM_PREFIX, CONFIG_PREFIX)) for c in columns)
-    return columns | ROW_KEYS | ({"config"} if config else frozenset())
+        return None, False
+    params = any(c.startswith((PARAM_PREFIX, CONFIG_PREFIX)) for c in columns)
+    index = "trial_index" in columns
+    names = columns | ROW_KEYS | ({"config"} if params or index else frozenset())
+    return names, index and not params and not keep_raw
 
 
 def _extends(fields: tuple[tuple[str, str], ...] | None, before: tuple[tuple[str, str], ...] | None) -> bool:
@@ -172,7 +172,7 @@ class _Collector:
     def __init__(self, *, keep_raw: bool, batch_rows: int | None = None,
                  columns: frozenset[str] | None = None) -> None:
         self.keep_raw = keep_raw
-        self.columns = columns
+        self._wanted, self._index_only = _wanted(columns, keep_raw=keep_raw)  # the same for every batch
         self.batch_rows = batch_rows or _BATCH_ROWS  # read at call time, so tests can shrink it
         self.batches: list[_Batch] = []
         self.headers: list[list[str]] = []
@@ -209,7 +209,7 @@ class _Collector:
         if self._rows and self._header is not None:
             batch = _convert_batch(self._header, self._rows, self._spans, self._labels, keep_raw=self.keep_raw,
                                    config_fields=self._fields, pages=self._pages, known=self._known,
-                                   widths=self._widths, columns=self.columns)
+                                   widths=self._widths, wanted=self._wanted, index_only=self._index_only)
             self.batches.append(batch)
             self._known.update(batch.params, batch.extras)
         self._rows, self._spans, self._labels, self._pages, self._widths = [], [], {}, [], []
